@@ -1,0 +1,39 @@
+"""Writing the append-only audit log; services call this inside their transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.db import models, transaction
+from django.utils import timezone
+
+from .models import AuditEvent, Organization
+
+
+def audit_record(
+    *,
+    actor,
+    action: str,
+    target: models.Model,
+    organization: Organization | None = None,
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
+    # An audit event outside a transaction could survive a change that rolled back.
+    if not transaction.get_connection().in_atomic_block:
+        raise PermissionDenied("Audit events are written inside the change's transaction.")
+    if organization is None:
+        organization = getattr(target, "organization", None)
+        if organization is None and isinstance(target, Organization):
+            organization = target
+    return AuditEvent.objects.create(
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        action=action,
+        target_type=ContentType.objects.get_for_model(target),
+        target_id=str(target.pk),
+        target_repr=str(target)[:300],
+        organization=organization,
+        data=data or {},
+        created_at=timezone.now(),
+    )

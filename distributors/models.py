@@ -1,0 +1,271 @@
+"""Who may receive embargoed information: organisations, their applications and people."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.core.validators import MaxLengthValidator
+from django.db import models
+from django.urls import reverse
+
+EVIDENCE_MAX_LENGTH = 5000
+NOTE_MAX_LENGTH = 2000
+LINKS_MAX = 10
+
+
+class Organization(models.Model):
+    class Status(models.TextChoices):
+        APPLICANT = "applicant", "Applicant"
+        MEMBER = "member", "Member"
+        SUSPENDED = "suspended", "Suspended"
+        REMOVED = "removed", "Removed"
+
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=80, unique=True)
+    website = models.URLField(max_length=300)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.APPLICANT)
+    created_at = models.DateTimeField(auto_now_add=True)
+    member_since = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_member(self) -> bool:
+        return self.status == self.Status.MEMBER
+
+
+class TeamMember(models.Model):
+    """A person in an organisation: its admins run the application and the team."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="people")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    is_admin = models.BooleanField(default=False)
+    is_need_to_know = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "user"], name="one_membership_per_org"),
+        ]
+        ordering = ["organization", "user__email"]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.organization}"
+
+
+class Criterion(models.Model):
+    """One of the membership criteria, kept as data so another project can word its own."""
+
+    class Kind(models.TextChoices):
+        EVIDENCE = "evidence", "Evidence reviewed by the security team"
+        POLICY = "policy", "Acceptance of the embargo policy"
+        VOUCH = "vouch", "Vouch from an existing member"
+
+    number = models.PositiveSmallIntegerField(unique=True)
+    key = models.SlugField(max_length=40, unique=True)
+    title = models.CharField(max_length=200)
+    guidance = models.TextField(
+        help_text="What the applicant should show, in plain words.", max_length=2000
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.EVIDENCE)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["number"]
+        verbose_name_plural = "criteria"
+
+    def __str__(self) -> str:
+        return f"{self.number}. {self.title}"
+
+
+class Application(models.Model):
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SUBMITTED = "submitted", "Submitted"
+        IN_REVIEW = "in_review", "In review"
+        NEEDS_INFO = "needs_info", "Needs information"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    OPEN_STATES = (State.DRAFT, State.SUBMITTED, State.IN_REVIEW, State.NEEDS_INFO)
+    # States the security team works on; a draft is still the applicant's own.
+    REVIEW_STATES = (State.SUBMITTED, State.IN_REVIEW, State.NEEDS_INFO)
+    FINAL_STATES = (State.APPROVED, State.REJECTED, State.WITHDRAWN)
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="applications"
+    )
+    state = models.CharField(max_length=16, choices=State.choices, default=State.DRAFT)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="applications_created"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="applications_decided",
+    )
+    decision_reason = models.TextField(blank=True, validators=[MaxLengthValidator(NOTE_MAX_LENGTH)])
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # One open application per organisation: a second one would split the review.
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=models.Q(state__in=["draft", "submitted", "in_review", "needs_info"]),
+                name="one_open_application_per_org",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "submitted_at"])]
+
+    def __str__(self) -> str:
+        return f"Application #{self.pk} from {self.organization}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("distributors:application_detail", kwargs={"pk": self.pk})
+
+    def get_review_url(self) -> str:
+        return reverse("distributors:review_detail", kwargs={"pk": self.pk})
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in self.OPEN_STATES
+
+    @property
+    def is_editable_by_applicant(self) -> bool:
+        return self.state in (self.State.DRAFT, self.State.NEEDS_INFO)
+
+
+class CriterionAnswer(models.Model):
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="answers")
+    criterion = models.ForeignKey(Criterion, on_delete=models.PROTECT, related_name="answers")
+    evidence = models.TextField(validators=[MaxLengthValidator(EVIDENCE_MAX_LENGTH)])
+    links = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "criterion"], name="one_answer_per_criterion"
+            ),
+        ]
+        ordering = ["criterion__number"]
+
+
+class CriterionReview(models.Model):
+    """The current verdict on one criterion; every earlier verdict is in the audit log."""
+
+    class Verdict(models.TextChoices):
+        MET = "met", "Met"
+        NOT_MET = "not_met", "Not met"
+        NEEDS_INFO = "needs_info", "Needs information"
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="reviews")
+    criterion = models.ForeignKey(Criterion, on_delete=models.PROTECT, related_name="reviews")
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    note = models.TextField(blank=True, validators=[MaxLengthValidator(NOTE_MAX_LENGTH)])
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    reviewed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "criterion"], name="one_review_per_criterion"
+            ),
+        ]
+        ordering = ["criterion__number"]
+
+
+class Question(models.Model):
+    """A reviewer's request for more information, and the applicant's reply."""
+
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="questions"
+    )
+    criterion = models.ForeignKey(
+        Criterion, on_delete=models.PROTECT, null=True, blank=True, related_name="questions"
+    )
+    text = models.TextField(validators=[MaxLengthValidator(NOTE_MAX_LENGTH)])
+    asked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="questions_asked"
+    )
+    asked_at = models.DateTimeField()
+    reply = models.TextField(blank=True, validators=[MaxLengthValidator(EVIDENCE_MAX_LENGTH)])
+    replied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="questions_replied",
+    )
+    replied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["asked_at", "pk"]
+
+    @property
+    def is_open(self) -> bool:
+        return self.replied_at is None
+
+
+class AuditEventQuerySet(models.QuerySet):
+    # The log is append-only: bulk changes are refused as loudly as single ones.
+    def update(self, **kwargs):
+        raise PermissionDenied("Audit events cannot be changed.")
+
+    def delete(self):
+        raise PermissionDenied("Audit events cannot be deleted.")
+
+
+class AuditEvent(models.Model):
+    """Append-only record of every state change, written in the change's transaction."""
+
+    # PROTECT: a person with history is deactivated, never deleted, so the log keeps
+    # saying who did what.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    action = models.CharField(max_length=64, db_index=True)
+    target_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    target_id = models.CharField(max_length=64)
+    target_repr = models.CharField(max_length=300)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["target_type", "target_id", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_repr}"
+
+    def save(self, *args, **kwargs):
+        # A guard, not logic: the database triggers refuse the same thing underneath.
+        if not self._state.adding:
+            raise PermissionDenied("Audit events cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionDenied("Audit events cannot be deleted.")

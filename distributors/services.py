@@ -1,0 +1,344 @@
+"""Writes: every state change is one transaction with an audit event; mail goes after commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import URLValidator
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from .audit import audit_record
+from .models import (
+    EVIDENCE_MAX_LENGTH,
+    LINKS_MAX,
+    NOTE_MAX_LENGTH,
+    Application,
+    Criterion,
+    CriterionAnswer,
+    CriterionReview,
+    Organization,
+    Question,
+    TeamMember,
+)
+from .selectors import criteria_active
+
+State = Application.State
+
+
+def _require_staff(actor) -> None:
+    if not (actor.is_authenticated and actor.is_staff):
+        raise PermissionDenied("Only the security team can do this.")
+
+
+def _require_org_admin(actor, organization: Organization) -> None:
+    if not TeamMember.objects.filter(
+        organization=organization, user=actor, is_admin=True
+    ).exists():
+        raise PermissionDenied("Only an admin of this organisation can do this.")
+
+
+def _locked(application: Application) -> Application:
+    """Re-read the row under a lock so two requests cannot both move it."""
+    return Application.objects.select_for_update().select_related("organization").get(
+        pk=application.pk
+    )
+
+
+def _clean_text(value: str, *, field: str, label: str, max_length: int, required: bool) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise ValidationError({field: f"{label} is required."})
+    if len(value) > max_length:
+        raise ValidationError(
+            {field: f"{label} is {len(value):,} characters; the limit is {max_length:,}."}
+        )
+    return value
+
+
+def _clean_links(links: Iterable[str]) -> list[str]:
+    validate = URLValidator(schemes=["https", "http"])
+    cleaned = [link.strip() for link in links if link and link.strip()]
+    if len(cleaned) > LINKS_MAX:
+        raise ValidationError({"links": f"Give at most {LINKS_MAX} links."})
+    for link in cleaned:
+        if len(link) > 500:
+            raise ValidationError({"links": "Each link must be at most 500 characters."})
+        try:
+            validate(link)
+        except ValidationError:
+            raise ValidationError(
+                {"links": f"“{link[:80]}” is not a valid http(s) address."}
+            ) from None
+    return cleaned
+
+
+def _set_state(application: Application, *, state: str, actor, action: str, **data) -> None:
+    previous = application.state
+    application.state = state
+    application.save(update_fields=["state"])
+    audit_record(
+        actor=actor,
+        action=action,
+        target=application,
+        data={"from": previous, "to": state, **data},
+    )
+    _notify_after_commit(application)
+
+
+def _notify_after_commit(application: Application) -> None:
+    from .tasks import application_state_mail_task
+
+    application_id = application.pk
+    transaction.on_commit(lambda: application_state_mail_task.delay(application_id))
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:70] or "organisation"
+    slug, counter = base, 2
+    while Organization.objects.filter(slug=slug).exists():
+        slug, counter = f"{base}-{counter}", counter + 1
+    return slug
+
+
+@transaction.atomic
+def organization_apply(*, actor, name: str, website: str) -> Application:
+    """A new organisation, its first admin (the actor) and a draft application."""
+    if not actor.is_authenticated:
+        raise PermissionDenied("Sign in first.")
+    name = _clean_text(name, field="name", label="The name", max_length=200, required=True)
+    website = _clean_text(website, field="website", label="The website", max_length=300,
+                          required=True)
+    try:
+        URLValidator(schemes=["https", "http"])(website)
+    except ValidationError:
+        raise ValidationError({"website": "Enter a valid http(s) address."}) from None
+    if TeamMember.objects.filter(user=actor).exists():
+        raise ValidationError(
+            "You already belong to an organisation; continue its application instead."
+        )
+    if Organization.objects.filter(name__iexact=name).exists():
+        raise ValidationError({"name": "An organisation with this name already exists."})
+    organization = Organization.objects.create(
+        name=name, slug=_unique_slug(name), website=website
+    )
+    TeamMember.objects.create(organization=organization, user=actor, is_admin=True)
+    application = Application.objects.create(organization=organization, created_by=actor)
+    audit_record(actor=actor, action="organization.created", target=organization,
+                 data={"name": name, "website": website})
+    audit_record(actor=actor, action="application.created", target=application,
+                 data={"to": State.DRAFT})
+    return application
+
+
+@transaction.atomic
+def application_start(*, actor, organization: Organization) -> Application:
+    """A fresh draft for an organisation whose last application was closed."""
+    _require_org_admin(actor, organization)
+    if organization.status != Organization.Status.APPLICANT:
+        raise ValidationError("Only an organisation that is not yet a member can apply.")
+    try:
+        with transaction.atomic():
+            application = Application.objects.create(organization=organization, created_by=actor)
+    except IntegrityError:
+        raise ValidationError("This organisation already has an open application.") from None
+    audit_record(actor=actor, action="application.created", target=application,
+                 data={"to": State.DRAFT})
+    return application
+
+
+@transaction.atomic
+def criterion_answer_save(
+    *, application: Application, criterion: Criterion, evidence: str, links: Iterable[str], actor
+) -> CriterionAnswer:
+    application = _locked(application)
+    _require_org_admin(actor, application.organization)
+    if not application.is_editable_by_applicant:
+        raise ValidationError("This application can no longer be changed.")
+    if not criterion.is_active:
+        raise ValidationError("That criterion is no longer in use.")
+    evidence = _clean_text(evidence, field="evidence", label="The evidence",
+                           max_length=EVIDENCE_MAX_LENGTH, required=True)
+    cleaned_links = _clean_links(links)
+    answer, created = CriterionAnswer.objects.update_or_create(
+        application=application,
+        criterion=criterion,
+        defaults={"evidence": evidence, "links": cleaned_links},
+    )
+    audit_record(
+        actor=actor,
+        action="application.answer_saved",
+        target=application,
+        data={"criterion": criterion.number, "created": created, "links": len(cleaned_links)},
+    )
+    return answer
+
+
+@transaction.atomic
+def application_submit(*, application: Application, actor) -> Application:
+    application = _locked(application)
+    _require_org_admin(actor, application.organization)
+    if application.state != State.DRAFT:
+        raise ValidationError("Only a draft can be submitted; this one already was.")
+    answered = set(
+        application.answers.exclude(evidence="").values_list("criterion_id", flat=True)
+    )
+    missing = [str(c.number) for c in criteria_active() if c.pk not in answered]
+    if missing:
+        raise ValidationError(f"Answer every criterion first: {', '.join(missing)}.")
+    application.submitted_at = timezone.now()
+    application.save(update_fields=["submitted_at"])
+    _set_state(application, state=State.SUBMITTED, actor=actor, action="application.submitted")
+    from .tasks import application_reviewer_alert_task
+
+    application_id = application.pk
+    transaction.on_commit(lambda: application_reviewer_alert_task.delay(application_id))
+    return application
+
+
+@transaction.atomic
+def criterion_review_record(
+    *, application: Application, criterion: Criterion, verdict: str, note: str, actor
+) -> CriterionReview:
+    _require_staff(actor)
+    application = _locked(application)
+    if application.state not in Application.REVIEW_STATES:
+        raise ValidationError("Only a submitted application under review can be reviewed.")
+    if verdict not in CriterionReview.Verdict.values:
+        raise ValidationError({"verdict": "Choose met, not met or needs information."})
+    note_required = verdict != CriterionReview.Verdict.MET
+    note = _clean_text(note, field="note", label="A note", max_length=NOTE_MAX_LENGTH,
+                       required=note_required)
+    now = timezone.now()
+    review, _ = CriterionReview.objects.update_or_create(
+        application=application,
+        criterion=criterion,
+        defaults={"verdict": verdict, "note": note, "reviewer": actor, "reviewed_at": now},
+    )
+    audit_record(
+        actor=actor,
+        action="application.criterion_reviewed",
+        target=application,
+        data={"criterion": criterion.number, "verdict": verdict},
+    )
+    if verdict == CriterionReview.Verdict.NEEDS_INFO:
+        Question.objects.create(
+            application=application, criterion=criterion, text=note, asked_by=actor, asked_at=now
+        )
+        audit_record(actor=actor, action="application.question_asked", target=application,
+                     data={"criterion": criterion.number})
+        if application.state != State.NEEDS_INFO:
+            _set_state(application, state=State.NEEDS_INFO, actor=actor,
+                       action="application.needs_info")
+    elif application.state == State.SUBMITTED:
+        _set_state(application, state=State.IN_REVIEW, actor=actor,
+                   action="application.review_started")
+    return review
+
+
+@transaction.atomic
+def application_ask(*, application: Application, text: str, actor) -> Question:
+    """A question about the application as a whole, not one criterion."""
+    _require_staff(actor)
+    application = _locked(application)
+    if application.state not in Application.REVIEW_STATES:
+        raise ValidationError("Questions can only be asked while the application is in review.")
+    text = _clean_text(text, field="text", label="The question", max_length=NOTE_MAX_LENGTH,
+                       required=True)
+    question = Question.objects.create(
+        application=application, text=text, asked_by=actor, asked_at=timezone.now()
+    )
+    audit_record(actor=actor, action="application.question_asked", target=application,
+                 data={"criterion": None})
+    if application.state != State.NEEDS_INFO:
+        _set_state(application, state=State.NEEDS_INFO, actor=actor,
+                   action="application.needs_info")
+    return question
+
+
+@transaction.atomic
+def question_reply(*, question: Question, reply: str, actor) -> Question:
+    application = _locked(question.application)
+    _require_org_admin(actor, application.organization)
+    question = Question.objects.select_for_update().get(pk=question.pk)
+    if application.state != State.NEEDS_INFO or not question.is_open:
+        raise ValidationError("This question is already answered or no longer open.")
+    reply = _clean_text(reply, field="reply", label="The reply", max_length=EVIDENCE_MAX_LENGTH,
+                        required=True)
+    question.reply, question.replied_by, question.replied_at = reply, actor, timezone.now()
+    question.save(update_fields=["reply", "replied_by", "replied_at"])
+    audit_record(actor=actor, action="application.question_answered", target=application,
+                 data={"question": question.pk})
+    # Once every question has a reply the file goes back to the reviewers.
+    if not application.questions.filter(replied_at__isnull=True).exists():
+        _set_state(application, state=State.IN_REVIEW, actor=actor,
+                   action="application.info_provided")
+    return question
+
+
+@transaction.atomic
+def application_decide(*, application: Application, approve: bool, reason: str, actor
+                       ) -> Application:
+    _require_staff(actor)
+    application = _locked(application)
+    if application.state in Application.FINAL_STATES:
+        raise ValidationError(
+            f"This application was already {application.get_state_display().lower()}."
+        )
+    if application.state not in Application.REVIEW_STATES:
+        raise ValidationError("Only a submitted application can be decided.")
+    reason = _clean_text(reason, field="reason", label="A reason", max_length=NOTE_MAX_LENGTH,
+                         required=True)
+    if approve:
+        if application.state != State.IN_REVIEW:
+            raise ValidationError("Approve only an application in review with no open question.")
+        verdicts = dict(application.reviews.values_list("criterion_id", "verdict"))
+        unmet = [
+            str(c.number)
+            for c in criteria_active()
+            if verdicts.get(c.pk) != CriterionReview.Verdict.MET
+        ]
+        if unmet:
+            raise ValidationError(
+                f"Every criterion must be reviewed as met before approval; not met: "
+                f"{', '.join(unmet)}."
+            )
+    now = timezone.now()
+    application.decided_at, application.decided_by = now, actor
+    application.decision_reason = reason
+    application.save(update_fields=["decided_at", "decided_by", "decision_reason"])
+    if approve:
+        _set_state(application, state=State.APPROVED, actor=actor,
+                   action="application.approved", reason=reason)
+        organization = Organization.objects.select_for_update().get(
+            pk=application.organization_id
+        )
+        if organization.status != Organization.Status.APPLICANT:
+            raise ValidationError("Only an applicant organisation can become a member.")
+        organization.status = Organization.Status.MEMBER
+        organization.member_since = now
+        organization.save(update_fields=["status", "member_since"])
+        audit_record(actor=actor, action="organization.became_member", target=organization,
+                     data={"application": application.pk, "from": Organization.Status.APPLICANT,
+                           "to": Organization.Status.MEMBER})
+    else:
+        _set_state(application, state=State.REJECTED, actor=actor,
+                   action="application.rejected", reason=reason)
+    return application
+
+
+@transaction.atomic
+def application_withdraw(*, application: Application, actor, reason: str = "") -> Application:
+    application = _locked(application)
+    _require_org_admin(actor, application.organization)
+    if application.state not in Application.OPEN_STATES:
+        raise ValidationError("Only an open application can be withdrawn.")
+    reason = _clean_text(reason, field="reason", label="The reason", max_length=NOTE_MAX_LENGTH,
+                         required=False)
+    application.decided_at = timezone.now()
+    application.save(update_fields=["decided_at"])
+    _set_state(application, state=State.WITHDRAWN, actor=actor, action="application.withdrawn",
+               reason=reason)
+    return application

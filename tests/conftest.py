@@ -1,0 +1,72 @@
+"""The fixed cast every test can use: a staff reviewer with MFA, an applicant
+organisation's admin, and an outsider who admins another applicant organisation."""
+
+from __future__ import annotations
+
+import pytest
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+from tests.factories import StaffFactory, TeamMemberFactory
+
+
+@pytest.fixture(autouse=True)
+def _isolated_mail_and_tasks(settings, tmp_path):
+    # Unit tests use Django's in-memory outbox and run tasks inline; the tests that
+    # need the real worker, Redis and SMTP start them explicitly.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # The hashed-name manifest exists only after collectstatic, which tests do not run.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    yield
+
+
+def enable_totp(user) -> str:
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    return secret
+
+
+@pytest.fixture
+def staff_reviewer(db):
+    user = StaffFactory(username="reviewer", email="reviewer@security.example.org")
+    enable_totp(user)
+    return user
+
+
+@pytest.fixture
+def staff_without_mfa(db):
+    return StaffFactory(username="newstaff", email="newstaff@security.example.org")
+
+
+@pytest.fixture
+def org_admin(db):
+    return TeamMemberFactory(is_admin=True, organization__name="Acme Linux").user
+
+
+@pytest.fixture
+def outsider(db):
+    return TeamMemberFactory(is_admin=True, organization__name="Other Distro").user
+
+
+@pytest.fixture
+def mfa_client(client):
+    """Logs a user in as allauth would after the second factor."""
+
+    def login(user):
+        client.force_login(user)
+        session = client.session
+        session["account_authentication_methods"] = [
+            {"method": "password", "at": 0, "email": user.email},
+            {"method": "mfa", "at": 0, "type": "totp"},
+        ]
+        session.save()
+        return client
+
+    return login
