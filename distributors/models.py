@@ -269,3 +269,157 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionDenied("Audit events cannot be deleted.")
+
+
+class Vouch(models.Model):
+    """A member's word that the applicant is who they say (criterion 7)."""
+
+    class State(models.TextChoices):
+        REQUESTED = "requested", "Waiting for the voucher"
+        CONFIRMED = "confirmed", "Confirmed"
+        DECLINED = "declined", "Declined"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="vouches")
+    voucher = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="vouches_given"
+    )
+    # The voucher's organisation when they vouched: the graph must survive people moving.
+    voucher_organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="vouches_given"
+    )
+    state = models.CharField(max_length=16, choices=State.choices, default=State.REQUESTED)
+    statement = models.TextField(blank=True, validators=[MaxLengthValidator(NOTE_MAX_LENGTH)])
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="vouches_requested"
+    )
+    requested_at = models.DateTimeField()
+    responded_at = models.DateTimeField(null=True, blank=True)
+    # Set when the vouched-for organisation is removed, so staff look at the voucher again.
+    flagged_at = models.DateTimeField(null=True, blank=True)
+    flag_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["application", "voucher"], name="one_vouch_per_voucher"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.voucher} for {self.application.organization}"
+
+
+class PolicyVersion(models.Model):
+    """A published embargo policy. The newest one is the one people must accept."""
+
+    number = models.PositiveIntegerField(unique=True)
+    text = models.TextField(help_text="Markdown.")
+    text_sha256 = models.CharField(max_length=64)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    published_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-number"]
+
+    def __str__(self) -> str:
+        return f"Embargo policy v{self.number}"
+
+
+class PolicyAcceptance(models.Model):
+    """One person's own acceptance of one policy version, with the evidence of it."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="policy_acceptances"
+    )
+    version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="acceptances")
+    accepted_at = models.DateTimeField()
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    text_sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-accepted_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "version"], name="one_acceptance_per_version"),
+        ]
+
+
+class Invitation(models.Model):
+    """A single-use link an organisation admin sends to bring a person into the team."""
+
+    VALID_DAYS = 7
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="invitations"
+    )
+    email = models.EmailField()
+    is_admin = models.BooleanField(default=False)
+    is_need_to_know = models.BooleanField(default=True)
+    # Only a hash is stored: a database reader cannot use a pending invitation.
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="invitations_sent"
+    )
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="invitations_accepted",
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Invitation for {self.email} to {self.organization}"
+
+
+class PgpKey(models.Model):
+    """A person's public key. Encryption only ever names the pinned fingerprint."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting for proof of possession"
+        ACTIVE = "active", "Verified"
+        REPLACED = "replaced", "Replaced"
+        REVOKED = "revoked", "Revoked"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="pgp_keys"
+    )
+    fingerprint = models.CharField(max_length=40)
+    armored = models.TextField()
+    uids = models.JSONField(default=list)
+    algorithm = models.CharField(max_length=40, blank=True)
+    key_created_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    uploaded_at = models.DateTimeField()
+    verified_at = models.DateTimeField(null=True, blank=True)
+    # The proof code is stored hashed; the person sees it only inside the ciphertext.
+    challenge_sha256 = models.CharField(max_length=64, blank=True)
+    challenge_created_at = models.DateTimeField(null=True, blank=True)
+    challenge_attempts = models.PositiveSmallIntegerField(default=0)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    expiry_warned_days = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-uploaded_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"], condition=models.Q(state="active"), name="one_active_key_per_user"
+            ),
+            models.UniqueConstraint(
+                fields=["user"], condition=models.Q(state="pending"),
+                name="one_pending_key_per_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.fingerprint} ({self.get_state_display()})"
