@@ -164,6 +164,9 @@ class CriterionAnswer(models.Model):
         ]
         ordering = ["criterion__number"]
 
+    def __str__(self) -> str:
+        return f"Answer to criterion {self.criterion_id} of application {self.application_id}"
+
 
 class CriterionReview(models.Model):
     """The current verdict on one criterion; every earlier verdict is in the audit log."""
@@ -188,13 +191,14 @@ class CriterionReview(models.Model):
         ]
         ordering = ["criterion__number"]
 
+    def __str__(self) -> str:
+        return f"{self.get_verdict_display()}: criterion {self.criterion_id}"
+
 
 class Question(models.Model):
     """A reviewer's request for more information, and the applicant's reply."""
 
-    application = models.ForeignKey(
-        Application, on_delete=models.CASCADE, related_name="questions"
-    )
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="questions")
     criterion = models.ForeignKey(
         Criterion, on_delete=models.PROTECT, null=True, blank=True, related_name="questions"
     )
@@ -219,6 +223,9 @@ class Question(models.Model):
     @property
     def is_open(self) -> bool:
         return self.replied_at is None
+
+    def __str__(self) -> str:
+        return f"Question #{self.pk} on application {self.application_id}"
 
 
 class AuditEventQuerySet(models.QuerySet):
@@ -302,7 +309,9 @@ class Vouch(models.Model):
     class Meta:
         ordering = ["-requested_at"]
         constraints = [
-            models.UniqueConstraint(fields=["application", "voucher"], name="one_vouch_per_voucher"),
+            models.UniqueConstraint(
+                fields=["application", "voucher"], name="one_vouch_per_voucher"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -344,6 +353,9 @@ class PolicyAcceptance(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "version"], name="one_acceptance_per_version"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.user} accepted policy {self.version_id}"
 
 
 class Invitation(models.Model):
@@ -416,7 +428,8 @@ class PgpKey(models.Model):
                 fields=["user"], condition=models.Q(state="active"), name="one_active_key_per_user"
             ),
             models.UniqueConstraint(
-                fields=["user"], condition=models.Q(state="pending"),
+                fields=["user"],
+                condition=models.Q(state="pending"),
                 name="one_pending_key_per_user",
             ),
         ]

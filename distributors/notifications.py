@@ -36,6 +36,8 @@ def application_reviewer_alert(*, application_id: int) -> int:
     return mail_notify(
         recipients=reviewers.values_list("email", flat=True),
         template="reviewer_alert",
-        context={"application": application,
-                 "url": settings.SITE_URL + application.get_review_url()},
+        context={
+            "application": application,
+            "url": settings.SITE_URL + application.get_review_url(),
+        },
     )

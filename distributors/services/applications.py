@@ -10,8 +10,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from .audit import audit_record
-from .models import (
+from ..audit import audit_record
+from ..models import (
     EVIDENCE_MAX_LENGTH,
     LINKS_MAX,
     NOTE_MAX_LENGTH,
@@ -23,7 +23,7 @@ from .models import (
     Question,
     TeamMember,
 )
-from .selectors import criteria_active
+from ..selectors import criteria_active
 
 State = Application.State
 
@@ -34,16 +34,16 @@ def _require_staff(actor) -> None:
 
 
 def _require_org_admin(actor, organization: Organization) -> None:
-    if not TeamMember.objects.filter(
-        organization=organization, user=actor, is_admin=True
-    ).exists():
+    if not TeamMember.objects.filter(organization=organization, user=actor, is_admin=True).exists():
         raise PermissionDenied("Only an admin of this organisation can do this.")
 
 
 def _locked(application: Application) -> Application:
     """Re-read the row under a lock so two requests cannot both move it."""
-    return Application.objects.select_for_update().select_related("organization").get(
-        pk=application.pk
+    return (
+        Application.objects.select_for_update()
+        .select_related("organization")
+        .get(pk=application.pk)
     )
 
 
@@ -89,7 +89,7 @@ def _set_state(application: Application, *, state: str, actor, action: str, **da
 
 
 def _notify_after_commit(application: Application) -> None:
-    from .tasks import application_state_mail_task
+    from ..tasks import application_state_mail_task
 
     application_id = application.pk
     transaction.on_commit(lambda: application_state_mail_task.delay(application_id))
@@ -109,8 +109,9 @@ def organization_apply(*, actor, name: str, website: str) -> Application:
     if not actor.is_authenticated:
         raise PermissionDenied("Sign in first.")
     name = _clean_text(name, field="name", label="The name", max_length=200, required=True)
-    website = _clean_text(website, field="website", label="The website", max_length=300,
-                          required=True)
+    website = _clean_text(
+        website, field="website", label="The website", max_length=300, required=True
+    )
     try:
         URLValidator(schemes=["https", "http"])(website)
     except ValidationError:
@@ -121,15 +122,18 @@ def organization_apply(*, actor, name: str, website: str) -> Application:
         )
     if Organization.objects.filter(name__iexact=name).exists():
         raise ValidationError({"name": "An organisation with this name already exists."})
-    organization = Organization.objects.create(
-        name=name, slug=_unique_slug(name), website=website
-    )
+    organization = Organization.objects.create(name=name, slug=_unique_slug(name), website=website)
     TeamMember.objects.create(organization=organization, user=actor, is_admin=True)
     application = Application.objects.create(organization=organization, created_by=actor)
-    audit_record(actor=actor, action="organization.created", target=organization,
-                 data={"name": name, "website": website})
-    audit_record(actor=actor, action="application.created", target=application,
-                 data={"to": State.DRAFT})
+    audit_record(
+        actor=actor,
+        action="organization.created",
+        target=organization,
+        data={"name": name, "website": website},
+    )
+    audit_record(
+        actor=actor, action="application.created", target=application, data={"to": State.DRAFT}
+    )
     return application
 
 
@@ -144,8 +148,9 @@ def application_start(*, actor, organization: Organization) -> Application:
             application = Application.objects.create(organization=organization, created_by=actor)
     except IntegrityError:
         raise ValidationError("This organisation already has an open application.") from None
-    audit_record(actor=actor, action="application.created", target=application,
-                 data={"to": State.DRAFT})
+    audit_record(
+        actor=actor, action="application.created", target=application, data={"to": State.DRAFT}
+    )
     return application
 
 
@@ -159,8 +164,13 @@ def criterion_answer_save(
         raise ValidationError("This application can no longer be changed.")
     if not criterion.is_active:
         raise ValidationError("That criterion is no longer in use.")
-    evidence = _clean_text(evidence, field="evidence", label="The evidence",
-                           max_length=EVIDENCE_MAX_LENGTH, required=True)
+    evidence = _clean_text(
+        evidence,
+        field="evidence",
+        label="The evidence",
+        max_length=EVIDENCE_MAX_LENGTH,
+        required=True,
+    )
     cleaned_links = _clean_links(links)
     answer, created = CriterionAnswer.objects.update_or_create(
         application=application,
@@ -182,16 +192,14 @@ def application_submit(*, application: Application, actor) -> Application:
     _require_org_admin(actor, application.organization)
     if application.state != State.DRAFT:
         raise ValidationError("Only a draft can be submitted; this one already was.")
-    answered = set(
-        application.answers.exclude(evidence="").values_list("criterion_id", flat=True)
-    )
+    answered = set(application.answers.exclude(evidence="").values_list("criterion_id", flat=True))
     missing = [str(c.number) for c in criteria_active() if c.pk not in answered]
     if missing:
         raise ValidationError(f"Answer every criterion first: {', '.join(missing)}.")
     application.submitted_at = timezone.now()
     application.save(update_fields=["submitted_at"])
     _set_state(application, state=State.SUBMITTED, actor=actor, action="application.submitted")
-    from .tasks import application_reviewer_alert_task
+    from ..tasks import application_reviewer_alert_task
 
     application_id = application.pk
     transaction.on_commit(lambda: application_reviewer_alert_task.delay(application_id))
@@ -209,8 +217,9 @@ def criterion_review_record(
     if verdict not in CriterionReview.Verdict.values:
         raise ValidationError({"verdict": "Choose met, not met or needs information."})
     note_required = verdict != CriterionReview.Verdict.MET
-    note = _clean_text(note, field="note", label="A note", max_length=NOTE_MAX_LENGTH,
-                       required=note_required)
+    note = _clean_text(
+        note, field="note", label="A note", max_length=NOTE_MAX_LENGTH, required=note_required
+    )
     now = timezone.now()
     review, _ = CriterionReview.objects.update_or_create(
         application=application,
@@ -227,14 +236,20 @@ def criterion_review_record(
         Question.objects.create(
             application=application, criterion=criterion, text=note, asked_by=actor, asked_at=now
         )
-        audit_record(actor=actor, action="application.question_asked", target=application,
-                     data={"criterion": criterion.number})
+        audit_record(
+            actor=actor,
+            action="application.question_asked",
+            target=application,
+            data={"criterion": criterion.number},
+        )
         if application.state != State.NEEDS_INFO:
-            _set_state(application, state=State.NEEDS_INFO, actor=actor,
-                       action="application.needs_info")
+            _set_state(
+                application, state=State.NEEDS_INFO, actor=actor, action="application.needs_info"
+            )
     elif application.state == State.SUBMITTED:
-        _set_state(application, state=State.IN_REVIEW, actor=actor,
-                   action="application.review_started")
+        _set_state(
+            application, state=State.IN_REVIEW, actor=actor, action="application.review_started"
+        )
     return review
 
 
@@ -245,16 +260,22 @@ def application_ask(*, application: Application, text: str, actor) -> Question:
     application = _locked(application)
     if application.state not in Application.REVIEW_STATES:
         raise ValidationError("Questions can only be asked while the application is in review.")
-    text = _clean_text(text, field="text", label="The question", max_length=NOTE_MAX_LENGTH,
-                       required=True)
+    text = _clean_text(
+        text, field="text", label="The question", max_length=NOTE_MAX_LENGTH, required=True
+    )
     question = Question.objects.create(
         application=application, text=text, asked_by=actor, asked_at=timezone.now()
     )
-    audit_record(actor=actor, action="application.question_asked", target=application,
-                 data={"criterion": None})
+    audit_record(
+        actor=actor,
+        action="application.question_asked",
+        target=application,
+        data={"criterion": None},
+    )
     if application.state != State.NEEDS_INFO:
-        _set_state(application, state=State.NEEDS_INFO, actor=actor,
-                   action="application.needs_info")
+        _set_state(
+            application, state=State.NEEDS_INFO, actor=actor, action="application.needs_info"
+        )
     return question
 
 
@@ -265,22 +286,29 @@ def question_reply(*, question: Question, reply: str, actor) -> Question:
     question = Question.objects.select_for_update().get(pk=question.pk)
     if application.state != State.NEEDS_INFO or not question.is_open:
         raise ValidationError("This question is already answered or no longer open.")
-    reply = _clean_text(reply, field="reply", label="The reply", max_length=EVIDENCE_MAX_LENGTH,
-                        required=True)
+    reply = _clean_text(
+        reply, field="reply", label="The reply", max_length=EVIDENCE_MAX_LENGTH, required=True
+    )
     question.reply, question.replied_by, question.replied_at = reply, actor, timezone.now()
     question.save(update_fields=["reply", "replied_by", "replied_at"])
-    audit_record(actor=actor, action="application.question_answered", target=application,
-                 data={"question": question.pk})
+    audit_record(
+        actor=actor,
+        action="application.question_answered",
+        target=application,
+        data={"question": question.pk},
+    )
     # Once every question has a reply the file goes back to the reviewers.
     if not application.questions.filter(replied_at__isnull=True).exists():
-        _set_state(application, state=State.IN_REVIEW, actor=actor,
-                   action="application.info_provided")
+        _set_state(
+            application, state=State.IN_REVIEW, actor=actor, action="application.info_provided"
+        )
     return question
 
 
 @transaction.atomic
-def application_decide(*, application: Application, approve: bool, reason: str, actor
-                       ) -> Application:
+def application_decide(
+    *, application: Application, approve: bool, reason: str, actor
+) -> Application:
     _require_staff(actor)
     application = _locked(application)
     if application.state in Application.FINAL_STATES:
@@ -289,8 +317,9 @@ def application_decide(*, application: Application, approve: bool, reason: str, 
         )
     if application.state not in Application.REVIEW_STATES:
         raise ValidationError("Only a submitted application can be decided.")
-    reason = _clean_text(reason, field="reason", label="A reason", max_length=NOTE_MAX_LENGTH,
-                         required=True)
+    reason = _clean_text(
+        reason, field="reason", label="A reason", max_length=NOTE_MAX_LENGTH, required=True
+    )
     if approve:
         if application.state != State.IN_REVIEW:
             raise ValidationError("Approve only an application in review with no open question.")
@@ -310,22 +339,37 @@ def application_decide(*, application: Application, approve: bool, reason: str, 
     application.decision_reason = reason
     application.save(update_fields=["decided_at", "decided_by", "decision_reason"])
     if approve:
-        _set_state(application, state=State.APPROVED, actor=actor,
-                   action="application.approved", reason=reason)
-        organization = Organization.objects.select_for_update().get(
-            pk=application.organization_id
+        _set_state(
+            application,
+            state=State.APPROVED,
+            actor=actor,
+            action="application.approved",
+            reason=reason,
         )
+        organization = Organization.objects.select_for_update().get(pk=application.organization_id)
         if organization.status != Organization.Status.APPLICANT:
             raise ValidationError("Only an applicant organisation can become a member.")
         organization.status = Organization.Status.MEMBER
         organization.member_since = now
         organization.save(update_fields=["status", "member_since"])
-        audit_record(actor=actor, action="organization.became_member", target=organization,
-                     data={"application": application.pk, "from": Organization.Status.APPLICANT,
-                           "to": Organization.Status.MEMBER})
+        audit_record(
+            actor=actor,
+            action="organization.became_member",
+            target=organization,
+            data={
+                "application": application.pk,
+                "from": Organization.Status.APPLICANT,
+                "to": Organization.Status.MEMBER,
+            },
+        )
     else:
-        _set_state(application, state=State.REJECTED, actor=actor,
-                   action="application.rejected", reason=reason)
+        _set_state(
+            application,
+            state=State.REJECTED,
+            actor=actor,
+            action="application.rejected",
+            reason=reason,
+        )
     return application
 
 
@@ -335,10 +379,16 @@ def application_withdraw(*, application: Application, actor, reason: str = "") -
     _require_org_admin(actor, application.organization)
     if application.state not in Application.OPEN_STATES:
         raise ValidationError("Only an open application can be withdrawn.")
-    reason = _clean_text(reason, field="reason", label="The reason", max_length=NOTE_MAX_LENGTH,
-                         required=False)
+    reason = _clean_text(
+        reason, field="reason", label="The reason", max_length=NOTE_MAX_LENGTH, required=False
+    )
     application.decided_at = timezone.now()
     application.save(update_fields=["decided_at"])
-    _set_state(application, state=State.WITHDRAWN, actor=actor, action="application.withdrawn",
-               reason=reason)
+    _set_state(
+        application,
+        state=State.WITHDRAWN,
+        actor=actor,
+        action="application.withdrawn",
+        reason=reason,
+    )
     return application
