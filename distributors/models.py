@@ -220,12 +220,12 @@ class Question(models.Model):
     class Meta:
         ordering = ["asked_at", "pk"]
 
+    def __str__(self) -> str:
+        return f"Question #{self.pk} on application {self.application_id}"
+
     @property
     def is_open(self) -> bool:
         return self.replied_at is None
-
-    def __str__(self) -> str:
-        return f"Question #{self.pk} on application {self.application_id}"
 
 
 class AuditEventQuerySet(models.QuerySet):
