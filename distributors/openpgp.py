@@ -1,0 +1,167 @@
+"""A small reader for OpenPGP ASCII armor and packet headers (RFC 4880 sections 4.2, 6).
+
+It never interprets key material. It exists so that we can count what a pasted block
+contains (keys, secret packets, user IDs, signatures) before gpg parses it, feed gpg
+exactly the bytes we counted, and check who an encrypted message is addressed to.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+# Packet tags (RFC 4880 section 4.3).
+PKESK = 1  # public-key encrypted session key
+SIGNATURE = 2
+SKESK = 3  # symmetric-key encrypted session key
+SECRET_KEY = 5
+PUBLIC_KEY = 6
+SECRET_SUBKEY = 7
+ENCRYPTED_DATA = 9
+USER_ID = 13
+PUBLIC_SUBKEY = 14
+USER_ATTRIBUTE = 17
+ENCRYPTED_DATA_MDC = 18
+AEAD_DATA = 20
+
+_ARMOR = re.compile(
+    r"^-----BEGIN PGP (?P<kind>[A-Z ,/0-9]+)-----[ \t]*\r?\n"
+    r"(?P<body>.*?)"
+    r"^-----END PGP (?P=kind)-----[ \t]*$",
+    re.MULTILINE | re.DOTALL,
+)
+_HEADER = re.compile(r"^[A-Za-z][A-Za-z0-9-]*: ")
+_BASE64 = re.compile(r"^[A-Za-z0-9+/=]*$")
+
+
+class PacketError(ValueError):
+    """The text is not armor, the armor does not decode, or the packets are malformed."""
+
+
+@dataclass(frozen=True)
+class ArmorBlock:
+    kind: str  # "PUBLIC KEY BLOCK", "PRIVATE KEY BLOCK", "MESSAGE", ...
+    data: bytes
+
+
+def crc24(data: bytes) -> int:
+    crc = 0xB704CE
+    for byte in data:
+        crc ^= byte << 16
+        for _ in range(8):
+            crc <<= 1
+            if crc & 0x1000000:
+                crc ^= 0x1864CFB
+    return crc & 0xFFFFFF
+
+
+def dearmor(text: str) -> list[ArmorBlock]:
+    """Every armored block in `text`, decoded and CRC-checked. Text around blocks is ignored."""
+    blocks = []
+    for match in _ARMOR.finditer(text):
+        lines = [line.strip() for line in match["body"].splitlines()]
+        # Armor headers ("Comment: ...") end at the first blank line.
+        if lines and _HEADER.match(lines[0]):
+            if "" not in lines:
+                raise PacketError("armor headers are not followed by a blank line")
+            lines = lines[lines.index("") + 1 :]
+        lines = [line for line in lines if line]
+        checksum = None
+        if lines and lines[-1].startswith("=") and len(lines[-1]) == 5:
+            checksum = lines.pop()[1:]
+        joined = "".join(lines)
+        if not joined or not all(_BASE64.match(line) for line in lines):
+            raise PacketError("armor body is not base64")
+        try:
+            data = base64.b64decode(joined, validate=True)
+            expected = base64.b64decode(checksum, validate=True) if checksum else None
+        except (binascii.Error, ValueError) as error:
+            raise PacketError("armor body is not base64") from error
+        if expected is not None and int.from_bytes(expected, "big") != crc24(data):
+            raise PacketError("armor checksum does not match")
+        blocks.append(ArmorBlock(kind=match["kind"], data=data))
+    return blocks
+
+
+def _length(data: bytes, pos: int, size: int) -> tuple[int, int]:
+    if pos + size > len(data):
+        raise PacketError("packet length runs past the end of the data")
+    return int.from_bytes(data[pos : pos + size], "big"), pos + size
+
+
+def packets(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """Yield (tag, body) for each packet. Raises PacketError on anything malformed."""
+    pos = 0
+    while pos < len(data):
+        header = data[pos]
+        pos += 1
+        if not header & 0x80:
+            raise PacketError("not an OpenPGP packet")
+        if header & 0x40:  # new format: 6-bit tag, 1/2/5-octet or partial lengths
+            tag = header & 0x3F
+            chunks = []
+            while True:
+                first, pos = _length(data, pos, 1)
+                if first < 192:
+                    length, partial = first, False
+                elif first < 224:
+                    second, pos = _length(data, pos, 1)
+                    length, partial = ((first - 192) << 8) + second + 192, False
+                elif first == 255:
+                    length, pos = _length(data, pos, 4)
+                    partial = False
+                else:
+                    length, partial = 1 << (first & 0x1F), True
+                if pos + length > len(data):
+                    raise PacketError("packet body runs past the end of the data")
+                chunks.append(data[pos : pos + length])
+                pos += length
+                if not partial:
+                    break
+            body = b"".join(chunks)
+        else:  # old format: 4-bit tag, length type in the low two bits
+            tag = (header >> 2) & 0x0F
+            length_type = header & 0x03
+            if length_type == 3:  # indeterminate: the rest of the data
+                length = len(data) - pos
+            else:
+                length, pos = _length(data, pos, (1, 2, 4)[length_type])
+            if pos + length > len(data):
+                raise PacketError("packet body runs past the end of the data")
+            body = data[pos : pos + length]
+            pos += length
+        if tag == 0:
+            raise PacketError("reserved packet tag 0")
+        yield tag, body
+
+
+def packet_counts(data: bytes) -> Counter[int]:
+    return Counter(tag for tag, _body in packets(data))
+
+
+def recipient_key_ids(data: bytes) -> list[str]:
+    """Key IDs (16 upper-case hex) of every public-key encrypted session key packet.
+
+    Raises PacketError if the message also carries a symmetric (passphrase) session key,
+    or has no encrypted data: either would mean it is not what we asked gpg for.
+    """
+    key_ids = []
+    tags = set()
+    for tag, body in packets(data):
+        tags.add(tag)
+        if tag == PKESK:
+            if len(body) < 10 or body[0] != 3:
+                raise PacketError("unsupported session key packet")
+            key_ids.append(body[1:9].hex().upper())
+        # The encrypted data follows the session keys; nothing after it matters here.
+        if tag in (ENCRYPTED_DATA, ENCRYPTED_DATA_MDC, AEAD_DATA):
+            break
+    if SKESK in tags:
+        raise PacketError("message carries a passphrase-encrypted session key")
+    if not tags & {ENCRYPTED_DATA, ENCRYPTED_DATA_MDC, AEAD_DATA}:
+        raise PacketError("message has no encrypted data")
+    return key_ids

@@ -1,0 +1,358 @@
+"""Encrypting and signing notices, and the PGP/MIME envelope around them.
+
+Fail closed: every function raises CryptoError rather than return anything that is not
+an encrypted, signed message for exactly the pinned fingerprint. There is no plaintext
+fallback anywhere.
+
+Each process keeps its own gpg home, GPG_HOME_ROOT/worker-<pid>: a cache rebuilt from
+configuration (the team key) and the database (recipient keys, imported on demand).
+Separate homes and --no-random-seed-file keep concurrent workers from queueing on one
+home's random_seed lock (benchmarks/gpg_homes.py measures it).
+"""
+
+from __future__ import annotations
+
+import atexit
+import copy
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import threading
+from dataclasses import dataclass, field
+from email.message import EmailMessage, Message
+from email.policy import SMTP
+from pathlib import Path
+
+from django.conf import settings
+
+from distributors.gpg import Gpg, GpgUnavailable, agent_stop, throwaway_home
+from distributors.pgp import KeyRejected, ciphertext_is_for, encryption_key_ids, key_status
+
+GPG_TIME_LIMIT = 60.0  # seconds per gpg run; signing waits on the agent, so be generous
+# The agent re-protects the imported team key with its own passphrase hashing, which
+# it calibrates to ~100 ms and repeats on every signature (measured 0.36 s per notice
+# here). The team passphrase is 256 random bits, so iterated hashing adds nothing
+# against guessing; the minimum count makes a signature cost milliseconds.
+AGENT_CONF = "s2k-count 65536\n"
+_FINGERPRINT = re.compile(r"^[0-9A-F]{40}$")
+
+
+class CryptoError(Exception):
+    """Nothing could be encrypted; never fall back to sending plaintext."""
+
+
+@dataclass
+class _Home:
+    config: tuple
+    path: Path
+    prototype: Gpg
+    team_fingerprint: str
+    team_public: str
+    passphrase: str = field(repr=False)
+    # fingerprint -> (sha256 of the armor we imported, its encryption key IDs)
+    recipients: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
+
+    def gpg(self) -> Gpg:
+        # A shallow copy skips python-gnupg's start-up gpg run and gives this call its
+        # own timed_out flag.
+        runner = copy.copy(self.prototype)
+        runner.timed_out = False
+        return runner
+
+
+_lock = threading.RLock()
+_home: _Home | None = None
+
+
+def notice_encrypt_and_sign(*, recipient_armored: str, fingerprint: str, plaintext: bytes) -> bytes:
+    """An ASCII-armored OpenPGP message: `plaintext` signed by the team key and
+    encrypted to exactly `fingerprint`, nobody else."""
+    fingerprint = fingerprint.strip().upper()
+    if not _FINGERPRINT.match(fingerprint):
+        raise CryptoError("the pinned fingerprint is not 40 hex digits")
+    home = _home_get()
+    key_ids = _recipient_ready(home, recipient_armored, fingerprint)
+    gpg = home.gpg()
+    result = _run(
+        gpg,
+        "encrypt",
+        lambda: gpg.encrypt(
+            plaintext,
+            [fingerprint],
+            sign=home.team_fingerprint,
+            passphrase=home.passphrase,
+            always_trust=True,
+            armor=True,
+        ),
+    )
+    if not result.ok or result.returncode != 0:
+        # python-gnupg's status is a short phrase ("invalid recipient", "key expired").
+        raise CryptoError(f"gpg did not encrypt: {result.status or 'no status'}")
+    signed = re.search(r"^\[GNUPG:\] SIG_CREATED .* ([0-9A-F]{40})$", result.stderr, re.MULTILINE)
+    if not signed or signed.group(1) != home.team_fingerprint:
+        raise CryptoError("gpg did not sign with the team key")
+    ciphertext = bytes(result.data or b"")
+    if not ciphertext.startswith(b"-----BEGIN PGP MESSAGE-----"):
+        raise CryptoError("gpg returned no PGP message")
+    if not ciphertext_is_for(ciphertext.decode("ascii", "replace"), set(key_ids)):
+        raise CryptoError("the message is not encrypted to exactly the pinned key")
+    return ciphertext
+
+
+def pgp_mime_message(
+    *,
+    recipient_armored: str,
+    fingerprint: str,
+    inner: Message,
+    outer_subject: str,
+    from_email: str,
+    to_email: str,
+    message_id: str,
+    headers: dict[str, str] | None = None,
+) -> EmailMessage:
+    """RFC 3156 multipart/encrypted mail. The whole `inner` entity, real Subject
+    included (protected headers), is encrypted; the outer Subject is the generic one."""
+    inner = copy.deepcopy(inner)
+    if inner["Subject"] is None:
+        raise CryptoError("the inner message needs its real Subject")
+    # Protected headers (draft-autocrypt-lamps-protected-headers): the encrypted part
+    # carries the true headers so the recipient's client can show them.
+    for name, value in (("From", from_email), ("To", to_email), ("Message-ID", message_id)):
+        if inner[name] is None:
+            inner[name] = value
+    if inner.get_param("protected-headers") is None and inner["Content-Type"] is not None:
+        inner.set_param("protected-headers", "v1")
+    armored = notice_encrypt_and_sign(
+        recipient_armored=recipient_armored,
+        fingerprint=fingerprint,
+        plaintext=inner.as_bytes(policy=SMTP),
+    )
+
+    control = EmailMessage()
+    control["Content-Type"] = "application/pgp-encrypted"
+    control["Content-Description"] = "PGP/MIME version identification"
+    control.set_payload("Version: 1\r\n")
+    body = EmailMessage()
+    body["Content-Type"] = 'application/octet-stream; name="encrypted.asc"'
+    body["Content-Description"] = "OpenPGP encrypted message"
+    body["Content-Disposition"] = 'inline; filename="encrypted.asc"'
+    body.set_payload(armored.decode("ascii"))
+
+    outer = EmailMessage()
+    outer["Subject"] = outer_subject
+    outer["From"] = from_email
+    outer["To"] = to_email
+    outer["Message-ID"] = message_id
+    for name, value in (headers or {}).items():
+        if name.lower() in {"subject", "from", "to", "message-id", "content-type"}:
+            raise CryptoError(f"header {name} is set by pgp_mime_message itself")
+        outer[name] = value
+    outer["MIME-Version"] = "1.0"
+    outer["Content-Type"] = 'multipart/encrypted; protocol="application/pgp-encrypted"'
+    outer.set_payload([control, body])
+    outer.set_boundary(f"haulout-{secrets.token_hex(12)}")
+    return outer
+
+
+def team_public_key_armored() -> str:
+    """The team's public key, for the site to publish."""
+    return _home_get().team_public
+
+
+def team_key_generate(
+    *, name: str, email: str, path: Path | str, passphrase_path: Path | str,
+    expire: str = "3y", overwrite: bool = False,
+) -> str:  # fmt: skip
+    """Make a new team key (ed25519 signing, cv25519 encryption) protected by a random
+    passphrase; write the armored secret key and the passphrase, each mode 0600.
+    Returns the fingerprint."""
+    path, passphrase_path = Path(path), Path(passphrase_path)
+    if not overwrite and (path.exists() or passphrase_path.exists()):
+        raise CryptoError(f"{path} or {passphrase_path} already exists")
+    if any(char in f"{name}{email}{expire}" for char in "\r\n"):
+        raise CryptoError("name, email and expiry must be single lines")
+    passphrase = secrets.token_urlsafe(32)
+    # The parameters, passphrase included, reach gpg on stdin.
+    params = (
+        "Key-Type: eddsa\nKey-Curve: ed25519\nKey-Usage: sign\n"
+        "Subkey-Type: ecdh\nSubkey-Curve: cv25519\nSubkey-Usage: encrypt\n"
+        f"Name-Real: {name}\nName-Email: {email}\nExpire-Date: {expire}\n"
+        f"Passphrase: {passphrase}\n%commit\n"
+    )
+    with throwaway_home() as home:
+        gpg = _gpg(home, timeout=120)
+        created = _run(gpg, "key generation", lambda: gpg.gen_key(params))
+        fingerprint = (created.fingerprint or "").upper()
+        if not _FINGERPRINT.match(fingerprint):
+            raise CryptoError("gpg did not create a key")
+        armored = _run(
+            gpg, "export", lambda: gpg.export_keys(fingerprint, secret=True, passphrase=passphrase)
+        )
+    if "-----BEGIN PGP PRIVATE KEY BLOCK-----" not in armored:
+        raise CryptoError("gpg did not export the new key")
+    _write_private(passphrase_path, passphrase + "\n")
+    _write_private(path, armored)
+    return fingerprint
+
+
+def worker_home_close() -> None:
+    """Stop this process's gpg-agent and delete its home (tests; process exit)."""
+    global _home
+    with _lock:
+        if _home is not None:
+            agent_stop(_home.path)
+            shutil.rmtree(_home.path, ignore_errors=True)
+            _home = None
+
+
+atexit.register(worker_home_close)
+
+
+# ---------------------------------------------------------------- the worker home
+
+
+def _config() -> tuple:
+    key_file = Path(settings.HAULOUT_TEAM_KEY_FILE)
+    try:
+        # A replaced team key file (new mtime) rebuilds the home.
+        stamp = key_file.stat().st_mtime_ns
+    except OSError as error:
+        raise CryptoError(f"the team key file {key_file} cannot be read") from error
+    return (
+        os.getpid(),
+        str(settings.GPG_HOME_ROOT),
+        str(key_file),
+        stamp,
+        str(settings.HAULOUT_TEAM_KEY_PASSPHRASE_FILE),
+        settings.GPG_BINARY,
+    )
+
+
+def _home_get() -> _Home:
+    global _home
+    with _lock:
+        config = _config()
+        if _home is not None and _home.config == config:
+            return _home
+        if _home is not None and _home.config[0] == os.getpid():
+            worker_home_close()
+        # After a fork the parent's home belongs to the parent: leave it alone.
+        _home = _home_build(config)
+        return _home
+
+
+def _home_build(config: tuple) -> _Home:
+    root = Path(settings.GPG_HOME_ROOT)
+    path = root / f"worker-{os.getpid()}"
+    try:
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _sweep_dead_homes(root)
+        if path.exists():  # left by an earlier process with our pid: a stale cache
+            agent_stop(path)
+            shutil.rmtree(path)
+        path.mkdir(mode=0o700)
+        path.chmod(0o700)
+        (path / "gpg-agent.conf").write_text(AGENT_CONF)
+        team_armored = Path(settings.HAULOUT_TEAM_KEY_FILE).read_text()
+        passphrase = Path(settings.HAULOUT_TEAM_KEY_PASSPHRASE_FILE).read_text().rstrip("\r\n")
+    except OSError as error:
+        raise CryptoError(f"cannot prepare the gpg home or read the team key: {error}") from error
+    if not passphrase or "\n" in passphrase or "\r" in passphrase:
+        raise CryptoError("the team key passphrase file must hold one non-empty line")
+    prototype = _gpg(path, timeout=GPG_TIME_LIMIT)
+    home = _Home(config, path, prototype, "", "", passphrase)
+    gpg = home.gpg()
+    imported = _run(gpg, "team key import", lambda: gpg.import_keys(team_armored))
+    gpg = home.gpg()
+    secret = _run(gpg, "team key listing", lambda: gpg.list_keys(secret=True))
+    if imported.sec_read < 1 or len(secret) != 1:
+        raise CryptoError("the team key file must hold exactly one secret key")
+    fingerprint = secret[0]["fingerprint"].upper()
+    gpg = home.gpg()
+    public = _run(gpg, "team key listing", lambda: gpg.list_keys(keys=[fingerprint]))
+    if len(public) != 1 or public[0]["trust"] in ("r", "e", "i", "d"):
+        raise CryptoError("the team key is revoked, expired or invalid")
+    if "S" not in public[0]["cap"]:
+        raise CryptoError("the team key cannot sign")
+    gpg = home.gpg()
+    exported = _run(gpg, "team key export", lambda: gpg.export_keys(fingerprint, minimal=True))
+    if "-----BEGIN PGP PUBLIC KEY BLOCK-----" not in exported:
+        raise CryptoError("gpg did not export the team public key")
+    home.team_fingerprint = fingerprint
+    home.team_public = exported
+    return home
+
+
+def _recipient_ready(home: _Home, armored: str, fingerprint: str) -> frozenset[str]:
+    """Import the recipient's key into this home once (per fingerprint and armor);
+    return the key IDs a message for it may be encrypted to."""
+    digest = hashlib.sha256(armored.encode()).hexdigest()
+    cached = home.recipients.get(fingerprint)
+    if cached and cached[0] == digest:
+        return cached[1]
+    # Every check a newly registered key gets, in a throwaway home, before this home
+    # sees the key. Expiry is checked again by gpg itself on every encryption.
+    try:
+        report = key_status(armored=armored, fingerprint=fingerprint)
+    except KeyRejected as error:
+        raise CryptoError(f"the recipient key is refused: {error.message}") from error
+    gpg = home.gpg()
+    imported = _run(
+        gpg,
+        "recipient import",
+        lambda: gpg.import_keys(report.armored, extra_args=["--import-options", "import-minimal"]),
+    )
+    if [fp.upper() for fp in imported.fingerprints] != [fingerprint]:
+        raise CryptoError("the recipient key did not import as exactly the pinned key")
+    gpg = home.gpg()
+    listed = _run(gpg, "recipient listing", lambda: gpg.list_keys(keys=[fingerprint]))
+    if len(listed) != 1 or listed[0]["fingerprint"].upper() != fingerprint:
+        raise CryptoError("the recipient key is not in the gpg home")
+    key_ids = frozenset(encryption_key_ids(listed[0]))
+    if not key_ids:
+        raise CryptoError("the recipient key has no encryption subkey")
+    with _lock:
+        home.recipients[fingerprint] = (digest, key_ids)
+    return key_ids
+
+
+def _sweep_dead_homes(root: Path) -> None:
+    """Remove homes of processes that have gone (a killed worker cannot clean up)."""
+    for home in root.glob("worker-*"):
+        try:
+            pid = int(home.name.removeprefix("worker-"))
+            os.kill(pid, 0)
+        except ValueError:
+            continue
+        except ProcessLookupError:
+            agent_stop(home)
+            shutil.rmtree(home, ignore_errors=True)
+        except PermissionError:  # alive, someone else's
+            continue
+
+
+def _gpg(home: Path | str, *, timeout: float) -> Gpg:
+    try:
+        return Gpg(home=home, timeout=timeout)
+    except GpgUnavailable as error:
+        raise CryptoError(str(error)) from error
+
+
+def _run(gpg: Gpg, what: str, call):
+    try:
+        result = call()
+    except (OSError, ValueError) as error:
+        raise CryptoError(f"gpg failed during {what}: {type(error).__name__}") from error
+    if gpg.timed_out:
+        raise CryptoError(f"gpg took too long during {what}")
+    return result
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+    path.chmod(0o600)
