@@ -5,6 +5,7 @@ a file cache) so a fresh checkout runs with no server. Production differs only b
 environment: DATABASE_URL, CELERY_BROKER_URL, CACHE_URL, EMAIL_URL and friends.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "distributors",
+    "embargo",
 ]
 
 MIDDLEWARE = [
@@ -103,6 +105,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"].update(
         {"init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE"}
     )
+    # pytest-django keeps an SQLite test database in memory, where the real Celery worker
+    # of the delivery tests cannot see it; a per-run file can be shared (only tests use it).
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3"),
+    }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -150,6 +157,9 @@ ACCOUNT_RATE_LIMITS = {
 }
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = True
+# Confirming in the same browser session signs the person in and returns them to where
+# they were going (an invitation link), instead of dropping the ?next= on the floor.
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SECURE else "http"
 ACCOUNT_ADAPTER = "distributors.adapters.AccountAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
@@ -163,6 +173,8 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
+# Whitenoise warns on every start until collectstatic has run; an empty folder is fine.
+STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
@@ -218,17 +230,19 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # Celery: JSON only, at-least-once delivery. Messages carry ids, never content.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://localhost//")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # Without this kombu writes its broadcast state to ./control in the working dir.
+        "control_folder": str(_broker_dir / "control"),
     }
 else:
     # Must stay well above the longest task, or Redis hands an unacked task to a
@@ -249,10 +263,57 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {}
+# Embargoed notices: the sweeper re-queues copies a lost message or a dead worker left
+# behind; the lift publishes advisories on time; reminders chase acknowledgements.
+CELERY_BEAT_SCHEDULE["embargo-deliveries-sweep"] = {
+    "task": "embargo.tasks.deliveries_sweep_task",
+    "schedule": 60,
+}
+CELERY_BEAT_SCHEDULE["embargo-lift-due"] = {
+    "task": "embargo.tasks.embargo_lift_due_task",
+    "schedule": 60,
+}
+CELERY_BEAT_SCHEDULE["embargo-acknowledgement-reminders"] = {
+    "task": "embargo.tasks.acknowledgement_reminders_task",
+    "schedule": 15 * 60,
+}
+# A queue name of its own lets the real-service tests share a Redis with others.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# Daily reminders to people (key expiry at 30 and 7 days; the policy at most weekly).
+CELERY_BEAT_SCHEDULE["distributors-key-expiry-warnings"] = {
+    "task": "distributors.tasks.key_expiry_warnings_task",
+    "schedule": 24 * 60 * 60,
+}
+CELERY_BEAT_SCHEDULE["distributors-policy-reminders"] = {
+    "task": "distributors.tasks.policy_reminders_task",
+    "schedule": 24 * 60 * 60,
+}
+
+# Deliveries: a copy still queued after this long, or claimed by a worker that never
+# finished it, is handed out again by the sweeper (the Message-ID stays the same).
+HAULOUT_DELIVERY_PENDING_TIMEOUT = env.int("HAULOUT_DELIVERY_PENDING_TIMEOUT", default=120)
+HAULOUT_DELIVERY_SENDING_TIMEOUT = env.int("HAULOUT_DELIVERY_SENDING_TIMEOUT", default=300)
+# Temporary SMTP failures: short countdowns only (a long ETA would outlive the broker's
+# visibility timeout), and a copy that keeps failing ends as failed for staff to see.
+HAULOUT_DELIVERY_RETRY_MAX_SECONDS = env.int("HAULOUT_DELIVERY_RETRY_MAX_SECONDS", default=60)
+HAULOUT_DELIVERY_MAX_ATTEMPTS = env.int("HAULOUT_DELIVERY_MAX_ATTEMPTS", default=10)
+HAULOUT_ACK_REMINDER_HOURS = env.int("HAULOUT_ACK_REMINDER_HOURS", default=24)
+HAULOUT_ACK_STAFF_ALERT_HOURS = env.int("HAULOUT_ACK_STAFF_ALERT_HOURS", default=24)
+HAULOUT_MESSAGE_ID_DOMAIN = env.str("HAULOUT_MESSAGE_ID_DOMAIN", default="") or (
+    SITE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "localhost"
+)
 
 # PGP: the gpg binary and the per-process home directories live under var/.
 GPG_BINARY = env.str("HAULOUT_GPG_BINARY", default="gpg")
 GPG_HOME_ROOT = Path(env.str("HAULOUT_GPG_HOME_ROOT", default=str(VAR_DIR / "gnupg")))
+# The security team's signing key (armored secret key) and its passphrase, each in a
+# file of its own; the passphrase reaches gpg on a pipe, never on a command line.
+HAULOUT_TEAM_KEY_FILE = Path(
+    env.str("HAULOUT_TEAM_KEY_FILE", default=str(VAR_DIR / "team-key.asc"))
+)
+HAULOUT_TEAM_KEY_PASSPHRASE_FILE = Path(
+    env.str("HAULOUT_TEAM_KEY_PASSPHRASE_FILE", default=str(VAR_DIR / "team-key.passphrase"))
+)
 
 LOGGING = {
     "version": 1,
@@ -260,5 +321,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # python-gnupg logs gpg's status lines and ciphertext at DEBUG: noise at best.
+        "gnupg": {"level": "WARNING"},
+    },
 }

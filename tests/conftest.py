@@ -19,6 +19,9 @@ def _isolated_mail_and_tasks(settings, tmp_path):
 
     app.conf.task_always_eager = True
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Every factory user gets a password; the production hasher's deliberate slowness
+    # (~0.3 s a hash) made the suite thirty times slower and tests nothing of ours.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # The hashed-name manifest exists only after collectstatic, which tests do not run.
     settings.STORAGES = {
         **settings.STORAGES,

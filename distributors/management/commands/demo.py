@@ -1,0 +1,275 @@
+"""Demo data for a local run: a staff reviewer with TOTP, applicants in different states
+and a member organisation that can vouch.
+
+Everything goes through the services, so the audit log reads like real use. Running it
+again changes nothing: each step first looks for what it would create. Later features
+add their own small `_ensure_*` step and call it from `handle`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+from allauth.mfa.totp.internal.auth import TOTP
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from distributors.audit import audit_record
+from distributors.models import (
+    Application,
+    Criterion,
+    CriterionReview,
+    Organization,
+    TeamMember,
+    Vouch,
+)
+from distributors.selectors import policy_current
+from distributors.services import (
+    application_decide,
+    application_submit,
+    criterion_answer_save,
+    criterion_review_record,
+    organization_apply,
+    policy_accept,
+    vouch_confirm,
+    vouch_request,
+)
+
+# A fixed base32 secret so the same authenticator entry keeps working after a reset of
+# var/. It is printed, so it only ever exists where `demo` runs: never in production.
+DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPHAULOUTDEMO2345A"  # noqa: S105 (demo only, printed)
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    username: str
+    email: str
+    password: str
+    staff: bool = False
+
+
+REVIEWER = DemoPerson(
+    username="demo-reviewer",
+    email="reviewer@security-team.example.org",
+    password="walrus-reviews-every-claim-42",  # noqa: S106
+    staff=True,
+)
+MEMBER_ADMIN = DemoPerson(
+    username="demo-selkie",
+    email="admin@selkie-bsd.example.org",
+    password="selkie-vouches-for-you-17",  # noqa: S106
+)
+SUBMITTED_ADMIN = DemoPerson(
+    username="demo-harbour",
+    email="admin@harbour-linux.example.org",
+    password="harbour-linux-has-applied-23",  # noqa: S106
+)
+DRAFT_ADMIN = DemoPerson(
+    username="demo-driftwood",
+    email="admin@driftwood-os.example.org",
+    password="driftwood-os-is-drafting-31",  # noqa: S106
+)
+# The list's founding member: nobody can vouch for the very first member, so it is entered
+# directly (a real deployment does this in the admin) and vouches for Selkie BSD.
+FOUNDER = DemoPerson(
+    username="demo-walrus",
+    email="security@walrus-linux.example.org",
+    password="walrus-linux-founded-the-list-8",  # noqa: S106
+)
+DEMO_PEOPLE = (REVIEWER, MEMBER_ADMIN, SUBMITTED_ADMIN, DRAFT_ADMIN)
+
+EVIDENCE = {
+    1: "We publish signed builds of the project in our stable and testing channels; the "
+    "latest release reached users last week.",
+    2: "Our distribution is used by a public community of several thousand installations "
+    "and by hosting providers we do not control.",
+    3: "Every security fix we ship gets a public advisory with the upstream reference.",
+    4: "We build from upstream sources on our own infrastructure with our own patches.",
+    5: "Our maintainers review upstream changes and report packaging bugs upstream.",
+    6: "We accept the embargo policy for our organisation and everyone we bring in.",
+    7: "A maintainer at Selkie BSD knows our security work and has offered to vouch.",
+}
+
+
+def _links(number: int, slug: str) -> list[str]:
+    return [f"https://{slug}.example.org/evidence/criterion-{number}"]
+
+
+class Command(BaseCommand):
+    help = "Create demo people and organisations (idempotent). Refused when DJANGO_SECURE=1."
+
+    def handle(self, *args, **options):
+        # Known passwords and a printed TOTP secret must never reach a real deployment.
+        if settings.SECURE:
+            raise CommandError(
+                "Refusing to create demo accounts with known passwords: this looks like a "
+                "production configuration (DJANGO_SECURE is on). Run with DJANGO_SECURE=0."
+            )
+        with transaction.atomic():
+            reviewer = _ensure_person(REVIEWER)
+            _ensure_totp(reviewer)
+            founder = _ensure_founding_member()
+            member_admin = _ensure_person(MEMBER_ADMIN)
+            _ensure_member_organization(
+                admin=member_admin,
+                reviewer=reviewer,
+                name="Selkie BSD",
+                slug="selkie-bsd",
+                voucher=founder,
+            )
+            harbour_admin = _ensure_person(SUBMITTED_ADMIN)
+            # Selkie BSD's admin is asked to vouch and has not answered yet.
+            _ensure_application(
+                admin=harbour_admin,
+                name="Harbour Linux",
+                slug="harbour-linux",
+                answered=sorted(EVIDENCE),
+                submit=True,
+                voucher=member_admin,
+            )
+            driftwood_admin = _ensure_person(DRAFT_ADMIN)
+            _ensure_application(
+                admin=driftwood_admin,
+                name="Driftwood OS",
+                slug="driftwood-os",
+                answered=[1, 2, 3],
+                submit=False,
+            )
+        self._print_summary()
+
+    def _print_summary(self) -> None:
+        write = self.stdout.write
+        write(f"Demo data is ready. Sign in at {settings.SITE_URL}/accounts/login/ with:")
+        for person, role in (
+            (REVIEWER, "security team reviewer (staff, TOTP)"),
+            (FOUNDER, "admin of Walrus Linux (founding member)"),
+            (MEMBER_ADMIN, "admin of Selkie BSD (member, asked to vouch for Harbour Linux)"),
+            (SUBMITTED_ADMIN, "admin of Harbour Linux (application submitted)"),
+            (DRAFT_ADMIN, "admin of Driftwood OS (draft, 3 of 7 answered)"),
+        ):
+            write(f"  {person.email:34} password: {person.password:32} {role}")
+        write(f"Reviewer TOTP secret (base32, add to any authenticator app): {DEMO_TOTP_SECRET}")
+        write("No authenticator app? `make totp` prints the current 6-digit code.")
+
+
+def _ensure_person(person: DemoPerson):
+    User = get_user_model()
+    user = User.objects.filter(email__iexact=person.email).first()
+    if user is None:
+        user = User(username=person.username, email=person.email, is_staff=person.staff)
+        user.set_password(person.password)
+        user.save()
+    # allauth only lets a verified primary address sign in.
+    EmailAddress.objects.get_or_create(
+        user=user, email=person.email, defaults={"verified": True, "primary": True}
+    )
+    return user
+
+
+def _ensure_totp(user) -> None:
+    # An authenticator the person enrolled themselves is kept: `demo_totp` reads whatever
+    # secret is stored.
+    if not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+        TOTP.activate(user, DEMO_TOTP_SECRET)
+    RecoveryCodes.activate(user)
+
+
+def _ensure_founding_member():
+    founder = _ensure_person(FOUNDER)
+    organization, created = Organization.objects.get_or_create(
+        name="Walrus Linux",
+        defaults={
+            "slug": "walrus-linux",
+            "website": "https://walrus-linux.example.org",
+            "status": Organization.Status.MEMBER,
+            "member_since": timezone.now(),
+        },
+    )
+    if created:
+        # Entered directly, but still on the record like every other membership.
+        audit_record(
+            actor=None,
+            action="organization.became_member",
+            target=organization,
+            data={"from": None, "to": Organization.Status.MEMBER, "founding": True},
+        )
+    TeamMember.objects.get_or_create(
+        organization=organization,
+        user=founder,
+        defaults={"is_admin": True, "is_need_to_know": True},
+    )
+    return founder
+
+
+def _ensure_policy_and_vouch(*, application: Application, admin, voucher) -> None:
+    """Criteria 6 and 7: the applicant's own acceptance and a vouch request."""
+    policy_accept(
+        user=admin, version=policy_current(), ip_address=None, user_agent="manage.py demo"
+    )
+    if voucher is not None and not application.vouches.filter(voucher=voucher).exists():
+        vouch_request(application=application, voucher_email=voucher.email, actor=admin)
+
+
+def _ensure_application(
+    *, admin, name: str, slug: str, answered: list[int], submit: bool, voucher=None
+) -> Application:
+    organization = Organization.objects.filter(name=name).first()
+    if organization is None:
+        application = organization_apply(
+            actor=admin, name=name, website=f"https://{slug}.example.org"
+        )
+    else:
+        application = organization.applications.order_by("-created_at").first()
+    if application.state != Application.State.DRAFT:
+        return application
+    already = set(application.answers.values_list("criterion__number", flat=True))
+    for criterion in Criterion.objects.filter(number__in=answered, is_active=True):
+        if criterion.number not in already:
+            criterion_answer_save(
+                application=application,
+                criterion=criterion,
+                evidence=EVIDENCE[criterion.number],
+                links=_links(criterion.number, slug),
+                actor=admin,
+            )
+    if submit:
+        _ensure_policy_and_vouch(application=application, admin=admin, voucher=voucher)
+        application = application_submit(application=application, actor=admin)
+    return application
+
+
+def _ensure_member_organization(*, admin, reviewer, name: str, slug: str, voucher) -> Organization:
+    """An existing member, admitted through the same review every applicant goes through."""
+    application = _ensure_application(
+        admin=admin, name=name, slug=slug, answered=sorted(EVIDENCE), submit=True, voucher=voucher
+    )
+    if application.state in Application.REVIEW_STATES:
+        for vouch in application.vouches.filter(voucher=voucher, state=Vouch.State.REQUESTED):
+            vouch_confirm(
+                vouch=vouch,
+                statement="We have worked with their security team on several fixes.",
+                actor=voucher,
+            )
+        reviewed = set(application.reviews.values_list("criterion__number", flat=True))
+        for criterion in Criterion.objects.filter(is_active=True):
+            if criterion.number not in reviewed:
+                criterion_review_record(
+                    application=application,
+                    criterion=criterion,
+                    verdict=CriterionReview.Verdict.MET,
+                    note="Checked for the demo.",
+                    actor=reviewer,
+                )
+        application_decide(
+            application=application,
+            approve=True,
+            reason="Founding member of the demo list.",
+            actor=reviewer,
+        )
+    return Organization.objects.get(pk=application.organization_id)
