@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.urls import reverse
 
 from .mail import mail_notify
-from .models import Application
+from .models import Application, Organization, PolicyVersion, Vouch
 
 
 def application_state_notify(*, application_id: int) -> int:
@@ -39,5 +41,65 @@ def application_reviewer_alert(*, application_id: int) -> int:
         context={
             "application": application,
             "url": settings.SITE_URL + application.get_review_url(),
+        },
+    )
+
+
+def policy_lapsed_notify(*, version_id: int) -> int:
+    """Everyone whose acceptance lapsed with this version, and every person of a member
+    organisation, is asked to accept it. The mail holds a link, never the policy text."""
+    version = PolicyVersion.objects.filter(pk=version_id).first()
+    latest = PolicyVersion.objects.order_by("-number").first()
+    # A newer version's own task asks for that one; asking for this one would mislead.
+    if version is None or latest is None or latest.pk != version.pk:
+        return 0
+    people = (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(
+            Q(policy_acceptances__version__number__lt=version.number)
+            | Q(memberships__organization__status=Organization.Status.MEMBER)
+        )
+        .exclude(policy_acceptances__version=version)
+        .distinct()
+    )
+    return mail_notify(
+        recipients=people.values_list("email", flat=True),
+        template="policy_lapsed",
+        context={"version": version, "url": settings.SITE_URL + reverse("distributors:policy")},
+    )
+
+
+def vouch_requested_notify(*, vouch_id: int) -> int:
+    vouch = (
+        Vouch.objects.select_related("voucher")
+        .filter(pk=vouch_id, state=Vouch.State.REQUESTED, voucher__is_active=True)
+        .first()
+    )
+    if vouch is None:
+        return 0
+    return mail_notify(
+        recipients=[vouch.voucher.email],
+        template="vouch_requested",
+        context={
+            "url": settings.SITE_URL + reverse("distributors:vouch_detail", kwargs={"pk": vouch.pk})
+        },
+    )
+
+
+def vouch_answered_notify(*, vouch_id: int) -> int:
+    vouch = Vouch.objects.select_related("application__organization").filter(pk=vouch_id).first()
+    if vouch is None:
+        return 0
+    application = vouch.application
+    recipients = application.organization.people.filter(
+        is_admin=True, user__is_active=True
+    ).values_list("user__email", flat=True)
+    return mail_notify(
+        recipients=recipients,
+        template="vouch_answered",
+        context={
+            "application": application,
+            "url": settings.SITE_URL + application.get_absolute_url(),
         },
     )

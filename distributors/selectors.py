@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from .models import (
@@ -15,8 +16,11 @@ from .models import (
     CriterionAnswer,
     CriterionReview,
     Organization,
+    PolicyAcceptance,
+    PolicyVersion,
     Question,
     TeamMember,
+    Vouch,
 )
 
 
@@ -76,7 +80,7 @@ def application_criteria_rows(*, application: Application) -> list[dict]:
     """Each active criterion with the applicant's answer and the current verdict beside it."""
     answers = {answer.criterion_id: answer for answer in application.answers.all()}
     reviews = {review.criterion_id: review for review in application.reviews.all()}
-    return [
+    rows = [
         {
             "criterion": criterion,
             "answer": answers.get(criterion.pk),
@@ -84,6 +88,29 @@ def application_criteria_rows(*, application: Application) -> list[dict]:
         }
         for criterion in criteria_active()
     ]
+    # Criteria 6 and 7 are met by facts the system holds, shown beside (or instead of) text:
+    # row["policy_acceptance"] is the applicant's acceptance of the current version or None;
+    # row["vouches"] lists the vouches, each with `in_good_standing`.
+    kinds = {row["criterion"].kind for row in rows}
+    acceptance = vouches = None
+    if Criterion.Kind.POLICY in kinds:
+        acceptance = (
+            PolicyAcceptance.objects.filter(
+                user_id=application.created_by_id, version_id=Subquery(_current_version_id())
+            )
+            .select_related("version")
+            .first()
+        )
+    if Criterion.Kind.VOUCH in kinds:
+        vouches = vouches_for_application(application=application)
+    for row in rows:
+        if row["criterion"].kind == Criterion.Kind.POLICY:
+            row["policy_acceptance"] = acceptance
+        elif row["criterion"].kind == Criterion.Kind.VOUCH:
+            row["vouches"] = vouches
+            row["vouches_waiting"] = [v for v in vouches if v.state == Vouch.State.REQUESTED]
+            row["vouches_confirmed"] = [v for v in vouches if v.state == Vouch.State.CONFIRMED]
+    return rows
 
 
 def application_history(*, application: Application) -> QuerySet[AuditEvent]:
@@ -95,3 +122,170 @@ def application_history(*, application: Application) -> QuerySet[AuditEvent]:
 
 def team_member_for(*, user, organization: Organization) -> TeamMember | None:
     return TeamMember.objects.filter(user=user, organization=organization).first()
+
+
+# --- Embargo policy -------------------------------------------------------------------
+
+
+def policy_current() -> PolicyVersion | None:
+    """The newest published version: the only one whose acceptance counts."""
+    return PolicyVersion.objects.select_related("published_by").order_by("-number").first()
+
+
+def policy_versions() -> QuerySet[PolicyVersion]:
+    """Every version, newest first, with how many people accepted each."""
+    return (
+        PolicyVersion.objects.select_related("published_by")
+        .annotate(acceptance_count=Count("acceptances"))
+        .order_by("-number")
+    )
+
+
+def policy_acceptance_current(*, user) -> PolicyAcceptance | None:
+    if not user.is_authenticated:
+        return None
+    current = policy_current()
+    if current is None:
+        return None
+    return PolicyAcceptance.objects.filter(user=user, version=current).first()
+
+
+def policy_has_accepted_current(*, user) -> bool:
+    """True only for an acceptance of the CURRENT version; an earlier one has lapsed.
+    No published policy at all means nobody has accepted it (fail closed)."""
+    if user is None or not user.is_authenticated:
+        return False
+    return PolicyAcceptance.objects.filter(
+        user=user, version_id=Subquery(_current_version_id())
+    ).exists()
+
+
+def _current_version_id():
+    return PolicyVersion.objects.order_by("-number").values("pk")[:1]
+
+
+def users_with_current_acceptance() -> QuerySet:
+    """Everyone who accepted the current version, as one lazy query (usable in a filter:
+    `user__in=users_with_current_acceptance()`)."""
+    return get_user_model().objects.filter(
+        policy_acceptances__version_id=Subquery(_current_version_id())
+    )
+
+
+def application_policy_accepted(*, application: Application) -> bool:
+    """Criterion 6: the applicant (who created the application) accepted the current policy."""
+    return policy_has_accepted_current(user=application.created_by)
+
+
+# --- Vouching -------------------------------------------------------------------------
+
+
+def vouches_in_good_standing() -> QuerySet[Vouch]:
+    """Vouches whose voucher is, right now, an active person of the organisation they vouched
+    from, and that organisation is a member (not suspended or removed)."""
+    return Vouch.objects.filter(
+        voucher__is_active=True,
+        voucher_organization__status=Organization.Status.MEMBER,
+        voucher__memberships__organization=F("voucher_organization"),
+    )
+
+
+def application_has_eligible_vouch(*, application: Application) -> bool:
+    """Criterion 7: a confirmed vouch from a voucher still in good standing."""
+    return (
+        vouches_in_good_standing()
+        .filter(application=application, state=Vouch.State.CONFIRMED)
+        .exists()
+    )
+
+
+def vouches_for_application(*, application: Application) -> list[Vouch]:
+    """The application's vouches, each with `in_good_standing` set, in a fixed number of
+    queries."""
+    vouches = list(
+        Vouch.objects.filter(application=application)
+        .select_related("voucher", "voucher_organization", "requested_by")
+        .order_by("requested_at", "pk")
+    )
+    standing = set(
+        vouches_in_good_standing().filter(application=application).values_list("pk", flat=True)
+    )
+    for vouch in vouches:
+        vouch.in_good_standing = vouch.pk in standing
+    return vouches
+
+
+def vouches_addressed_to(user) -> QuerySet[Vouch]:
+    """The requests a person was asked to answer; nobody else's, staff included."""
+    if not user.is_authenticated:
+        return Vouch.objects.none()
+    return Vouch.objects.filter(voucher=user).select_related(
+        "application__organization", "application__created_by", "voucher_organization"
+    )
+
+
+def vouch_graph(*, user, flagged_only: bool = False) -> QuerySet[Vouch]:
+    """Who vouched for whom, with both organisations' status, for the security team."""
+    if not (user.is_authenticated and user.is_staff):
+        return Vouch.objects.none()
+    queryset = Vouch.objects.select_related(
+        "voucher", "voucher_organization", "application__organization"
+    ).order_by("voucher_organization__name", "-requested_at", "pk")
+    if flagged_only:
+        queryset = queryset.filter(
+            Q(flagged_at__isnull=False)
+            | Q(voucher_organization__status__in=_NOT_IN_GOOD_STANDING)
+            | Q(application__organization__status__in=_NOT_IN_GOOD_STANDING)
+        )
+    return queryset
+
+
+_NOT_IN_GOOD_STANDING = (Organization.Status.SUSPENDED, Organization.Status.REMOVED)
+
+
+# --- Need-to-know teams and keys (the people of an organisation) ------------------------
+
+
+def organizations_with_team_visible_to(user) -> QuerySet[Organization]:
+    """Anyone in an organisation sees its team (admins act, the others read). Staff read
+    every team under /staff/, where the MFA middleware guards them, not here."""
+    if not user.is_authenticated:
+        return Organization.objects.none()
+    return Organization.objects.filter(people__user=user).distinct()
+
+
+def organizations_for_staff(*, user) -> QuerySet[Organization]:
+    """Every organisation with its head count, for the security team's list."""
+    if not (user.is_authenticated and user.is_staff):
+        return Organization.objects.none()
+    return Organization.objects.annotate(
+        people_count=Count("people", distinct=True),
+        need_to_know_count=Count("people", filter=Q(people__is_need_to_know=True), distinct=True),
+    ).order_by("name")
+
+
+def invitations_open(*, organization: Organization):
+    """Invitations neither used nor revoked; expired ones stay listed so admins see them."""
+    from .models import Invitation
+
+    return (
+        Invitation.objects.filter(
+            organization=organization, accepted_at__isnull=True, revoked_at__isnull=True
+        )
+        .select_related("invited_by")
+        .order_by("-created_at", "pk")
+    )
+
+
+def pgp_keys_of(*, user):
+    from .models import PgpKey
+
+    if not user.is_authenticated:
+        return PgpKey.objects.none()
+    return PgpKey.objects.filter(user=user).order_by("-uploaded_at", "-pk")
+
+
+def memberships_of(*, user) -> QuerySet[TeamMember]:
+    if not user.is_authenticated:
+        return TeamMember.objects.none()
+    return TeamMember.objects.filter(user=user).select_related("organization")

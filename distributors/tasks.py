@@ -23,3 +23,68 @@ def application_reviewer_alert_task(application_id: int) -> None:
     from .notifications import application_reviewer_alert
 
     application_reviewer_alert(application_id=application_id)
+
+
+@shared_task(
+    autoretry_for=(SMTPException, OSError), retry_backoff=True, retry_jitter=True, max_retries=8
+)
+def policy_lapsed_mail_task(version_id: int) -> None:
+    from .notifications import policy_lapsed_notify
+
+    policy_lapsed_notify(version_id=version_id)
+
+
+@shared_task(
+    autoretry_for=(SMTPException, OSError), retry_backoff=True, retry_jitter=True, max_retries=8
+)
+def vouch_requested_mail_task(vouch_id: int) -> None:
+    from .notifications import vouch_requested_notify
+
+    vouch_requested_notify(vouch_id=vouch_id)
+
+
+@shared_task(
+    autoretry_for=(SMTPException, OSError), retry_backoff=True, retry_jitter=True, max_retries=8
+)
+def vouch_answered_mail_task(vouch_id: int) -> None:
+    from .notifications import vouch_answered_notify
+
+    vouch_answered_notify(vouch_id=vouch_id)
+
+
+@shared_task(
+    autoretry_for=(SMTPException, OSError), retry_backoff=True, retry_jitter=True, max_retries=8
+)
+def invitation_send_task(invitation_id: int) -> None:
+    # The link's token is minted inside the task, so it never travels through the broker.
+    from .services.team import invitation_send
+
+    invitation_send(invitation_id=invitation_id)
+
+
+@shared_task(
+    autoretry_for=(SMTPException, OSError), retry_backoff=True, retry_jitter=True, max_retries=3
+)
+def key_expiry_warnings_task() -> None:
+    from .services.reminders import key_expiry_warnings_send
+
+    key_expiry_warnings_send()
+
+
+@shared_task(
+    autoretry_for=(SMTPException, OSError), retry_backoff=True, retry_jitter=True, max_retries=3
+)
+def policy_reminders_task() -> None:
+    from .services.reminders import policy_reminders_send
+
+    policy_reminders_send()
+
+
+@shared_task(
+    autoretry_for=(SMTPException, OSError), retry_backoff=True, retry_jitter=True, max_retries=8
+)
+def organization_standing_mail_task(organization_id: int, event: str) -> None:
+    # Suspended, removed, reinstated, or a vouchee removed: ids and a word, never a reason.
+    from .notifications_sanctions import organization_standing_notify
+
+    organization_standing_notify(organization_id=organization_id, event=event)

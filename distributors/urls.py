@@ -47,5 +47,77 @@ urlpatterns = [
     ),
 ]
 
+# The embargo policy and vouching (criteria 6 and 7).
+from .views import policy as policy_views  # noqa: E402
+from .views import vouching as vouching_views  # noqa: E402
+
+urlpatterns += [
+    path("policy/", policy_views.policy_view, name="policy"),
+    path("staff/policy/", policy_views.staff_policy_view, name="staff_policy"),
+    path(
+        "staff/policy/<int:number>/",
+        policy_views.staff_policy_version_view,
+        name="staff_policy_version",
+    ),
+    path("vouches/", vouching_views.vouch_list_view, name="vouch_list"),
+    path("vouches/<int:pk>/", vouching_views.vouch_detail_view, name="vouch_detail"),
+    path(
+        "applications/<int:pk>/vouches/",
+        vouching_views.vouch_request_view,
+        name="vouch_request",
+    ),
+    path(
+        "applications/<int:pk>/vouches/<int:vouch_pk>/withdraw/",
+        vouching_views.vouch_withdraw_view,
+        name="vouch_withdraw",
+    ),
+    path("staff/vouches/", vouching_views.vouch_graph_view, name="vouch_graph"),
+]
+
+# Need-to-know teams, invitations, a person's checklist and PGP keys.
+from .views import keys as key_views  # noqa: E402
+from .views import team as team_views  # noqa: E402
+
+urlpatterns += [
+    path("organizations/<slug:slug>/team/", team_views.team_view, name="team"),
+    path(
+        "organizations/<slug:slug>/team/invite/",
+        team_views.invitation_create_view,
+        name="invitation_create",
+    ),
+    path(
+        "organizations/<slug:slug>/team/invitations/<int:pk>/revoke/",
+        team_views.invitation_revoke_view,
+        name="invitation_revoke",
+    ),
+    path(
+        "organizations/<slug:slug>/team/<int:pk>/update/",
+        team_views.team_member_update_view,
+        name="team_member_update",
+    ),
+    path(
+        "organizations/<slug:slug>/team/<int:pk>/remove/",
+        team_views.team_member_remove_view,
+        name="team_member_remove",
+    ),
+    path("invitations/<str:token>/", team_views.invitation_view, name="invitation"),
+    path("staff/organizations/", team_views.staff_organizations_view, name="staff_organizations"),
+    path(
+        "staff/organizations/<slug:slug>/team/",
+        team_views.staff_team_view,
+        name="staff_team",
+    ),
+    path("me/", key_views.me_view, name="me"),
+    path("me/keys/", key_views.keys_view, name="keys"),
+    path("me/keys/<int:pk>/prove/", key_views.key_prove_view, name="key_prove"),
+    path("me/keys/<int:pk>/challenge/", key_views.key_challenge_view, name="key_challenge"),
+    path("me/keys/<int:pk>/revoke/", key_views.key_revoke_view, name="key_revoke"),
+]
+
+# A plain statement of a suspension or removal (issue 5).
+from .views import standing as standing_views  # noqa: E402
+
+urlpatterns += [path("me/standing/", standing_views.standing_view, name="standing")]
+
 # The dashboard sits at the site root, outside the app namespace.
 home_urlpatterns = [path("", home.home_view, name="home")]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import factory
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
@@ -13,8 +15,11 @@ from distributors.models import (
     CriterionAnswer,
     CriterionReview,
     Organization,
+    PolicyAcceptance,
+    PolicyVersion,
     Question,
     TeamMember,
+    Vouch,
 )
 
 PASSWORD = "correct horse battery staple 42"
@@ -122,9 +127,80 @@ class QuestionFactory(factory.django.DjangoModelFactory):
     asked_at = factory.LazyFunction(timezone.now)
 
 
+def _policy_sha256(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _next_policy_number() -> int:
+    latest = PolicyVersion.objects.order_by("-number").values_list("number", flat=True).first()
+    return (latest or 0) + 1
+
+
+class PolicyVersionFactory(factory.django.DjangoModelFactory):
+    """A newer version than any in the database (the migration seeds version 1)."""
+
+    class Meta:
+        model = PolicyVersion
+
+    number = factory.LazyFunction(_next_policy_number)
+    text = factory.LazyAttribute(lambda o: f"# Embargo policy v{o.number}\n\nKeep it private.\n")
+    text_sha256 = factory.LazyAttribute(lambda o: _policy_sha256(o.text))
+    published_by = factory.SubFactory(StaffFactory)
+    published_at = factory.LazyFunction(timezone.now)
+
+
+def policy_current_or_new() -> PolicyVersion:
+    return PolicyVersion.objects.order_by("-number").first() or PolicyVersionFactory()
+
+
+class PolicyAcceptanceFactory(factory.django.DjangoModelFactory):
+    """Defaults to an acceptance of the CURRENT version."""
+
+    class Meta:
+        model = PolicyAcceptance
+        django_get_or_create = ("user", "version")
+
+    user = factory.SubFactory(UserFactory)
+    version = factory.LazyFunction(policy_current_or_new)
+    accepted_at = factory.LazyFunction(timezone.now)
+    ip_address = "192.0.2.10"
+    user_agent = "pytest"
+    text_sha256 = factory.LazyAttribute(lambda o: o.version.text_sha256)
+
+
+class VouchFactory(factory.django.DjangoModelFactory):
+    """A confirmed vouch from a person of a member organisation (criterion 7 met)."""
+
+    class Meta:
+        model = Vouch
+
+    application = factory.SubFactory(ApplicationFactory)
+    voucher_organization = factory.SubFactory(MemberOrganizationFactory)
+    voucher = factory.LazyAttribute(
+        lambda o: TeamMemberFactory(organization=o.voucher_organization).user
+    )
+    state = Vouch.State.CONFIRMED
+    statement = "I have worked with their security team for years."
+    requested_by = factory.LazyAttribute(lambda o: o.application.created_by)
+    requested_at = factory.LazyFunction(timezone.now)
+    responded_at = factory.Maybe(
+        factory.LazyAttribute(lambda o: o.state in (Vouch.State.CONFIRMED, Vouch.State.DECLINED)),
+        yes_declaration=factory.LazyFunction(timezone.now),
+        no_declaration=None,
+    )
+
+
 def answer_all_criteria(application: Application) -> None:
+    """Every criterion answered as the system needs it: written evidence, the applicant's own
+    acceptance of the current policy (criterion 6) and a confirmed vouch from a person of a
+    member organisation (criterion 7)."""
     for item in Criterion.objects.filter(is_active=True):
         CriterionAnswerFactory(application=application, criterion=item)
+    PolicyAcceptanceFactory(user=application.created_by, version=policy_current_or_new())
+    if not application.vouches.filter(state=Vouch.State.CONFIRMED).exists():
+        VouchFactory(application=application)
 
 
 def review_all_criteria(application: Application, reviewer, verdict: str = "met") -> None:
@@ -132,3 +208,131 @@ def review_all_criteria(application: Application, reviewer, verdict: str = "met"
         CriterionReviewFactory(
             application=application, criterion=item, reviewer=reviewer, verdict=verdict
         )
+
+
+# --- Need-to-know teams, invitations and PGP keys (helper D2) ---------------------------
+
+
+class InvitationFactory(factory.django.DjangoModelFactory):
+    """An open invitation; `token` (not a model field) is the raw link token."""
+
+    class Meta:
+        model = "distributors.Invitation"
+        exclude = ("token",)
+
+    organization = factory.SubFactory(MemberOrganizationFactory)
+    email = factory.Sequence(lambda n: f"invitee{n}@example.org")
+    is_admin = False
+    is_need_to_know = True
+    token = factory.Sequence(lambda n: f"test-invitation-token-{n}")
+    token_sha256 = factory.LazyAttribute(lambda o: _policy_sha256(o.token))
+    invited_by = factory.LazyAttribute(
+        lambda o: TeamMemberFactory(organization=o.organization, is_admin=True).user
+    )
+    created_at = factory.LazyFunction(timezone.now)
+    expires_at = factory.LazyAttribute(lambda o: o.created_at + timedelta(days=7))
+
+
+class PgpKeyFactory(factory.django.DjangoModelFactory):
+    """A key row without real key material: for selectors and views that never run gpg."""
+
+    class Meta:
+        model = "distributors.PgpKey"
+
+    user = factory.SubFactory(UserFactory)
+    fingerprint = factory.Sequence(lambda n: f"{n:040X}")
+    armored = (
+        "-----BEGIN PGP PUBLIC KEY BLOCK-----\n(not a real key)\n"
+        "-----END PGP PUBLIC KEY BLOCK-----\n"
+    )
+    uids = factory.LazyAttribute(lambda o: [f"Test <{o.user.email}>"])
+    algorithm = "ed25519/cv25519"
+    key_created_at = factory.LazyFunction(timezone.now)
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=365))
+    state = "active"
+    uploaded_at = factory.LazyFunction(timezone.now)
+    verified_at = factory.Maybe(
+        factory.LazyAttribute(lambda o: o.state in ("active", "replaced", "revoked")),
+        yes_declaration=factory.LazyFunction(timezone.now),
+        no_declaration=None,
+    )
+
+
+def make_eligible(member: TeamMember) -> TeamMember:
+    """Give a team member everything a notice needs: member organisation, need-to-know,
+    TOTP, the current policy accepted and a verified key."""
+    from allauth.mfa.models import Authenticator
+
+    organization = member.organization
+    if organization.status != Organization.Status.MEMBER:
+        organization.status = Organization.Status.MEMBER
+        organization.save(update_fields=["status"])
+    if not member.is_need_to_know:
+        member.is_need_to_know = True
+        member.save(update_fields=["is_need_to_know"])
+    Authenticator.objects.get_or_create(
+        user=member.user, type=Authenticator.Type.TOTP, defaults={"data": {"secret": "x"}}
+    )
+    PolicyAcceptanceFactory(user=member.user)
+    if not member.user.pgp_keys.filter(state="active").exists():
+        PgpKeyFactory(user=member.user)
+    return member
+
+
+# --- Embargo (cases, notices, per-person copies) --------------------------------------
+# Rows built directly, for pages and selectors; the services have their own tests.
+
+
+class VulnerabilityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "embargo.Vulnerability"
+
+    year = factory.LazyFunction(lambda: timezone.now().year)
+    number = factory.Sequence(lambda n: 9000 + n)
+    public_id = factory.LazyAttribute(lambda o: f"HAUL-{o.year}-{o.number:04d}")
+    title = factory.Sequence(lambda n: f"Case title {n}")
+    summary = "Private summary of the issue and its reporter."
+    affected_versions = "< 2.4.1"
+    fixed_versions = "2.4.1"
+    state = "triaged"
+    disclosure_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=10))
+    created_by = factory.SubFactory(StaffFactory)
+    created_at = factory.LazyFunction(timezone.now)
+    updated_at = factory.LazyFunction(timezone.now)
+
+
+class NoticeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "embargo.Notice"
+
+    vulnerability = factory.SubFactory(VulnerabilityFactory)
+    outer_subject = "Embargoed notice from the security team"
+    subject = factory.Sequence(lambda n: f"Real subject {n}")
+    body = "Apply the patch."
+    audience_all = True
+    author = factory.LazyAttribute(lambda o: o.vulnerability.created_by)
+    state = "draft"
+    created_at = factory.LazyFunction(timezone.now)
+    updated_at = factory.LazyFunction(timezone.now)
+
+
+class DeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "embargo.Delivery"
+
+    notice = factory.SubFactory(NoticeFactory, state="sending")
+    member = factory.SubFactory(TeamMemberFactory, is_need_to_know=True)
+    user = factory.LazyAttribute(lambda o: o.member.user)
+    organization = factory.LazyAttribute(lambda o: o.member.organization)
+    email = factory.LazyAttribute(lambda o: o.user.email)
+    fingerprint = factory.Sequence(lambda n: f"{n:040X}")
+    reference_code = factory.Sequence(lambda n: f"REF{n:07d}")
+    message_id = factory.Sequence(lambda n: f"<notice.{n}@haulout.test>")
+    state = "sent"
+    created_at = factory.LazyFunction(timezone.now)
+    queued_at = factory.LazyFunction(timezone.now)
+    sent_at = factory.Maybe(
+        factory.LazyAttribute(lambda o: o.state == "sent"),
+        yes_declaration=factory.LazyFunction(timezone.now),
+        no_declaration=None,
+    )

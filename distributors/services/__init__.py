@@ -11,6 +11,14 @@ from .applications import (
     organization_apply,
     question_reply,
 )
+from .policy import policy_accept, policy_publish
+from .vouching import (
+    vouch_confirm,
+    vouch_decline,
+    vouch_request,
+    vouch_withdraw,
+    vouches_flag_for_organization,
+)
 
 __all__ = [
     "application_ask",
@@ -23,3 +31,21 @@ __all__ = [
     "organization_apply",
     "question_reply",
 ]
+
+__all__ += [
+    "policy_accept",
+    "policy_publish",
+    "vouch_confirm",
+    "vouch_decline",
+    "vouch_request",
+    "vouch_withdraw",
+    "vouches_flag_for_organization",
+]
+
+from .sanctions import (  # noqa: E402
+    organization_reinstate,
+    organization_remove,
+    organization_suspend,
+)
+
+__all__ += ["organization_reinstate", "organization_remove", "organization_suspend"]

@@ -22,10 +22,22 @@ from ..models import (
     Organization,
     Question,
     TeamMember,
+    Vouch,
 )
-from ..selectors import criteria_active
+from ..selectors import (
+    application_has_eligible_vouch,
+    application_policy_accepted,
+    criteria_active,
+)
 
 State = Application.State
+
+# Must-show wording of the approval rule (criteria 6 and 7 are checked by the system, not
+# only by a reviewer's verdict, and again at decision time because standing can change).
+APPROVAL_NEEDS_VOUCH_AND_POLICY = (
+    "An application cannot be approved without a confirmed vouch from an eligible voucher "
+    "and the applicant's acceptance of the current policy"
+)
 
 
 def _require_staff(actor) -> None:
@@ -95,6 +107,39 @@ def _notify_after_commit(application: Application) -> None:
     transaction.on_commit(lambda: application_state_mail_task.delay(application_id))
 
 
+def _criterion_is_satisfied_for_submit(
+    application: Application, criterion: Criterion, answered: set[int]
+) -> bool:
+    # Policy: the applicant's own acceptance, not a text saying so. Vouch: someone has been
+    # asked (their answer may still be pending). Evidence: a written answer.
+    if criterion.kind == Criterion.Kind.POLICY:
+        return application_policy_accepted(application=application)
+    if criterion.kind == Criterion.Kind.VOUCH:
+        return application.vouches.filter(
+            state__in=[Vouch.State.REQUESTED, Vouch.State.CONFIRMED]
+        ).exists()
+    return criterion.pk in answered
+
+
+def _system_criterion_unmet(application: Application, criterion: Criterion) -> str | None:
+    """Why a policy or vouch criterion cannot be marked met right now, or None."""
+    if criterion.kind == Criterion.Kind.POLICY and not application_policy_accepted(
+        application=application
+    ):
+        return (
+            f"Criterion {criterion.number} cannot be marked met: the applicant has not "
+            "accepted the current version of the embargo policy."
+        )
+    if criterion.kind == Criterion.Kind.VOUCH and not application_has_eligible_vouch(
+        application=application
+    ):
+        return (
+            f"Criterion {criterion.number} cannot be marked met: there is no confirmed vouch "
+            "from a voucher in good standing in a member organisation."
+        )
+    return None
+
+
 def _unique_slug(name: str) -> str:
     base = slugify(name)[:70] or "organisation"
     slug, counter = base, 2
@@ -116,6 +161,12 @@ def organization_apply(*, actor, name: str, website: str) -> Application:
         URLValidator(schemes=["https", "http"])(website)
     except ValidationError:
         raise ValidationError({"website": "Enter a valid http(s) address."}) from None
+    # Checked first: a removed organisation's people get a clear refusal, not advice to
+    # continue an application they can no longer make.
+    from .sanctions import REMOVED_REFUSAL, application_blocked
+
+    if application_blocked(actor=actor, name=name, website=website):
+        raise ValidationError(REMOVED_REFUSAL)
     if TeamMember.objects.filter(user=actor).exists():
         raise ValidationError(
             "You already belong to an organisation; continue its application instead."
@@ -193,7 +244,11 @@ def application_submit(*, application: Application, actor) -> Application:
     if application.state != State.DRAFT:
         raise ValidationError("Only a draft can be submitted; this one already was.")
     answered = set(application.answers.exclude(evidence="").values_list("criterion_id", flat=True))
-    missing = [str(c.number) for c in criteria_active() if c.pk not in answered]
+    missing = [
+        str(c.number)
+        for c in criteria_active()
+        if not _criterion_is_satisfied_for_submit(application, c, answered)
+    ]
     if missing:
         raise ValidationError(f"Answer every criterion first: {', '.join(missing)}.")
     application.submitted_at = timezone.now()
@@ -216,6 +271,10 @@ def criterion_review_record(
         raise ValidationError("Only a submitted application under review can be reviewed.")
     if verdict not in CriterionReview.Verdict.values:
         raise ValidationError({"verdict": "Choose met, not met or needs information."})
+    if verdict == CriterionReview.Verdict.MET:
+        reason = _system_criterion_unmet(application, criterion)
+        if reason:
+            raise ValidationError({"verdict": reason})
     note_required = verdict != CriterionReview.Verdict.MET
     note = _clean_text(
         note, field="note", label="A note", max_length=NOTE_MAX_LENGTH, required=note_required
@@ -233,14 +292,15 @@ def criterion_review_record(
         data={"criterion": criterion.number, "verdict": verdict},
     )
     if verdict == CriterionReview.Verdict.NEEDS_INFO:
-        Question.objects.create(
+        question = Question.objects.create(
             application=application, criterion=criterion, text=note, asked_by=actor, asked_at=now
         )
         audit_record(
             actor=actor,
             action="application.question_asked",
             target=application,
-            data={"criterion": criterion.number},
+            # The question id lets a replay of the log tell which questions are still open.
+            data={"criterion": criterion.number, "question": question.pk},
         )
         if application.state != State.NEEDS_INFO:
             _set_state(
@@ -270,7 +330,7 @@ def application_ask(*, application: Application, text: str, actor) -> Question:
         actor=actor,
         action="application.question_asked",
         target=application,
-        data={"criterion": None},
+        data={"criterion": None, "question": question.pk},
     )
     if application.state != State.NEEDS_INFO:
         _set_state(
@@ -333,6 +393,17 @@ def application_decide(
             raise ValidationError(
                 f"Every criterion must be reviewed as met before approval; not met: "
                 f"{', '.join(unmet)}."
+            )
+        # Re-checked here, not trusted from the verdicts: the voucher's organisation may have
+        # been suspended, or a new policy version published, since criteria 6 and 7 were met.
+        missing = []
+        if not application_has_eligible_vouch(application=application):
+            missing.append("a confirmed vouch from a voucher in good standing")
+        if not application_policy_accepted(application=application):
+            missing.append("the applicant's acceptance of the current embargo policy")
+        if missing:
+            raise ValidationError(
+                f"{APPROVAL_NEEDS_VOUCH_AND_POLICY}. Missing: {'; '.join(missing)}."
             )
     now = timezone.now()
     application.decided_at, application.decided_by = now, actor

@@ -1,0 +1,229 @@
+"""The need-to-know team: its page, the admins' actions, invitations, and the staff view.
+
+Anyone in an organisation reads its team page; only its admins change it (the services
+check that again). Staff read every team under /staff/, where the MFA middleware applies.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from ..eligibility import eligibility_for_audience
+from ..forms import form_errors_from
+from ..forms_team import InvitationForm, TeamMemberUpdateForm
+from ..models import Invitation, Organization, TeamMember
+from ..selectors import (
+    invitations_open,
+    organizations_for_staff,
+    organizations_with_team_visible_to,
+    team_member_for,
+)
+from ..services.team import (
+    invitation_accept,
+    invitation_address_verified,
+    invitation_create,
+    invitation_for_token,
+    invitation_problem,
+    invitation_revoke,
+    team_member_remove,
+    team_member_update,
+)
+
+
+def _team_url(organization: Organization) -> str:
+    return reverse("distributors:team", kwargs={"slug": organization.slug})
+
+
+def _visible_organization(request, slug: str) -> Organization:
+    return get_object_or_404(organizations_with_team_visible_to(request.user), slug=slug)
+
+
+def _team_context(request, organization: Organization, *, can_manage: bool, invite_form=None):
+    rows = eligibility_for_audience(organizations=[organization], disclosure_at=timezone.now())
+    return {
+        "organization": organization,
+        "rows": [
+            {
+                "eligibility": row,
+                "form": TeamMemberUpdateForm(
+                    prefix=f"m{row.member.pk}",
+                    initial={
+                        "is_need_to_know": row.member.is_need_to_know,
+                        "is_admin": row.member.is_admin,
+                    },
+                ),
+            }
+            for row in rows
+        ],
+        "can_manage": can_manage,
+        "invitations": list(invitations_open(organization=organization)) if can_manage else [],
+        "invite_form": invite_form or InvitationForm(),
+        "now": timezone.now(),
+        "staff_view": request.path.startswith("/staff/"),
+    }
+
+
+@login_required
+def team_view(request, slug: str):
+    organization = _visible_organization(request, slug)
+    membership = team_member_for(user=request.user, organization=organization)
+    can_manage = bool(membership and membership.is_admin)
+    return render(
+        request,
+        "distributors/team/team.html",
+        _team_context(request, organization, can_manage=can_manage),
+    )
+
+
+@login_required
+@require_POST
+def invitation_create_view(request, slug: str):
+    organization = _visible_organization(request, slug)
+    form = InvitationForm(request.POST)
+    if form.is_valid():
+        try:
+            invitation_create(actor=request.user, organization=organization, **form.cleaned_data)
+        except PermissionDenied as error:
+            messages.error(request, str(error))
+            return redirect(_team_url(organization))
+        except ValidationError as error:
+            form_errors_from(form, error)
+        else:
+            messages.success(
+                request,
+                f"Invitation sent to {form.cleaned_data['email']}. "
+                f"The link works once and expires in {Invitation.VALID_DAYS} days.",
+            )
+            return redirect(_team_url(organization))
+    membership = team_member_for(user=request.user, organization=organization)
+    can_manage = bool(membership and membership.is_admin)
+    if not can_manage:
+        messages.error(request, "Only an admin of this organisation can do this.")
+        return redirect(_team_url(organization))
+    context = _team_context(request, organization, can_manage=True, invite_form=form)
+    return render(request, "distributors/team/team.html", context, status=400)
+
+
+@login_required
+@require_POST
+def invitation_revoke_view(request, slug: str, pk: int):
+    organization = _visible_organization(request, slug)
+    invitation = get_object_or_404(Invitation.objects.filter(organization=organization), pk=pk)
+    try:
+        invitation_revoke(actor=request.user, invitation=invitation)
+    except (PermissionDenied, ValidationError) as error:
+        messages.error(request, _message(error))
+    else:
+        messages.success(request, f"The invitation for {invitation.email} was revoked.")
+    return redirect(_team_url(organization))
+
+
+@login_required
+@require_POST
+def team_member_update_view(request, slug: str, pk: int):
+    organization = _visible_organization(request, slug)
+    member = get_object_or_404(
+        TeamMember.objects.filter(organization=organization).select_related("user"), pk=pk
+    )
+    form = TeamMemberUpdateForm(request.POST, prefix=f"m{member.pk}")
+    if not form.is_valid():  # pragma: no cover - two checkboxes are always valid
+        messages.error(request, "The change could not be read; try again.")
+        return redirect(_team_url(organization))
+    try:
+        team_member_update(actor=request.user, member=member, **form.cleaned_data)
+    except (PermissionDenied, ValidationError) as error:
+        messages.error(request, _message(error))
+    else:
+        messages.success(request, f"Updated {member.user.email}.")
+    return redirect(_team_url(organization))
+
+
+@login_required
+@require_POST
+def team_member_remove_view(request, slug: str, pk: int):
+    organization = _visible_organization(request, slug)
+    member = get_object_or_404(
+        TeamMember.objects.filter(organization=organization).select_related("user"), pk=pk
+    )
+    try:
+        team_member_remove(actor=request.user, member=member)
+    except (PermissionDenied, ValidationError) as error:
+        messages.error(request, _message(error))
+    else:
+        messages.success(request, f"{member.user.email} was removed from the team.")
+        if member.user_id == request.user.pk:
+            return redirect("home")  # they no longer see this team
+    return redirect(_team_url(organization))
+
+
+def invitation_view(request, token: str):
+    """The emailed link. Anyone holding it sees what it is for; accepting needs the
+    invited, verified address. After sign-in or sign-up people come back here (?next=)."""
+    invitation = invitation_for_token(token)
+    problem = invitation_problem(invitation)
+    if request.method == "POST" and problem is None:
+        if not request.user.is_authenticated:
+            return redirect(f"{reverse('account_login')}?next={request.path}")
+        try:
+            member = invitation_accept(token=token, user=request.user)
+        except (PermissionDenied, ValidationError) as error:
+            messages.error(request, _message(error))
+        else:
+            messages.success(
+                request,
+                f"You joined the team of {member.organization}. "
+                "Complete your checklist to receive notices.",
+            )
+            return redirect("distributors:me")
+    elif request.method not in ("GET", "HEAD", "POST"):
+        raise Http404
+    address_matches = (
+        problem is None
+        and request.user.is_authenticated
+        and invitation_address_verified(user=request.user, email=invitation.email)
+    )
+    return render(
+        request,
+        "distributors/team/invitation.html",
+        {
+            "invitation": invitation if problem is None else None,
+            "problem": problem,
+            "next": request.path,
+            "address_matches": address_matches,
+        },
+        status=410 if problem else 200,
+    )
+
+
+@login_required
+def staff_organizations_view(request):
+    if not request.user.is_staff:
+        raise Http404
+    return render(
+        request,
+        "distributors/team/staff_organizations.html",
+        {"organizations": organizations_for_staff(user=request.user)},
+    )
+
+
+@login_required
+def staff_team_view(request, slug: str):
+    organization = get_object_or_404(organizations_for_staff(user=request.user), slug=slug)
+    return render(
+        request,
+        "distributors/team/team.html",
+        _team_context(request, organization, can_manage=False),
+    )
+
+
+def _message(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        return " ".join(error.messages)
+    return str(error) or "You cannot do this."

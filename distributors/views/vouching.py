@@ -1,0 +1,133 @@
+"""Vouching: the applicant asks, the voucher answers, the security team sees the graph."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from ..forms import form_errors_from
+from ..forms_trust import VouchAnswerForm, VouchGraphFilterForm, VouchRequestForm
+from ..models import Application, Criterion, Vouch
+from ..selectors import vouch_graph, vouches_addressed_to
+from ..services import vouch_confirm, vouch_decline, vouch_request, vouch_withdraw
+from .policy import staff_only
+
+GRAPH_PAGE_SIZE = 100
+
+
+def _administered_applications(user) -> QuerySet[Application]:
+    # Only the applying organisation's admins act on its vouches; staff have no business
+    # asking on an applicant's behalf, so they get the same 404 as anyone else.
+    if not user.is_authenticated:
+        return Application.objects.none()
+    return Application.objects.select_related("organization").filter(
+        organization__people__user=user, organization__people__is_admin=True
+    )
+
+
+def vouch_page_url(application: Application) -> str:
+    """The applicant's page for the vouch criterion while they may edit the application;
+    otherwise (in review) the application page, which shows the vouches too."""
+    if not application.is_editable_by_applicant:
+        return application.get_absolute_url()
+    criterion = (
+        Criterion.objects.filter(is_active=True, kind=Criterion.Kind.VOUCH)
+        .order_by("number")
+        .first()
+    )
+    if criterion is None:
+        return application.get_absolute_url()
+    return reverse(
+        "distributors:criterion_answer",
+        kwargs={"pk": application.pk, "number": criterion.number},
+    )
+
+
+@login_required
+@require_POST
+def vouch_request_view(request, pk: int):
+    application = get_object_or_404(_administered_applications(request.user), pk=pk)
+    form = VouchRequestForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+        return redirect(vouch_page_url(application))
+    try:
+        vouch_request(
+            application=application,
+            voucher_email=form.cleaned_data["voucher_email"],
+            actor=request.user,
+        )
+    except (ValidationError, PermissionDenied) as error:
+        messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+    else:
+        messages.success(request, "We have asked them to vouch for you; they will get an email.")
+    return redirect(vouch_page_url(application))
+
+
+@login_required
+@require_POST
+def vouch_withdraw_view(request, pk: int, vouch_pk: int):
+    application = get_object_or_404(_administered_applications(request.user), pk=pk)
+    vouch = get_object_or_404(application.vouches.all(), pk=vouch_pk)
+    try:
+        vouch_withdraw(vouch=vouch, actor=request.user)
+    except (ValidationError, PermissionDenied) as error:
+        messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+    else:
+        messages.success(request, "The vouch request was withdrawn.")
+    return redirect(vouch_page_url(application))
+
+
+@login_required
+def vouch_list_view(request):
+    vouches = vouches_addressed_to(request.user).order_by("-requested_at", "-pk")
+    return render(request, "distributors/vouch_list.html", {"vouches": vouches})
+
+
+@login_required
+def vouch_detail_view(request, pk: int):
+    vouch = get_object_or_404(vouches_addressed_to(request.user), pk=pk)
+    form = VouchAnswerForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        service = vouch_confirm if form.cleaned_data["action"] == "confirm" else vouch_decline
+        try:
+            service(vouch=vouch, statement=form.cleaned_data["statement"], actor=request.user)
+        except ValidationError as error:
+            form_errors_from(form, error)
+        else:
+            word = "confirmed" if service is vouch_confirm else "declined"
+            messages.success(request, f"Thank you: you {word} this request.")
+            return redirect("distributors:vouch_detail", pk=vouch.pk)
+    can_answer = vouch.application.is_open and vouch.state in (
+        Vouch.State.REQUESTED,
+        Vouch.State.CONFIRMED,
+    )
+    return render(
+        request,
+        "distributors/vouch_detail.html",
+        {"vouch": vouch, "form": form, "can_answer": can_answer},
+    )
+
+
+@staff_only
+def vouch_graph_view(request):
+    filters = VouchGraphFilterForm(request.GET or None)
+    flagged_only = filters.is_valid() and filters.cleaned_data["flagged"]
+    page = Paginator(vouch_graph(user=request.user, flagged_only=flagged_only), GRAPH_PAGE_SIZE)
+    try:
+        number = int(request.GET.get("page", "1"))
+    except ValueError:
+        raise Http404("No such page.") from None
+    return render(
+        request,
+        "distributors/staff_vouch_graph.html",
+        {"page": page.get_page(number), "filters": filters, "flagged_only": flagged_only},
+    )
