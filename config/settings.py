@@ -288,6 +288,17 @@ CELERY_BEAT_SCHEDULE["distributors-policy-reminders"] = {
     "task": "distributors.tasks.policy_reminders_task",
     "schedule": 24 * 60 * 60,
 }
+CELERY_BEAT_SCHEDULE["embargo-suspensions-lift"] = {
+    "task": "embargo.tasks.suspensions_lift_due_task",
+    "schedule": 15 * 60,
+}
+
+# Leaks: the sanction each further confirmed leak brings, in order (the last one repeats),
+# and the key that derives each copy's wording. Set HAULOUT_TRACE_SECRET in production so
+# rotating SECRET_KEY does not change how new copies are worded.
+HAULOUT_SANCTION_LADDER = env.list("HAULOUT_SANCTION_LADDER", default=["warning", "removal"])
+HAULOUT_SANCTION_SUSPENSION_DAYS = env.int("HAULOUT_SANCTION_SUSPENSION_DAYS", default=30)
+HAULOUT_TRACE_SECRET = env.str("HAULOUT_TRACE_SECRET", default="")
 
 # Deliveries: a copy still queued after this long, or claimed by a worker that never
 # finished it, is handed out again by the sweeper (the Message-ID stays the same).

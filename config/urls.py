@@ -13,4 +13,5 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     *home_urlpatterns,
     path("", include("distributors.urls")),
+    path("", include("embargo.urls")),
 ]

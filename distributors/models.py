@@ -27,6 +27,11 @@ class Organization(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.APPLICANT)
     created_at = models.DateTimeField(auto_now_add=True)
     member_since = models.DateTimeField(null=True, blank=True)
+    # The latest suspension or removal, in words the organisation's people are shown.
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    status_reason = models.TextField(blank=True, validators=[MaxLengthValidator(2000)])
+    # A suspension's planned end; None while suspended means "until lifted".
+    suspended_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -436,3 +441,31 @@ class PgpKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.fingerprint} ({self.get_state_display()})"
+
+
+class BlockedIdentity(models.Model):
+    """An email domain or address that may never apply again, because the organisation it
+    belonged to was permanently removed."""
+
+    class Kind(models.TextChoices):
+        DOMAIN = "domain", "Email or web domain"
+        EMAIL = "email", "Email address"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    # Lower case; a domain also blocks its subdomains.
+    value = models.CharField(max_length=254)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="blocked_identities"
+    )
+    reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["kind", "value"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "value"], name="one_block_per_identity"),
+        ]
+        verbose_name_plural = "blocked identities"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.value}"

@@ -25,10 +25,12 @@ from email.message import EmailMessage, Message
 from email.policy import SMTP
 from pathlib import Path
 
+import gnupg
 from django.conf import settings
 
+from distributors import openpgp
 from distributors.gpg import Gpg, GpgUnavailable, agent_stop, throwaway_home
-from distributors.pgp import KeyRejected, ciphertext_is_for, encryption_key_ids, key_status
+from distributors.pgp import ciphertext_is_for
 
 GPG_TIME_LIMIT = 60.0  # seconds per gpg run; signing waits on the agent, so be generous
 # The agent re-protects the imported team key with its own passphrase hashing, which
@@ -73,20 +75,12 @@ def notice_encrypt_and_sign(*, recipient_armored: str, fingerprint: str, plainte
     if not _FINGERPRINT.match(fingerprint):
         raise CryptoError("the pinned fingerprint is not 40 hex digits")
     home = _home_get()
-    key_ids = _recipient_ready(home, recipient_armored, fingerprint)
+    key_file, key_ids = _recipient_file(home, recipient_armored, fingerprint)
     gpg = home.gpg()
-    result = _run(
-        gpg,
-        "encrypt",
-        lambda: gpg.encrypt(
-            plaintext,
-            [fingerprint],
-            sign=home.team_fingerprint,
-            passphrase=home.passphrase,
-            always_trust=True,
-            armor=True,
-        ),
-    )
+    try:
+        result = _run(gpg, "encrypt", lambda: _encrypt_sign(gpg, home, key_file, plaintext))
+    finally:
+        key_file.unlink(missing_ok=True)
     if not result.ok or result.returncode != 0:
         # python-gnupg's status is a short phrase ("invalid recipient", "key expired").
         raise CryptoError(f"gpg did not encrypt: {result.status or 'no status'}")
@@ -285,37 +279,69 @@ def _home_build(config: tuple) -> _Home:
     return home
 
 
-def _recipient_ready(home: _Home, armored: str, fingerprint: str) -> frozenset[str]:
-    """Import the recipient's key into this home once (per fingerprint and armor);
-    return the key IDs a message for it may be encrypted to."""
-    digest = hashlib.sha256(armored.encode()).hexdigest()
-    cached = home.recipients.get(fingerprint)
-    if cached and cached[0] == digest:
-        return cached[1]
-    # Every check a newly registered key gets, in a throwaway home, before this home
-    # sees the key. Expiry is checked again by gpg itself on every encryption.
+def _recipient_file(home: _Home, armored: str, fingerprint: str) -> tuple[Path, frozenset[str]]:
+    """Check the stored key without running gpg and write it where gpg reads it with
+    --recipient-file; return the file and the key IDs a message for it may name.
+
+    No import and no keyring: in a fan-out every copy is for a new person, and an
+    import (plus a throwaway-home re-inspection) per copy tripled the gpg runs per
+    notice (benchmarks/fanout.py). The key was fully inspected when it was registered;
+    here we re-check what matters for this message: exactly one public primary key, no
+    secret material, version 4, and its fingerprint is the pinned one. gpg itself refuses
+    an expired, revoked or encryption-less key given with --recipient-file, and the
+    ciphertext is checked afterwards for exactly one recipient that is this key.
+    """
     try:
-        report = key_status(armored=armored, fingerprint=fingerprint)
-    except KeyRejected as error:
-        raise CryptoError(f"the recipient key is refused: {error.message}") from error
-    gpg = home.gpg()
-    imported = _run(
-        gpg,
-        "recipient import",
-        lambda: gpg.import_keys(report.armored, extra_args=["--import-options", "import-minimal"]),
-    )
-    if [fp.upper() for fp in imported.fingerprints] != [fingerprint]:
-        raise CryptoError("the recipient key did not import as exactly the pinned key")
-    gpg = home.gpg()
-    listed = _run(gpg, "recipient listing", lambda: gpg.list_keys(keys=[fingerprint]))
-    if len(listed) != 1 or listed[0]["fingerprint"].upper() != fingerprint:
-        raise CryptoError("the recipient key is not in the gpg home")
-    key_ids = frozenset(encryption_key_ids(listed[0]))
-    if not key_ids:
-        raise CryptoError("the recipient key has no encryption subkey")
-    with _lock:
-        home.recipients[fingerprint] = (digest, key_ids)
-    return key_ids
+        blocks = openpgp.dearmor(armored)
+        if len(blocks) != 1 or blocks[0].kind != "PUBLIC KEY BLOCK":
+            raise CryptoError("the recipient key is not exactly one public key block")
+        data = blocks[0].data
+        primaries: list[str] = []
+        key_ids: set[str] = set()
+        for tag, body in openpgp.packets(data):
+            if tag in (openpgp.SECRET_KEY, openpgp.SECRET_SUBKEY):
+                raise CryptoError("the recipient key holds secret material")
+            if tag in (openpgp.PUBLIC_KEY, openpgp.PUBLIC_SUBKEY):
+                if not body or body[0] != 4 or len(body) > 0xFFFF:
+                    raise CryptoError("the recipient key is not an OpenPGP version 4 key")
+                # RFC 4880 12.2: SHA-1 over 0x99, a two-octet length and the key body.
+                digest = hashlib.sha1(
+                    b"\x99" + len(body).to_bytes(2, "big") + body, usedforsecurity=False
+                )
+                key_fpr = digest.hexdigest().upper()
+                key_ids.add(key_fpr[-16:])
+                if tag == openpgp.PUBLIC_KEY:
+                    primaries.append(key_fpr)
+    except openpgp.PacketError as error:
+        raise CryptoError(f"the recipient key is malformed: {error}") from error
+    if primaries != [fingerprint]:
+        raise CryptoError("the recipient key is not exactly the pinned key")
+    # Per thread: a worker process may run more than one send at a time.
+    path = home.path / f"recipient-{threading.get_ident()}.gpg"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+    return path, frozenset(key_ids)
+
+
+def _encrypt_sign(gpg: Gpg, home: _Home, key_file: Path, plaintext: bytes):
+    # python-gnupg's encrypt() insists on --recipient names, so the call is built here
+    # with its own result type and I/O handling (the passphrase goes to gpg on stdin).
+    args = [
+        "--encrypt",
+        "--armor",
+        "--sign",
+        "--default-key",
+        home.team_fingerprint,
+        "--trust-model",
+        "always",
+        "--recipient-file",
+        str(key_file),
+    ]
+    result = gpg.result_map["crypt"](gpg)
+    stream = gnupg._make_binary_stream(plaintext, gpg.encoding)
+    gpg._handle_io(args, stream, result, passphrase=home.passphrase, binary=True)
+    return result
 
 
 def _sweep_dead_homes(root: Path) -> None:

@@ -335,14 +335,11 @@ def test_the_team_key_files_are_private_and_never_overwritten(generated_team_key
         )
 
 
-def test_each_process_has_its_own_private_home_and_imports_a_recipient_once(
-    team, recipient, settings, monkeypatch
+def test_each_process_has_its_own_private_home_and_never_imports_a_recipient(
+    team, recipient, settings
 ):
-    calls = []
-    real_status = crypto.key_status
-    monkeypatch.setattr(
-        crypto, "key_status", lambda **kw: calls.append(kw["fingerprint"]) or real_status(**kw)
-    )
+    # (E1) Recipients are given to gpg with --recipient-file, so the home's keyring
+    # holds only the team key and no per-recipient gpg run is needed for an import.
     armored, fingerprint = recipient
     for _ in range(3):
         crypto.notice_encrypt_and_sign(
@@ -350,7 +347,9 @@ def test_each_process_has_its_own_private_home_and_imports_a_recipient_once(
         )
     home = Path(settings.GPG_HOME_ROOT) / f"worker-{os.getpid()}"
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
-    assert calls == [fingerprint]
+    listed = crypto._home_get().gpg().list_keys()
+    assert [key["fingerprint"] for key in listed] == [crypto._home_get().team_fingerprint]
+    assert not list(home.glob("recipient-*"))
     assert not (home / "random_seed").exists()
 
 

@@ -18,15 +18,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from django.utils import timezone
 
-from distributors.audit import audit_record
 from distributors.models import (
     Application,
     Criterion,
     CriterionReview,
     Organization,
-    TeamMember,
     Vouch,
 )
 from distributors.selectors import policy_current
@@ -40,6 +37,7 @@ from distributors.services import (
     vouch_confirm,
     vouch_request,
 )
+from distributors.services.founding import organization_found
 
 # A fixed base32 secret so the same authenticator entry keeps working after a reset of
 # var/. It is printed, so it only ever exists where `demo` runs: never in production.
@@ -76,7 +74,7 @@ DRAFT_ADMIN = DemoPerson(
     password="driftwood-os-is-drafting-31",  # noqa: S106
 )
 # The list's founding member: nobody can vouch for the very first member, so it is entered
-# directly (a real deployment does this in the admin) and vouches for Selkie BSD.
+# with `manage.py founding_member` (the same service) and vouches for Selkie BSD.
 FOUNDER = DemoPerson(
     username="demo-walrus",
     email="security@walrus-linux.example.org",
@@ -182,28 +180,13 @@ def _ensure_totp(user) -> None:
 
 def _ensure_founding_member():
     founder = _ensure_person(FOUNDER)
-    organization, created = Organization.objects.get_or_create(
-        name="Walrus Linux",
-        defaults={
-            "slug": "walrus-linux",
-            "website": "https://walrus-linux.example.org",
-            "status": Organization.Status.MEMBER,
-            "member_since": timezone.now(),
-        },
-    )
-    if created:
-        # Entered directly, but still on the record like every other membership.
-        audit_record(
+    if not Organization.objects.filter(name="Walrus Linux").exists():
+        organization_found(
             actor=None,
-            action="organization.became_member",
-            target=organization,
-            data={"from": None, "to": Organization.Status.MEMBER, "founding": True},
+            name="Walrus Linux",
+            website="https://walrus-linux.example.org",
+            admin_email=founder.email,
         )
-    TeamMember.objects.get_or_create(
-        organization=organization,
-        user=founder,
-        defaults={"is_admin": True, "is_need_to_know": True},
-    )
     return founder
 
 

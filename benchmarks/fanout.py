@@ -1,0 +1,270 @@
+"""Time an embargoed notice's fan-out end to end, against bare gpg doing the same work.
+
+    REDIS_URL=redis://127.0.0.1:6379/15 .venv/bin/python benchmarks/fanout.py --recipients 1000
+
+N need-to-know people with real cv25519 keys (generated once, cached in var/bench-keys/),
+two Celery worker processes on the real Redis (a queue of the run's own), gpg, and an
+SMTP sink on loopback. Measured: from pressing "send" (notice_send) to the last message
+arriving at the sink. Baseline, in the same run: `gpg --encrypt --sign` of a message of
+the same size to the same N keys (each given with --recipient-file, as the workers do)
+in two parallel processes. Database: a scratch database created next to the one in
+DATABASE_URL (PostgreSQL) and dropped afterwards, or a temporary SQLite file.
+
+The last line is the result:
+    fanout recipients=N seconds=S baseline_seconds=B ratio=R worker_peak_rss_mb=M
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+from tests.embargo.keyring import people_keys, team_key  # noqa: E402
+
+KEYS_DIR = BASE_DIR / "var" / "bench-keys"
+VAR_DIR = BASE_DIR / "var" / "bench"
+CELERY = BASE_DIR / ".venv" / "bin" / "celery"
+BODY = ("Apply the patch from the private repository before the disclosure date. " * 40)[:3000]
+
+
+def scratch_database() -> tuple[str, callable]:
+    """A fresh database for the run, and a function that removes it."""
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://", "pgsql://")):
+        import psycopg
+
+        parts = urlsplit(url)
+        name = f"{parts.path.lstrip('/') or 'haulout'}_bench_{os.getpid()}"
+        admin = urlunsplit(("postgresql", parts.netloc, "/postgres", "", ""))
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+        def drop():
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+        return urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", "")), drop
+    path = Path(tempfile.mkdtemp(prefix="haulout-bench-")) / "bench.sqlite3"
+
+    def remove():
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+    return f"sqlite:///{path}", remove
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident memory (VmHWM) of a process and of each of its children; the max."""
+    peaks = []
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(child) for child in children]
+    except OSError:
+        pass
+    for each in pids:
+        try:
+            for line in Path(f"/proc/{each}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks.append(int(line.split()[1]) / 1024)
+        except OSError:
+            continue
+    return max(peaks, default=0.0)
+
+
+def baseline(
+    keys, key_file: Path, pass_file: Path, team_fpr: str, size: int, agent_conf: str
+) -> float:
+    """Bare gpg: encrypt+sign a message of `size` bytes to every key, two processes."""
+    pub_dir = KEYS_DIR / "pub"
+    pub_dir.mkdir(exist_ok=True)
+    for key in keys:
+        path = pub_dir / f"{key.fingerprint}.asc"
+        if not path.exists():
+            path.write_text(key.armored)
+    homes = []
+    for _ in range(2):
+        home = Path(tempfile.mkdtemp(prefix="hb-"))
+        home.chmod(0o700)
+        # The workers' gpg setup (embargo.crypto.AGENT_CONF), so both sides sign alike.
+        (home / "gpg-agent.conf").write_text(agent_conf)
+        subprocess.run(
+            ["gpg", "--homedir", str(home), "--batch", "--pinentry-mode", "loopback",
+             "--passphrase-file", str(pass_file), "--import", str(key_file)],
+            capture_output=True, check=True,
+        )  # fmt: skip
+        homes.append(home)
+    plaintext = os.urandom(size // 2).hex().encode()
+    halves = [keys[0::2], keys[1::2]]
+
+    def run(home: Path, part) -> None:
+        for key in part:
+            done = subprocess.run(
+                ["gpg", "--homedir", str(home), "--batch", "--no-tty", "--no-random-seed-file",
+                 "--trust-model", "always", "--pinentry-mode", "loopback",
+                 "--passphrase-file", str(pass_file), "--local-user", team_fpr,
+                 "--armor", "--sign", "--encrypt",
+                 "--recipient-file", str(pub_dir / f"{key.fingerprint}.asc")],
+                input=plaintext, capture_output=True, check=False,
+            )  # fmt: skip
+            if done.returncode != 0 or not done.stdout.startswith(b"-----BEGIN PGP MESSAGE"):
+                raise RuntimeError(done.stderr.decode(errors="replace"))
+
+    # Warm each home's agent, as a running worker's would be.
+    for home in homes:
+        run(home, keys[:1])
+    start = time.monotonic()
+    threads = [threading.Thread(target=run, args=(homes[i], halves[i])) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - start
+    for home in homes:
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=False)
+        subprocess.run(["rm", "-rf", str(home)], check=False)
+    return elapsed
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipients", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=3600)
+    args = parser.parse_args(argv)
+    redis_url = os.environ.get("REDIS_URL")
+    if not redis_url:
+        parser.error("set REDIS_URL (e.g. redis://127.0.0.1:6379/15)")
+    count = args.recipients
+
+    started = time.monotonic()
+    keys = people_keys(count, KEYS_DIR)
+    key_file, pass_file, team_fpr = team_key(KEYS_DIR)
+    print(f"keys ready: {count} in {time.monotonic() - started:.1f}s", file=sys.stderr)
+
+    database_url, drop_database = scratch_database()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        smtp_port = sock.getsockname()[1]
+    queue = f"haulout-bench-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_SECURE": "0",
+        "DJANGO_SECRET_KEY": "benchmark-only-" + uuid.uuid4().hex * 2,
+        "HAULOUT_VAR_DIR": str(VAR_DIR),
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": redis_url,
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
+        "HAULOUT_TEAM_KEY_FILE": str(key_file),
+        "HAULOUT_TEAM_KEY_PASSPHRASE_FILE": str(pass_file),
+        "LOG_LEVEL": "WARNING",
+    }
+    os.environ.update(env)
+    workers: list[subprocess.Popen] = []
+    import django
+
+    django.setup()
+    from aiosmtpd.controller import Controller
+
+    from tests.embargo.services import SmtpSink
+
+    sink = SmtpSink()
+    controller = Controller(sink, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    try:
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        from embargo.models import Delivery
+        from embargo.services import notice_send
+        from tests.embargo.helpers import bulk_people, case_ready, notice_draft
+
+        bulk_people(keys)
+        case = case_ready()
+        notice = notice_draft(case=case, body=BODY)
+
+        logs = []
+        for index in range(args.workers):
+            log = (VAR_DIR / f"bench-worker-{index}.log").open("wb")
+            logs.append(log)
+            workers.append(
+                subprocess.Popen(
+                    [str(CELERY), "-A", "config", "worker", "--concurrency", "1", "-P",
+                     "prefork", "-Q", queue, "-n", f"bench{index}-{queue}@%h",
+                     "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+                     "--without-heartbeat"],
+                    cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )  # fmt: skip
+        deadline = time.monotonic() + 120
+        while not all(
+            b" ready." in (VAR_DIR / f"bench-worker-{i}.log").read_bytes()
+            for i in range(args.workers)
+        ):
+            if time.monotonic() > deadline or any(w.poll() is not None for w in workers):
+                raise RuntimeError("workers did not start; see var/bench/bench-worker-*.log")
+            time.sleep(0.2)
+
+        send_at = time.monotonic()
+        notice_send(notice=notice, actor=case.created_by)
+        sent_queued = time.monotonic() - send_at
+        deadline = send_at + args.timeout
+        while sink.count() < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {sink.count()} of {count} messages arrived")
+            time.sleep(0.05)
+        seconds = max(message.at for message in sink.messages) - send_at
+        rss = max(peak_rss_mb(worker.pid) for worker in workers)
+        states = dict.fromkeys(Delivery.State.values, 0)
+        for state in Delivery.objects.filter(notice=notice).values_list("state", flat=True):
+            states[state] += 1
+        size = len(sink.messages[0].data)
+        print(
+            f"send pressed -> {count} queued in {sent_queued:.2f}s; rows {states}; "
+            f"message {size} bytes",
+            file=sys.stderr,
+        )
+        from embargo.crypto import AGENT_CONF
+
+        base = baseline(
+            keys, key_file, pass_file, team_fpr, size=len(BODY) + 600, agent_conf=AGENT_CONF
+        )
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGTERM)
+        for worker in workers:
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+        controller.stop()
+        from django.db import connections
+
+        connections.close_all()
+        drop_database()
+    print(
+        f"fanout recipients={count} seconds={seconds:.2f} baseline_seconds={base:.2f} "
+        f"ratio={seconds / base:.2f} worker_peak_rss_mb={rss:.1f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""Forms for the security team's case and notice pages. They check shape and length so a
+message appears beside the field; the services check every rule again."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from django import forms
+from django.utils import timezone
+
+from distributors.eligibility import AUDIENCE_STATUSES
+from distributors.models import Organization
+
+from .models import REASON_MAX_LENGTH, TEXT_MAX_LENGTH, Notice, Vulnerability
+from .services.cases import EDITABLE_AFTER_DISCLOSURE
+
+DATETIME_INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
+
+
+class UtcDateTimeField(forms.DateTimeField):
+    """A date and time typed in UTC, whatever zone the request happens to run in: the
+    team agrees disclosure times with reporters and other lists in UTC."""
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("input_formats", DATETIME_INPUT_FORMATS)
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        with timezone.override(UTC):
+            result = super().to_python(value)
+        return result.astimezone(UTC) if result is not None else None
+
+    def prepare_value(self, value):
+        if hasattr(value, "astimezone") and timezone.is_aware(value):
+            return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+        return super().prepare_value(value)
+
+
+DISCLOSURE_HELP = (
+    "In UTC (Coordinated Universal Time), not your local time: e.g. 2026-05-04 14:00. "
+    "Notices go out at least 7 days before where the case allows."
+)
+
+
+class CaseFilterForm(forms.Form):
+    state = forms.ChoiceField(
+        label="State",
+        required=False,
+        choices=[("", "Any state"), *Vulnerability.State.choices],
+    )
+
+
+class CaseForm(forms.Form):
+    title = forms.CharField(
+        label="Title",
+        max_length=200,
+        help_text="Private until disclosure; becomes the advisory's title.",
+    )
+    summary = forms.CharField(
+        label="Private summary",
+        max_length=TEXT_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="What the issue is and who reported it. Never published. Markdown.",
+    )
+    affected_versions = forms.CharField(label="Affected versions", max_length=300, required=False)
+    fixed_versions = forms.CharField(label="Fixed versions", max_length=300, required=False)
+    cvss_vector = forms.CharField(
+        label="CVSS vector",
+        max_length=200,
+        required=False,
+        help_text="CVSS 3.1 or 4.0 base vector, e.g. CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H. "
+        "The score and severity are computed from it.",
+    )
+    cve_id = forms.CharField(
+        label="CVE id", max_length=32, required=False, help_text="e.g. CVE-2026-12345."
+    )
+    disclosure_at = UtcDateTimeField(
+        label="Disclosure date and time (UTC)", required=False, help_text=DISCLOSURE_HELP
+    )
+    mitigation = forms.CharField(
+        label="Mitigation (for the public advisory)",
+        max_length=TEXT_MAX_LENGTH,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="Published at disclosure. Markdown.",
+    )
+
+    def __init__(self, *args, vulnerability: Vulnerability | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if vulnerability is not None:
+            # The disclosure date moves through its own form: moving it is audited and
+            # re-notifies everyone already told.
+            del self.fields["disclosure_at"]
+            if vulnerability.state == Vulnerability.State.DISCLOSED:
+                for name in list(self.fields):
+                    if name not in EDITABLE_AFTER_DISCLOSURE:
+                        del self.fields[name]
+
+    @staticmethod
+    def initial_for(vulnerability: Vulnerability) -> dict:
+        return {
+            name: getattr(vulnerability, name)
+            for name in (
+                "title",
+                "summary",
+                "affected_versions",
+                "fixed_versions",
+                "cvss_vector",
+                "cve_id",
+                "mitigation",
+            )
+        }
+
+
+class TransitionForm(forms.Form):
+    state = forms.ChoiceField(
+        choices=[
+            (Vulnerability.State.TRIAGED, Vulnerability.State.TRIAGED.label),
+            (Vulnerability.State.FIXING, Vulnerability.State.FIXING.label),
+        ]
+    )
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason",
+        max_length=REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Told to the reporter.",
+    )
+
+
+class DisclosureMoveForm(forms.Form):
+    disclosure_at = UtcDateTimeField(
+        label="New disclosure date and time (UTC)", help_text=DISCLOSURE_HELP
+    )
+    note = forms.CharField(
+        label="Note for recipients",
+        max_length=REASON_MAX_LENGTH,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Optional. If notices were sent, everyone told gets a new encrypted notice "
+        "with the new date and this note.",
+    )
+
+
+class DiscloseForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="Yes, publish the advisory now and end the embargo",
+        help_text="Recipients of the notices are told the embargo is over.",
+    )
+
+
+class NoticeForm(forms.Form):
+    outer_subject = forms.CharField(
+        label="Outer subject (sent in clear)",
+        max_length=200,
+        help_text="What mail servers and inboxes show. Must say nothing about the issue.",
+    )
+    subject = forms.CharField(
+        label="Real subject (encrypted)",
+        max_length=200,
+        help_text="Only ever sent inside the encrypted part.",
+    )
+    body = forms.CharField(
+        label="Body (encrypted)",
+        max_length=TEXT_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 14}),
+        help_text="Markdown.",
+    )
+    audience_all = forms.TypedChoiceField(
+        label="Audience",
+        choices=[("1", "Every member organisation"), ("0", "Only the organisations chosen below")],
+        coerce=lambda value: value == "1",
+        widget=forms.RadioSelect,
+        initial="1",
+    )
+    organizations = forms.ModelMultipleChoiceField(
+        label="Organisations",
+        queryset=Organization.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Used only when the audience is the chosen organisations.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Suspended and removed organisations stay choosable so the preview can show why
+        # their people are withheld.
+        self.fields["organizations"].queryset = Organization.objects.filter(
+            status__in=AUDIENCE_STATUSES
+        ).order_by("name")
+
+    @staticmethod
+    def initial_for(notice: Notice) -> dict:
+        return {
+            "outer_subject": notice.outer_subject,
+            "subject": notice.subject,
+            "body": notice.body,
+            "audience_all": "1" if notice.audience_all else "0",
+            "organizations": list(notice.organizations.all()),
+        }
+
+
+class AcknowledgeForm(forms.Form):
+    """Nothing to fill in: the POST itself is the acknowledgement."""

@@ -1,0 +1,227 @@
+"""What is embargoed and when: cases, the notices about them and their per-person copies.
+
+String forms never include a title, subject or body: they end up in audit events, logs
+and admin pages, where embargoed text must not appear.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxLengthValidator
+from django.db import models
+from django.urls import NoReverseMatch, reverse
+
+from distributors.models import Organization, TeamMember
+
+TEXT_MAX_LENGTH = 20000
+REASON_MAX_LENGTH = 2000
+
+
+class CaseSequence(models.Model):
+    """The last public number handed out in a year; its row is the lock that keeps
+    two cases opened at the same moment from getting the same number."""
+
+    year = models.PositiveSmallIntegerField(unique=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last_number}"
+
+
+class Vulnerability(models.Model):
+    """A case, from the private report to the public advisory."""
+
+    class State(models.TextChoices):
+        REPORTED = "reported", "Reported"
+        TRIAGED = "triaged", "Triaged"
+        FIXING = "fixing", "Fix in progress"
+        NOTIFIED = "notified", "Distributors notified"
+        DISCLOSED = "disclosed", "Disclosed"
+        REJECTED = "rejected", "Rejected"
+
+    OPEN_STATES = (State.REPORTED, State.TRIAGED, State.FIXING, State.NOTIFIED)
+    # States whose embargo the lift task ends at the disclosure time. A case still at
+    # "reported" has not been looked at, so it is never published by the clock alone.
+    LIFTABLE_STATES = (State.TRIAGED, State.FIXING, State.NOTIFIED)
+
+    class Severity(models.TextChoices):
+        NONE = "None", "None"
+        LOW = "Low", "Low"
+        MEDIUM = "Medium", "Medium"
+        HIGH = "High", "High"
+        CRITICAL = "Critical", "Critical"
+
+    public_id = models.CharField(max_length=20, unique=True)
+    year = models.PositiveSmallIntegerField()
+    number = models.PositiveIntegerField()
+    title = models.CharField(max_length=200)
+    summary = models.TextField(
+        help_text="Private: what the issue is and who reported it. Markdown.",
+        validators=[MaxLengthValidator(TEXT_MAX_LENGTH)],
+    )
+    affected_versions = models.CharField(max_length=300, blank=True)
+    fixed_versions = models.CharField(max_length=300, blank=True)
+    cvss_vector = models.CharField(max_length=200, blank=True)
+    cvss_version = models.CharField(max_length=8, blank=True)
+    cvss_score = models.DecimalField(max_digits=3, decimal_places=1, null=True, blank=True)
+    cvss_severity = models.CharField(max_length=16, choices=Severity.choices, blank=True)
+    # Private until disclosure: a CVE id alone lets an outsider watch for the fix.
+    cve_id = models.CharField(max_length=32, blank=True)
+    disclosure_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.REPORTED)
+    rejection_reason = models.TextField(
+        blank=True, validators=[MaxLengthValidator(REASON_MAX_LENGTH)]
+    )
+    mitigation = models.TextField(
+        blank=True,
+        help_text="For the public advisory. Markdown.",
+        validators=[MaxLengthValidator(TEXT_MAX_LENGTH)],
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    disclosed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-year", "-number"]
+        verbose_name_plural = "vulnerabilities"
+        constraints = [
+            models.UniqueConstraint(fields=["year", "number"], name="one_number_per_year"),
+        ]
+        indexes = [models.Index(fields=["state", "disclosure_at"])]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in self.OPEN_STATES
+
+    def get_advisory_url(self) -> str:
+        return _reverse_or(
+            "embargo:advisory_detail", f"/advisories/{self.public_id}/", public_id=self.public_id
+        )
+
+
+def _reverse_or(name: str, fallback: str, **kwargs) -> str:
+    # The pages are built separately; mail written before they exist still links somewhere.
+    try:
+        return reverse(name, kwargs=kwargs)
+    except NoReverseMatch:
+        return fallback
+
+
+class Notice(models.Model):
+    """One embargoed message about a case; each person gets their own encrypted copy."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+
+    vulnerability = models.ForeignKey(
+        Vulnerability, on_delete=models.PROTECT, related_name="notices"
+    )
+    # What mail servers and inboxes show; never anything about the issue.
+    outer_subject = models.CharField(max_length=200)
+    # Only ever sent inside the encrypted part.
+    subject = models.CharField(max_length=200)
+    body = models.TextField(help_text="Markdown.", validators=[MaxLengthValidator(TEXT_MAX_LENGTH)])
+    audience_all = models.BooleanField(
+        default=True, help_text="Every member organisation, or only the chosen ones."
+    )
+    organizations = models.ManyToManyField(Organization, blank=True, related_name="+")
+    # An update to a sent notice is a new notice: what people received never changes.
+    revises = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="revisions"
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.DRAFT)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    send_started_at = models.DateTimeField(null=True, blank=True)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Notice #{self.pk}"
+
+    def get_staff_url(self) -> str:
+        return _reverse_or("embargo:notice_detail", f"/staff/notices/{self.pk}/", pk=self.pk)
+
+
+class Delivery(models.Model):
+    """One person's copy of one notice, and everything that happened to it."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        WITHHELD = "withheld", "Withheld"
+        CANCELLED = "cancelled", "Cancelled"
+
+    OPEN_STATES = (State.PENDING, State.SENDING)
+    FINAL_STATES = (State.SENT, State.FAILED, State.WITHHELD, State.CANCELLED)
+
+    notice = models.ForeignKey(Notice, on_delete=models.PROTECT, related_name="deliveries")
+    # The person and organisation as they were at send time; the membership row can go.
+    member = models.ForeignKey(
+        TeamMember, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    email = models.EmailField()
+    # The key the copy must be encrypted to, pinned when "send" was pressed.
+    fingerprint = models.CharField(max_length=40, blank=True)
+    reference_code = models.CharField(max_length=16, unique=True)
+    # Fixed once, so a copy sent again after a crash is recognisably the same message.
+    message_id = models.CharField(max_length=200, unique=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    reasons = models.JSONField(default=list, blank=True)
+    failure_reason = models.CharField(max_length=500, blank=True)
+    # Counts claims; the claim number also fences a slow worker out of a row that the
+    # sweeper has since handed to another one.
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField()
+    queued_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    staff_alerted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["notice", "organization__name", "email"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["notice", "user"], name="one_delivery_per_person"),
+        ]
+        indexes = [
+            models.Index(fields=["state", "queued_at"]),
+            models.Index(fields=["state", "claimed_at"]),
+            models.Index(fields=["state", "sent_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Delivery #{self.pk} of notice #{self.notice_id}"
+
+    @property
+    def acknowledgement_path(self) -> str:
+        return f"/notices/ack/{self.reference_code}/"
+
+
+# Leaks, sanctions and per-copy variations (issue 5) live in their own module.
+from .models_leaks import DeliveryVariation, LeakReport, Sanction  # noqa: E402, F401

@@ -1,0 +1,179 @@
+"""Reads. Cases and notices are staff-only; advisories are public once disclosed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import QuerySet
+
+from distributors.eligibility import Reason
+from distributors.models import Organization
+
+from .models import Delivery, Notice, Vulnerability
+from .services.delivery import REASON_LABELS
+
+
+def vulnerabilities_visible_to(user) -> QuerySet[Vulnerability]:
+    """Cases, with their private text: the security team only."""
+    if not (user.is_authenticated and user.is_staff):
+        return Vulnerability.objects.none()
+    return Vulnerability.objects.select_related("created_by")
+
+
+def notices_visible_to(user) -> QuerySet[Notice]:
+    if not (user.is_authenticated and user.is_staff):
+        return Notice.objects.none()
+    return Notice.objects.select_related("vulnerability", "author", "sent_by", "revises")
+
+
+def advisories_public() -> QuerySet[Vulnerability]:
+    """Disclosed cases, newest first: the only cases anyone outside the team may see."""
+    return Vulnerability.objects.filter(state=Vulnerability.State.DISCLOSED).order_by(
+        "-disclosed_at", "-pk"
+    )
+
+
+def advisory_public_get(*, public_id: str) -> Vulnerability | None:
+    return advisories_public().filter(public_id=public_id).first()
+
+
+def deliveries_of_user(user) -> QuerySet[Delivery]:
+    """A person's own copies, for the acknowledgement page."""
+    if not user.is_authenticated:
+        return Delivery.objects.none()
+    return Delivery.objects.filter(user=user).select_related("notice", "organization")
+
+
+def reason_label(reason: str) -> str:
+    if reason in REASON_LABELS:
+        return REASON_LABELS[reason]
+    try:
+        return Reason(reason).label
+    except ValueError:
+        return reason
+
+
+# What staff see per person: a sent copy that was acknowledged shows as acknowledged.
+STATUSES = ("acknowledged", "sent", "pending", "sending", "failed", "withheld", "cancelled")
+
+
+def delivery_status(delivery: Delivery) -> str:
+    if delivery.state == Delivery.State.SENT and delivery.acknowledged_at is not None:
+        return "acknowledged"
+    return delivery.state
+
+
+@dataclass
+class PersonDelivery:
+    delivery: Delivery
+    status: str
+    reasons: list[str]
+
+
+@dataclass
+class OrganizationDeliveries:
+    organization: Organization
+    people: list[PersonDelivery] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class NoticeDeliverySummary:
+    notice: Notice
+    totals: dict[str, int]
+    organizations: list[OrganizationDeliveries]
+
+    @property
+    def is_complete(self) -> bool:
+        return not (self.totals.get("pending") or self.totals.get("sending"))
+
+
+def notice_delivery_summary(*, notice: Notice) -> NoticeDeliverySummary:
+    """Status per organisation and person, in one query however many people there are."""
+    rows = (
+        Delivery.objects.filter(notice_id=notice.pk)
+        .select_related("organization", "user")
+        .order_by("organization__name", "email", "pk")
+    )
+    totals = dict.fromkeys(STATUSES, 0)
+    groups: dict[int, OrganizationDeliveries] = {}
+    for delivery in rows:
+        status = delivery_status(delivery)
+        totals[status] += 1
+        group = groups.get(delivery.organization_id)
+        if group is None:
+            group = groups[delivery.organization_id] = OrganizationDeliveries(
+                organization=delivery.organization, counts=dict.fromkeys(STATUSES, 0)
+            )
+        group.counts[status] += 1
+        reasons = [reason_label(reason) for reason in delivery.reasons or []]
+        if delivery.failure_reason:
+            reasons.append(delivery.failure_reason)
+        group.people.append(PersonDelivery(delivery=delivery, status=status, reasons=reasons))
+    return NoticeDeliverySummary(notice=notice, totals=totals, organizations=list(groups.values()))
+
+
+# --- Pages (the web layer's reads) -----------------------------------------------------
+
+
+def vulnerabilities_for_staff(*, user, state: str | None = None) -> QuerySet[Vulnerability]:
+    """The case list: open cases first (nearest disclosure first), then closed ones, newest
+    first; with the number of notices, so the list costs one query."""
+    from django.db.models import BooleanField, Case, Count, F, Value, When
+
+    queryset = vulnerabilities_visible_to(user).annotate(
+        notice_count=Count("notices", distinct=True),
+        open_first=Case(
+            When(state__in=Vulnerability.OPEN_STATES, then=Value(True)),
+            default=Value(False),
+            output_field=BooleanField(),
+        ),
+    )
+    if state:
+        queryset = queryset.filter(state=state)
+    return queryset.order_by(
+        "-open_first", F("disclosure_at").asc(nulls_last=True), "-year", "-number"
+    )
+
+
+def vulnerability_history(*, vulnerability: Vulnerability):
+    """Audit events about the case and about its notices, oldest first."""
+    from django.contrib.contenttypes.models import ContentType
+    from django.db.models import Q
+
+    from distributors.models import AuditEvent
+
+    notice_ids = [str(pk) for pk in vulnerability.notices.values_list("pk", flat=True)]
+    case_type = ContentType.objects.get_for_model(Vulnerability)
+    notice_type = ContentType.objects.get_for_model(Notice)
+    return (
+        AuditEvent.objects.filter(
+            Q(target_type=case_type, target_id=str(vulnerability.pk))
+            | Q(target_type=notice_type, target_id__in=notice_ids)
+        )
+        .select_related("actor", "target_type")
+        .order_by("created_at", "pk")
+    )
+
+
+def notice_audience_preview(*, notice: Notice) -> list:
+    """Who would get the notice if it were sent now, and who would be withheld and why:
+    the same eligibility selector and the same one-copy-per-person rule as notice_send.
+    Empty when the case has no disclosure date (eligibility depends on it)."""
+    from distributors.eligibility import eligibility_for_audience
+
+    from .services.notices import _one_per_person
+
+    disclosure_at = notice.vulnerability.disclosure_at
+    if disclosure_at is None:
+        return []
+    organizations = None if notice.audience_all else list(notice.organizations.all())
+    if organizations == []:
+        return []
+    audience = _one_per_person(
+        eligibility_for_audience(organizations=organizations, disclosure_at=disclosure_at)
+    )
+    return sorted(
+        audience,
+        key=lambda item: (item.eligible, item.member.organization.name, item.member.user.email),
+    )

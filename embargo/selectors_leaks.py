@@ -1,0 +1,222 @@
+"""Reads for leaks, sanctions and tracing, each scoped to who is asking.
+
+A member sees the leak reports of their own organisations (never the pasted evidence);
+the security team sees everything. Nobody else sees that a report exists.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+
+from distributors.models import Organization, TeamMember
+
+from . import tracing
+from .models import Delivery, LeakReport, Notice, Sanction, Vulnerability
+
+
+def _is_staff(user) -> bool:
+    return bool(user.is_authenticated and user.is_staff)
+
+
+def leak_reports_visible_to(user) -> QuerySet[LeakReport]:
+    base = LeakReport.objects.select_related(
+        "organization", "vulnerability", "notice", "reported_by", "decided_by"
+    )
+    if _is_staff(user):
+        return base
+    if not user.is_authenticated:
+        return LeakReport.objects.none()
+    return base.filter(organization__people__user=user).distinct()
+
+
+def sanctions_visible_to(user) -> QuerySet[Sanction]:
+    base = Sanction.objects.select_related("organization", "leak_report", "created_by")
+    if _is_staff(user):
+        return base
+    if not user.is_authenticated:
+        return Sanction.objects.none()
+    return base.filter(organization__people__user=user).distinct()
+
+
+def organizations_reporting_for(user) -> QuerySet[Organization]:
+    """The organisations a person may file a leak report for: their own, while they can
+    still receive notices or were just suspended (a suspended member must still report)."""
+    if not user.is_authenticated:
+        return Organization.objects.none()
+    return Organization.objects.filter(
+        people__user=user,
+        status__in=[Organization.Status.MEMBER, Organization.Status.SUSPENDED],
+    ).distinct()
+
+
+def notices_received_by(*, organization: Organization) -> QuerySet[Notice]:
+    """Notices whose copies went to the organisation: what it can say leaked."""
+    return (
+        Notice.objects.filter(deliveries__organization=organization)
+        .exclude(state=Notice.State.DRAFT)
+        .select_related("vulnerability")
+        .distinct()
+        .order_by("-send_started_at", "-pk")
+    )
+
+
+def retrospectives_due_for(user) -> QuerySet[Sanction]:
+    """Warnings whose retrospective the person, as an admin, must still answer."""
+    if not user.is_authenticated:
+        return Sanction.objects.none()
+    admin_of = TeamMember.objects.filter(user=user, is_admin=True).values("organization_id")
+    return Sanction.objects.filter(
+        organization_id__in=admin_of, retrospective_required=True, retrospective_at__isnull=True
+    ).select_related("organization")
+
+
+def leak_dashboard(*, user) -> dict:
+    """The security team's leak dashboard: urgent first."""
+    if not _is_staff(user):
+        return {"open": [], "recent": []}
+    reports = leak_reports_visible_to(user)
+    return {
+        "open": list(reports.filter(state=LeakReport.State.OPEN).order_by("reported_at", "pk")),
+        "recent": list(reports.exclude(state=LeakReport.State.OPEN).order_by("-decided_at")[:20]),
+    }
+
+
+def organization_leak_history(*, organization: Organization) -> dict:
+    return {
+        "reports": list(
+            LeakReport.objects.filter(organization=organization)
+            .select_related("vulnerability", "reported_by", "decided_by")
+            .order_by("-reported_at", "-pk")
+        ),
+        "sanctions": list(
+            Sanction.objects.filter(organization=organization)
+            .select_related("created_by", "leak_report")
+            .order_by("-created_at", "-pk")
+        ),
+        "confirmed": LeakReport.objects.filter(
+            organization=organization, state=LeakReport.State.CONFIRMED
+        ).count(),
+    }
+
+
+# ---------------------------------------------------------------- tracing a leaked copy
+
+_REFERENCE = re.compile(r"[A-Z2-7]{10}")
+
+
+@dataclass
+class TraceRow:
+    delivery: Delivery
+    score: tracing.Score
+    matched: list[str]
+    mismatched: list[str]
+    reference_found: bool
+
+
+@dataclass
+class TraceResult:
+    rows: list[TraceRow]  # ranked, best first
+    identified: TraceRow | None
+    verdict: tracing.Verdict
+    candidates: int
+    labels: dict[str, str]
+
+
+def _candidates(vulnerability: Vulnerability) -> list[Delivery]:
+    # A copy can only leak if it was rendered (the variation is recorded then) or sent.
+    return list(
+        Delivery.objects.filter(notice__vulnerability=vulnerability)
+        .filter(Q(variation__isnull=False) | Q(state=Delivery.State.SENT))
+        .select_related("notice", "user", "organization", "variation")
+        .order_by("pk")
+    )
+
+
+def leak_trace(*, vulnerability: Vulnerability, text: str) -> TraceResult:
+    """Ranks the case's copies by how well the pasted text matches their variations."""
+    from .services.tracing import trace_secret
+
+    normalised = tracing.normalise(text)
+    codes = set(_REFERENCE.findall(text.upper()))
+    deliveries = _candidates(vulnerability)
+    per_notice: dict[int, tuple] = {}
+    labels: dict[str, str] = {}
+    secret = trace_secret()
+    scores: list[tracing.Score] = []
+    by_ref: dict[int, Delivery] = {}
+    observed_total = 0
+    for delivery in deliveries:
+        if delivery.notice_id not in per_notice:
+            parsed = tracing.body_parse(delivery.notice.body)
+            points = tracing.points_of(parsed)
+            observed = tracing.observe(points, normalised)
+            observed_total = max(observed_total, len(observed))
+            counts = {point.key: len(point.needles) for point in points}
+            per_notice[delivery.notice_id] = (parsed, observed, counts)
+            labels.update({point.key: point.label for point in points})
+        parsed, observed, counts = per_notice[delivery.notice_id]
+        variant = None
+        # A missing reverse one-to-one raises an AttributeError subclass: None here.
+        record = getattr(delivery, "variation", None)
+        if record is not None:
+            variant = tracing.Variant.from_record(record.choices, parsed)
+        if variant is None:
+            variant = tracing.variant_derive(secret=secret, delivery_id=delivery.pk, parsed=parsed)
+        result = tracing.score(
+            observed=observed,
+            choices=tracing.choices_by_key(variant),
+            option_counts=counts,
+            ref=delivery.pk,
+        )
+        if delivery.reference_code in codes:
+            # The reference code is exact proof of the copy: weigh it as such.
+            result.bits += 64
+            result.matched.append("reference")
+        scores.append(result)
+        by_ref[delivery.pk] = delivery
+    labels["reference"] = "The copy's reference code"
+    outcome = tracing.verdict(scores, observed_points=observed_total + (1 if codes else 0))
+    rows = [
+        TraceRow(
+            delivery=by_ref[s.ref],
+            score=s,
+            matched=[labels.get(key, key) for key in s.matched],
+            mismatched=[labels.get(key, key) for key in s.mismatched],
+            reference_found=by_ref[s.ref].reference_code in codes,
+        )
+        for s in outcome.ranked
+    ]
+    identified = rows[0] if outcome.identified is not None and rows else None
+    if rows and rows[0].reference_found:
+        # A reference code is unique to one copy: it identifies on its own.
+        identified = rows[0]
+    return TraceResult(
+        rows=rows,
+        identified=identified,
+        verdict=outcome,
+        candidates=len(deliveries),
+        labels=labels,
+    )
+
+
+def notice_trace_capacity(*, notice: Notice, audience: int | None = None) -> tracing.Capacity:
+    """For the author: how many variation points the body has and whom they tell apart."""
+    if audience is None:
+        if notice.state == Notice.State.DRAFT:
+            organizations = (
+                Organization.objects.filter(status=Organization.Status.MEMBER)
+                if notice.audience_all
+                else notice.organizations.all()
+            )
+            audience = (
+                TeamMember.objects.filter(organization__in=organizations, is_need_to_know=True)
+                .values("user_id")
+                .distinct()
+                .count()
+            )
+        else:
+            audience = notice.deliveries.exclude(state=Delivery.State.WITHHELD).count()
+    return tracing.capacity(body=notice.body, audience=audience)

@@ -1,0 +1,38 @@
+"""Writes, one module per concept. Import from here: `from embargo.services import x`."""
+
+from .cases import (
+    embargo_lift_due,
+    vulnerability_create,
+    vulnerability_disclose,
+    vulnerability_disclosure_move,
+    vulnerability_reject,
+    vulnerability_transition,
+    vulnerability_update,
+)
+from .delivery import DeliveryDeferred, deliveries_enqueue, deliveries_sweep, delivery_send
+from .followup import (
+    acknowledgement_reminders_send,
+    delivery_acknowledge,
+    embargo_lifted_mail,
+)
+from .notices import notice_create, notice_send, notice_update
+
+__all__ = [
+    "DeliveryDeferred",
+    "acknowledgement_reminders_send",
+    "deliveries_enqueue",
+    "deliveries_sweep",
+    "delivery_acknowledge",
+    "delivery_send",
+    "embargo_lift_due",
+    "embargo_lifted_mail",
+    "notice_create",
+    "notice_send",
+    "notice_update",
+    "vulnerability_create",
+    "vulnerability_disclose",
+    "vulnerability_disclosure_move",
+    "vulnerability_reject",
+    "vulnerability_transition",
+    "vulnerability_update",
+]

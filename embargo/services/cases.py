@@ -1,0 +1,301 @@
+"""Cases: opening, editing, moving through triage, rejecting, moving the disclosure date
+and disclosing.
+
+Audit data names the fields that changed, never their values: the audit log is read by
+more people, for longer, than the case itself.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from distributors.audit import audit_record
+
+from ..models import REASON_MAX_LENGTH, CaseSequence, Vulnerability
+from ..scoring import cve_id_clean, cvss_score
+
+PUBLIC_ID_PREFIX = "HAUL"
+
+# Manual moves; "notified" comes from sending a notice and "disclosed" from the lift.
+_TRANSITIONS = {
+    Vulnerability.State.REPORTED: {Vulnerability.State.TRIAGED},
+    Vulnerability.State.TRIAGED: {Vulnerability.State.FIXING},
+    Vulnerability.State.FIXING: set(),
+    Vulnerability.State.NOTIFIED: set(),
+}
+
+_TEXT_LIMITS = {
+    "title": 200,
+    "summary": 20000,
+    "affected_versions": 300,
+    "fixed_versions": 300,
+    "mitigation": 20000,
+}
+EDITABLE_FIELDS = (*_TEXT_LIMITS, "cvss_vector", "cve_id")
+# Corrections a published advisory may still need.
+EDITABLE_AFTER_DISCLOSURE = ("affected_versions", "fixed_versions", "mitigation")
+
+
+def _next_number(year: int) -> int:
+    # The UPDATE locks the year's row until commit, so concurrent openings queue up
+    # behind it instead of reading the same last number.
+    if not CaseSequence.objects.filter(year=year).update(last_number=F("last_number") + 1):
+        try:
+            with transaction.atomic():
+                CaseSequence.objects.create(year=year, last_number=1)
+                return 1
+        except IntegrityError:
+            # Another opening created the year's row first; take the next number after it.
+            CaseSequence.objects.filter(year=year).update(last_number=F("last_number") + 1)
+    return CaseSequence.objects.get(year=year).last_number
+
+
+def _clean(fields: dict) -> dict:
+    """Validates and normalises case fields; every problem is reported at once."""
+    errors: dict[str, list[str]] = {}
+    cleaned: dict = {}
+    for name, value in fields.items():
+        if name in _TEXT_LIMITS:
+            value = (value or "").strip()
+            if name in ("title", "summary") and not value:
+                errors.setdefault(name, []).append("This field is required.")
+            elif len(value) > _TEXT_LIMITS[name]:
+                errors.setdefault(name, []).append(
+                    f"At most {_TEXT_LIMITS[name]} characters, please."
+                )
+            cleaned[name] = value
+        elif name == "cvss_vector":
+            value = (value or "").strip()
+            cleaned.update(cvss_vector="", cvss_version="", cvss_score=None, cvss_severity="")
+            if value:
+                try:
+                    score = cvss_score(value)
+                except ValidationError as error:
+                    errors.setdefault(name, []).extend(error.messages)
+                else:
+                    cleaned.update(
+                        cvss_vector=score.vector,
+                        cvss_version=score.version,
+                        cvss_score=score.score,
+                        cvss_severity=score.severity,
+                    )
+        elif name == "cve_id":
+            try:
+                cleaned[name] = cve_id_clean(value or "")
+            except ValidationError as error:
+                errors.setdefault(name, []).extend(error.messages)
+        elif name == "disclosure_at":
+            if value is not None and timezone.is_naive(value):
+                errors.setdefault(name, []).append("Give the disclosure time with its zone.")
+            cleaned[name] = value
+        else:
+            raise TypeError(f"Unknown case field {name!r}")
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+@transaction.atomic
+def vulnerability_create(
+    *,
+    actor,
+    title: str,
+    summary: str,
+    affected_versions: str = "",
+    fixed_versions: str = "",
+    cvss_vector: str = "",
+    cve_id: str = "",
+    disclosure_at: datetime | None = None,
+    mitigation: str = "",
+) -> Vulnerability:
+    cleaned = _clean(
+        {
+            "title": title,
+            "summary": summary,
+            "affected_versions": affected_versions,
+            "fixed_versions": fixed_versions,
+            "cvss_vector": cvss_vector,
+            "cve_id": cve_id,
+            "disclosure_at": disclosure_at,
+            "mitigation": mitigation,
+        }
+    )
+    now = timezone.now()
+    number = _next_number(now.year)
+    vulnerability = Vulnerability.objects.create(
+        public_id=f"{PUBLIC_ID_PREFIX}-{now.year}-{number:04d}",
+        year=now.year,
+        number=number,
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+        **cleaned,
+    )
+    audit_record(actor=actor, action="vulnerability.created", target=vulnerability)
+    return vulnerability
+
+
+def _locked(vulnerability: Vulnerability) -> Vulnerability:
+    return Vulnerability.objects.select_for_update().get(pk=vulnerability.pk)
+
+
+@transaction.atomic
+def vulnerability_update(*, vulnerability: Vulnerability, actor, **changes) -> Vulnerability:
+    """Edits case fields (see EDITABLE_FIELDS); the disclosure date has its own service."""
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"Not editable here: {', '.join(sorted(unknown))}")
+    case = _locked(vulnerability)
+    if case.state == Vulnerability.State.REJECTED:
+        raise ValidationError("A rejected case can no longer be edited.")
+    if case.state == Vulnerability.State.DISCLOSED and set(changes) - set(
+        EDITABLE_AFTER_DISCLOSURE
+    ):
+        raise ValidationError(
+            "After disclosure only the versions and the mitigation can be corrected."
+        )
+    cleaned = _clean(changes)
+    changed = [name for name, value in cleaned.items() if getattr(case, name) != value]
+    if not changed:
+        return case
+    for name in changed:
+        setattr(case, name, cleaned[name])
+    case.updated_at = timezone.now()
+    case.save(update_fields=[*changed, "updated_at"])
+    audit_record(
+        actor=actor,
+        action="vulnerability.updated",
+        target=case,
+        data={"fields": sorted({"cvss_vector" if n.startswith("cvss_") else n for n in changed})},
+    )
+    return case
+
+
+@transaction.atomic
+def vulnerability_transition(*, vulnerability: Vulnerability, actor, state: str) -> Vulnerability:
+    case = _locked(vulnerability)
+    if state not in _TRANSITIONS.get(case.state, set()):
+        raise ValidationError(
+            f"A case that is {case.get_state_display().lower()} cannot move to "
+            f"{Vulnerability.State(state).label.lower()}."
+            if state in Vulnerability.State.values
+            else "Unknown case state."
+        )
+    previous = case.state
+    case.state = state
+    case.updated_at = timezone.now()
+    case.save(update_fields=["state", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="vulnerability.state_changed",
+        target=case,
+        data={"from": previous, "to": state},
+    )
+    return case
+
+
+@transaction.atomic
+def vulnerability_reject(*, vulnerability: Vulnerability, actor, reason: str) -> Vulnerability:
+    case = _locked(vulnerability)
+    reason = (reason or "").strip()
+    if not case.is_open:
+        raise ValidationError("Only an open case can be rejected.")
+    if not reason:
+        raise ValidationError({"reason": ["Say why the case is rejected; the reporter is told."]})
+    if len(reason) > REASON_MAX_LENGTH:
+        raise ValidationError({"reason": [f"At most {REASON_MAX_LENGTH} characters, please."]})
+    previous = case.state
+    case.state = Vulnerability.State.REJECTED
+    case.rejection_reason = reason
+    case.updated_at = timezone.now()
+    case.save(update_fields=["state", "rejection_reason", "updated_at"])
+    audit_record(actor=actor, action="vulnerability.rejected", target=case, data={"from": previous})
+    return case
+
+
+@transaction.atomic
+def vulnerability_disclosure_move(
+    *, vulnerability: Vulnerability, actor, disclosure_at: datetime, note: str = ""
+) -> Vulnerability:
+    """Sets or moves the disclosure time. If notices already went out, everyone who was
+    told gets a new encrypted notice with the new time, through the normal send path."""
+    from .notices import disclosure_moved_notice_send
+
+    case = _locked(vulnerability)
+    if not case.is_open:
+        raise ValidationError("The disclosure date of a closed case cannot change.")
+    if disclosure_at is None or timezone.is_naive(disclosure_at):
+        raise ValidationError({"disclosure_at": ["Give the disclosure time with its zone."]})
+    if disclosure_at <= timezone.now():
+        raise ValidationError({"disclosure_at": ["The new disclosure time must be in the future."]})
+    note = (note or "").strip()
+    if len(note) > REASON_MAX_LENGTH:
+        raise ValidationError({"note": [f"At most {REASON_MAX_LENGTH} characters, please."]})
+    if case.disclosure_at == disclosure_at:
+        return case
+    previous = case.disclosure_at
+    case.disclosure_at = disclosure_at
+    case.updated_at = timezone.now()
+    case.save(update_fields=["disclosure_at", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="vulnerability.disclosure_moved",
+        target=case,
+        data={
+            "from": previous.isoformat() if previous else None,
+            "to": disclosure_at.isoformat(),
+        },
+    )
+    if previous is not None:
+        disclosure_moved_notice_send(vulnerability=case, actor=actor, previous=previous, note=note)
+    return case
+
+
+@transaction.atomic
+def vulnerability_disclose(*, vulnerability: Vulnerability, actor=None) -> Vulnerability:
+    """Ends the embargo: the advisory becomes public and recipients are told."""
+    from ..tasks import embargo_lifted_mail_task
+
+    case = _locked(vulnerability)
+    if case.state not in Vulnerability.LIFTABLE_STATES:
+        raise ValidationError("Only a triaged, fixing or notified case can be disclosed.")
+    previous = case.state
+    now = timezone.now()
+    case.state = Vulnerability.State.DISCLOSED
+    case.disclosed_at = now
+    case.updated_at = now
+    case.save(update_fields=["state", "disclosed_at", "updated_at"])
+    audit_record(
+        actor=actor, action="vulnerability.disclosed", target=case, data={"from": previous}
+    )
+    case_id = case.pk
+    transaction.on_commit(lambda: _queue_quietly(embargo_lifted_mail_task, case_id))
+    return case
+
+
+def _queue_quietly(task, *args) -> None:
+    from .delivery import queue_or_log
+
+    queue_or_log(task, *args)
+
+
+def embargo_lift_due(*, now: datetime | None = None) -> list[int]:
+    """Discloses every case whose disclosure time has come. One transaction per case, so
+    one bad case cannot hold back the others."""
+    now = now or timezone.now()
+    due = Vulnerability.objects.filter(
+        state__in=Vulnerability.LIFTABLE_STATES, disclosure_at__lte=now
+    ).values_list("pk", flat=True)
+    lifted = []
+    for pk in list(due):
+        try:
+            vulnerability_disclose(vulnerability=Vulnerability(pk=pk), actor=None)
+        except ValidationError:
+            continue  # changed state since the query; nothing to lift
+        lifted.append(pk)
+    return lifted

@@ -1,0 +1,310 @@
+"""Notices: drafting, and pressing "send".
+
+Sending writes one Delivery row per person in the same transaction as the state change,
+and queues the tasks only after commit, with nothing but the row's id. If the queue is
+unreachable the send still stands: the rows are the record, and the sweeper queues them.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from email.utils import make_msgid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from distributors.audit import audit_record
+from distributors.eligibility import Eligibility, eligibility_for_audience
+from distributors.models import Organization
+
+from ..models import TEXT_MAX_LENGTH, Delivery, Notice, Vulnerability
+
+DEFAULT_OUTER_SUBJECT = "Embargoed notice from the security team"
+REFERENCE_CODE_LENGTH = 10
+SENDABLE_CASE_STATES = (
+    Vulnerability.State.TRIAGED,
+    Vulnerability.State.FIXING,
+    Vulnerability.State.NOTIFIED,
+)
+
+
+def reference_code_new() -> str:
+    # 50 random bits in base32: easy to read out, and the unique constraint backs it up.
+    return base64.b32encode(secrets.token_bytes(10)).decode()[:REFERENCE_CODE_LENGTH]
+
+
+def message_id_new() -> str:
+    return make_msgid(idstring="notice", domain=settings.HAULOUT_MESSAGE_ID_DOMAIN)
+
+
+def outer_subject_check(*, outer_subject: str, vulnerability: Vulnerability, subject: str) -> None:
+    """The outer subject is readable by every mail server on the way: nothing in it may
+    point at the issue."""
+    folded = outer_subject.casefold()
+    giveaways = [
+        ("the case title", vulnerability.title),
+        ("the CVE id", vulnerability.cve_id),
+        ("the case id", vulnerability.public_id),
+        ("the real subject", subject),
+    ]
+    for label, value in giveaways:
+        if value and value.strip() and value.strip().casefold() in folded:
+            raise ValidationError(
+                {
+                    "outer_subject": [
+                        f"The outer subject is sent in clear; it must not contain {label}."
+                    ]
+                }
+            )
+
+
+def _clean(*, vulnerability, outer_subject, subject, body, audience_all, organizations):
+    errors: dict[str, list[str]] = {}
+    outer_subject = " ".join((outer_subject or "").split())
+    subject = " ".join((subject or "").split())
+    body = (body or "").strip()
+    for name, value, limit in (
+        ("outer_subject", outer_subject, 200),
+        ("subject", subject, 200),
+        ("body", body, TEXT_MAX_LENGTH),
+    ):
+        if not value:
+            errors.setdefault(name, []).append("This field is required.")
+        elif len(value) > limit:
+            errors.setdefault(name, []).append(f"At most {limit} characters, please.")
+    organizations = list(organizations or [])
+    if not audience_all and not organizations:
+        errors.setdefault("organizations", []).append(
+            "Choose at least one organisation, or send to every member."
+        )
+    if errors:
+        raise ValidationError(errors)
+    outer_subject_check(outer_subject=outer_subject, vulnerability=vulnerability, subject=subject)
+    return outer_subject, subject, body, organizations
+
+
+@transaction.atomic
+def notice_create(
+    *,
+    vulnerability: Vulnerability,
+    actor,
+    outer_subject: str,
+    subject: str,
+    body: str,
+    audience_all: bool = True,
+    organizations: Iterable[Organization] = (),
+    revises: Notice | None = None,
+) -> Notice:
+    if not vulnerability.is_open:
+        raise ValidationError("Notices can only be written for an open case.")
+    if revises is not None:
+        # Read again: the caller's copy may predate the send.
+        revises = Notice.objects.filter(pk=revises.pk).first()
+    if revises is not None and (
+        revises.vulnerability_id != vulnerability.pk or revises.state == Notice.State.DRAFT
+    ):
+        raise ValidationError("An update refers to a notice of the same case that was sent.")
+    outer_subject, subject, body, organizations = _clean(
+        vulnerability=vulnerability,
+        outer_subject=outer_subject,
+        subject=subject,
+        body=body,
+        audience_all=audience_all,
+        organizations=organizations,
+    )
+    now = timezone.now()
+    notice = Notice.objects.create(
+        vulnerability=vulnerability,
+        outer_subject=outer_subject,
+        subject=subject,
+        body=body,
+        audience_all=audience_all,
+        revises=revises,
+        author=actor,
+        created_at=now,
+        updated_at=now,
+    )
+    if not audience_all:
+        notice.organizations.set(organizations)
+    audit_record(
+        actor=actor,
+        action="notice.created",
+        target=notice,
+        data={"revises": revises.pk if revises else None, "audience_all": audience_all},
+    )
+    return notice
+
+
+@transaction.atomic
+def notice_update(
+    *,
+    notice: Notice,
+    actor,
+    outer_subject: str,
+    subject: str,
+    body: str,
+    audience_all: bool,
+    organizations: Iterable[Organization] = (),
+) -> Notice:
+    notice = Notice.objects.select_for_update().select_related("vulnerability").get(pk=notice.pk)
+    if notice.state != Notice.State.DRAFT:
+        raise ValidationError("A sent notice cannot change; write an update to it instead.")
+    outer_subject, subject, body, organizations = _clean(
+        vulnerability=notice.vulnerability,
+        outer_subject=outer_subject,
+        subject=subject,
+        body=body,
+        audience_all=audience_all,
+        organizations=organizations,
+    )
+    notice.outer_subject, notice.subject, notice.body = outer_subject, subject, body
+    notice.audience_all = audience_all
+    notice.updated_at = timezone.now()
+    notice.save(update_fields=["outer_subject", "subject", "body", "audience_all", "updated_at"])
+    notice.organizations.set([] if audience_all else organizations)
+    audit_record(actor=actor, action="notice.updated", target=notice)
+    return notice
+
+
+def _one_per_person(audience: list[Eligibility]) -> list[Eligibility]:
+    # A person in two organisations gets one copy; an eligible membership wins.
+    chosen: dict[int, Eligibility] = {}
+    for item in audience:
+        current = chosen.get(item.member.user_id)
+        if current is None or (item.eligible and not current.eligible):
+            chosen[item.member.user_id] = item
+    return list(chosen.values())
+
+
+@transaction.atomic
+def notice_send(*, notice: Notice, actor) -> Notice:
+    from .delivery import deliveries_enqueue
+
+    notice = Notice.objects.select_for_update().get(pk=notice.pk)
+    if notice.state != Notice.State.DRAFT:
+        raise ValidationError("This notice has already been sent.")
+    case = Vulnerability.objects.select_for_update().get(pk=notice.vulnerability_id)
+    if case.state not in SENDABLE_CASE_STATES:
+        raise ValidationError(
+            "Notices go out for a triaged case that is not yet disclosed or rejected."
+        )
+    now = timezone.now()
+    if case.disclosure_at is None or case.disclosure_at <= now:
+        raise ValidationError("Set a disclosure date in the future before sending a notice.")
+    outer_subject_check(
+        outer_subject=notice.outer_subject, vulnerability=case, subject=notice.subject
+    )
+    organizations = None if notice.audience_all else list(notice.organizations.all())
+    if organizations == []:
+        raise ValidationError("Choose at least one organisation, or send to every member.")
+    audience = _one_per_person(
+        eligibility_for_audience(organizations=organizations, disclosure_at=case.disclosure_at)
+    )
+    if not any(item.eligible for item in audience):
+        raise ValidationError(
+            "Nobody in this audience can receive the notice yet (each person needs a "
+            "member organisation, need-to-know, two-factor sign-in, the current policy "
+            "and a verified key valid past the disclosure date)."
+        )
+    codes: set[str] = set()
+    rows = []
+    for item in audience:
+        code = reference_code_new()
+        while code in codes:
+            code = reference_code_new()
+        codes.add(code)
+        member = item.member
+        rows.append(
+            Delivery(
+                notice=notice,
+                member=member,
+                user_id=member.user_id,
+                organization_id=member.organization_id,
+                email=member.user.email,
+                fingerprint=item.key.fingerprint if item.key is not None else "",
+                reference_code=code,
+                message_id=message_id_new(),
+                state=Delivery.State.PENDING if item.eligible else Delivery.State.WITHHELD,
+                reasons=list(item.reasons),
+                created_at=now,
+                queued_at=now if item.eligible else None,
+                finished_at=None if item.eligible else now,
+            )
+        )
+    Delivery.objects.bulk_create(rows, batch_size=500)
+    notice.state = Notice.State.SENDING
+    notice.send_started_at = now
+    notice.sent_by = actor
+    notice.updated_at = now
+    notice.save(update_fields=["state", "send_started_at", "sent_by", "updated_at"])
+    pending = sum(1 for row in rows if row.state == Delivery.State.PENDING)
+    audit_record(
+        actor=actor,
+        action="notice.send_started",
+        target=notice,
+        data={"recipients": pending, "withheld": len(rows) - pending},
+    )
+    if case.state != Vulnerability.State.NOTIFIED:
+        previous = case.state
+        case.state = Vulnerability.State.NOTIFIED
+        case.updated_at = now
+        case.save(update_fields=["state", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="vulnerability.state_changed",
+            target=case,
+            data={"from": previous, "to": case.state},
+        )
+    # Ids are read back after the insert: bulk_create does not return them on every
+    # database, and the task needs nothing else.
+    notice_id = notice.pk
+    transaction.on_commit(lambda: deliveries_enqueue(notice_id=notice_id))
+    return notice
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def disclosure_moved_notice_send(
+    *, vulnerability: Vulnerability, actor, previous: datetime, note: str = ""
+) -> Notice | None:
+    """Tells everyone who received a notice about the case that the date moved: a new,
+    encrypted notice to the same audience, referring to the latest one sent."""
+    sent = list(
+        vulnerability.notices.exclude(state=Notice.State.DRAFT)
+        .prefetch_related("organizations")
+        .order_by("-send_started_at", "-pk")
+    )
+    if not sent:
+        return None
+    audience_all = any(item.audience_all for item in sent)
+    organizations = (
+        []
+        if audience_all
+        else list({org.pk: org for item in sent for org in item.organizations.all()}.values())
+    )
+    lines = [
+        f"The disclosure date of this issue has moved from {_utc(previous)} "
+        f"to {_utc(vulnerability.disclosure_at)}.",
+        "",
+        "The embargo stays in force until the new date.",
+    ]
+    if note:
+        lines += ["", note]
+    notice = notice_create(
+        vulnerability=vulnerability,
+        actor=actor,
+        outer_subject=DEFAULT_OUTER_SUBJECT,
+        subject=f"Disclosure date moved: {vulnerability.title}"[:200],
+        body="\n".join(lines),
+        audience_all=audience_all,
+        organizations=organizations,
+        revises=sent[0],
+    )
+    return notice_send(notice=notice, actor=actor)

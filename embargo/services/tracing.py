@@ -1,0 +1,40 @@
+"""Each copy's variations: derived once from the tracing secret and the delivery id,
+recorded with the delivery, and reused for every later rendering of the same copy."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .. import tracing
+from ..models import Delivery, DeliveryVariation
+
+
+def trace_secret() -> bytes:
+    return tracing.trace_secret_derive(
+        secret_key=settings.SECRET_KEY,
+        configured=getattr(settings, "HAULOUT_TRACE_SECRET", "") or "",
+    )
+
+
+def delivery_variant(*, delivery: Delivery) -> tuple[tracing.Variant, tracing.ParsedBody]:
+    """The copy's variant, recorded the first time it is rendered."""
+    parsed = tracing.body_parse(delivery.notice.body)
+    record = DeliveryVariation.objects.filter(delivery_id=delivery.pk).first()
+    if record is not None:
+        variant = tracing.Variant.from_record(record.choices, parsed)
+        if variant is not None:
+            return variant, parsed
+    variant = tracing.variant_derive(secret=trace_secret(), delivery_id=delivery.pk, parsed=parsed)
+    if record is None:
+        try:
+            with transaction.atomic():
+                DeliveryVariation.objects.create(
+                    delivery_id=delivery.pk, choices=variant.as_record(), created_at=timezone.now()
+                )
+        except IntegrityError:
+            # Recorded meanwhile by another rendering of the same copy: that one counts.
+            record = DeliveryVariation.objects.get(delivery_id=delivery.pk)
+            variant = tracing.Variant.from_record(record.choices, parsed) or variant
+    return variant, parsed

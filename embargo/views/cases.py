@@ -1,0 +1,281 @@
+"""The security team's cases: the list, opening and editing a case, moving it through
+triage, rejecting it, moving the disclosure date, and the advisory before it is public.
+
+Every page sits under /staff/: non-staff get a 404, staff without a second factor are sent
+to set one up (StaffMfaRequiredMiddleware)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from distributors.markdown import markdown_render
+
+from ..forms import (
+    CaseFilterForm,
+    CaseForm,
+    DiscloseForm,
+    DisclosureMoveForm,
+    RejectForm,
+    TransitionForm,
+)
+from ..models import Notice, Vulnerability
+from ..selectors import vulnerabilities_for_staff, vulnerabilities_visible_to, vulnerability_history
+from ..services import (
+    vulnerability_create,
+    vulnerability_disclose,
+    vulnerability_disclosure_move,
+    vulnerability_reject,
+    vulnerability_transition,
+    vulnerability_update,
+)
+from ._shared import report, staff_required
+
+# The manual step offered on the case page; the service decides whether it is allowed.
+NEXT_STATE = {
+    Vulnerability.State.REPORTED: Vulnerability.State.TRIAGED,
+    Vulnerability.State.TRIAGED: Vulnerability.State.FIXING,
+}
+
+# What each audit action means, for the history table; unknown actions show as recorded.
+ACTION_WORDS = {
+    "vulnerability.created": "opened the case",
+    "vulnerability.updated": "edited {fields}",
+    "vulnerability.state_changed": "changed the state",
+    "vulnerability.rejected": "rejected the case",
+    "vulnerability.disclosure_moved": "set the disclosure time",
+    "vulnerability.disclosed": "disclosed the case; the advisory is public",
+    "notice.created": "wrote notice #{target}",
+    "notice.updated": "edited draft notice #{target}",
+    "notice.send_started": "sent notice #{target} ({recipients} recipients, {withheld} withheld)",
+    "notice.sent": "finished sending notice #{target}",
+}
+FIELD_WORDS = {
+    "title": "the title",
+    "summary": "the summary",
+    "affected_versions": "the affected versions",
+    "fixed_versions": "the fixed versions",
+    "cvss_vector": "the CVSS vector",
+    "cve_id": "the CVE id",
+    "mitigation": "the mitigation",
+}
+
+
+def _state_label(value) -> str | None:
+    if value in Vulnerability.State.values:
+        return Vulnerability.State(value).label
+    return value
+
+
+def _utc_text(value: str | None) -> str | None:
+    # Audit data holds ISO timestamps; show them the way every other time is shown.
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def history_rows(*, vulnerability: Vulnerability) -> list[dict]:
+    rows = []
+    for event in vulnerability_history(vulnerability=vulnerability):
+        data = event.data or {}
+        words = ACTION_WORDS.get(event.action, event.action)
+        fields = ", ".join(FIELD_WORDS.get(name, name) for name in data.get("fields", []))
+        words = words.format(
+            fields=fields or "the case",
+            target=event.target_id,
+            recipients=data.get("recipients", "?"),
+            withheld=data.get("withheld", "?"),
+        )
+        row = {"actor": event.actor, "words": words, "at": event.created_at, "from": None}
+        if event.action == "vulnerability.disclosure_moved":
+            row["from"] = _utc_text(data.get("from")) or "not set"
+            row["to"] = _utc_text(data.get("to"))
+        elif data.get("from") or data.get("to"):
+            row["from"], row["to"] = _state_label(data.get("from")), _state_label(data.get("to"))
+        rows.append(row)
+    return rows
+
+
+def _case_or_404(request, pk: int) -> Vulnerability:
+    return get_object_or_404(vulnerabilities_visible_to(request.user), pk=pk)
+
+
+@staff_required
+def case_list_view(request):
+    form = CaseFilterForm(request.GET or None)
+    state = None
+    if form.is_bound:
+        if form.is_valid():
+            state = form.cleaned_data["state"] or None
+        else:
+            messages.error(request, "The filter was not applied; see the message beside it.")
+    cases = list(vulnerabilities_for_staff(user=request.user, state=state))
+    return render(request, "embargo/staff/case_list.html", {"form": form, "cases": cases})
+
+
+@staff_required
+def case_create_view(request):
+    form = CaseForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                case = vulnerability_create(actor=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                report(request, form, error)
+            else:
+                messages.success(request, f"Case {case.public_id} opened.")
+                return redirect("embargo:case_detail", pk=case.pk)
+        status = 400
+    return render(
+        request, "embargo/staff/case_form.html", {"form": form, "case": None}, status=status
+    )
+
+
+@staff_required
+def case_edit_view(request, pk: int):
+    case = _case_or_404(request, pk)
+    if case.state == Vulnerability.State.REJECTED:
+        messages.error(request, "A rejected case can no longer be edited.")
+        return redirect("embargo:case_detail", pk=case.pk)
+    form = CaseForm(request.POST or None, vulnerability=case, initial=CaseForm.initial_for(case))
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                vulnerability_update(vulnerability=case, actor=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                report(request, form, error)
+            else:
+                messages.success(request, "Case saved.")
+                return redirect("embargo:case_detail", pk=case.pk)
+        status = 400
+    return render(
+        request, "embargo/staff/case_form.html", {"form": form, "case": case}, status=status
+    )
+
+
+def _render_detail(request, case: Vulnerability, *, status: int = 200, **forms):
+    notices = list(case.notices.select_related("author", "revises").order_by("created_at", "pk"))
+    next_state = NEXT_STATE.get(case.state)
+    context = {
+        "case": case,
+        "notices": notices,
+        "next_state": next_state,
+        "next_state_label": Vulnerability.State(next_state).label if next_state else None,
+        "can_write_notice": case.is_open,
+        "can_disclose": case.state in Vulnerability.LIFTABLE_STATES,
+        "reject_form": forms.get("reject_form") or RejectForm(),
+        "move_form": forms.get("move_form")
+        or DisclosureMoveForm(initial={"disclosure_at": case.disclosure_at}),
+        "disclose_form": forms.get("disclose_form") or DiscloseForm(),
+        "summary_html": markdown_render(case.summary),
+        "history": history_rows(vulnerability=case),
+        "sent_notices": sum(1 for notice in notices if notice.state != Notice.State.DRAFT),
+    }
+    return render(request, "embargo/staff/case_detail.html", context, status=status)
+
+
+@staff_required
+def case_detail_view(request, pk: int):
+    return _render_detail(request, _case_or_404(request, pk))
+
+
+@staff_required
+@require_POST
+def case_transition_view(request, pk: int):
+    case = _case_or_404(request, pk)
+    form = TransitionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a state the case can move to.")
+        return redirect("embargo:case_detail", pk=case.pk)
+    try:
+        case = vulnerability_transition(
+            vulnerability=case, actor=request.user, state=form.cleaned_data["state"]
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"The case is now {case.get_state_display().lower()}.")
+    return redirect("embargo:case_detail", pk=case.pk)
+
+
+@staff_required
+@require_POST
+def case_reject_view(request, pk: int):
+    case = _case_or_404(request, pk)
+    form = RejectForm(request.POST)
+    if form.is_valid():
+        try:
+            vulnerability_reject(
+                vulnerability=case, actor=request.user, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as error:
+            report(request, form, error)
+        else:
+            messages.success(request, "Case rejected.")
+            return redirect("embargo:case_detail", pk=case.pk)
+    messages.error(request, "The case was not rejected.")
+    return _render_detail(request, case, status=400, reject_form=form)
+
+
+@staff_required
+@require_POST
+def case_disclosure_move_view(request, pk: int):
+    case = _case_or_404(request, pk)
+    form = DisclosureMoveForm(request.POST)
+    if form.is_valid():
+        try:
+            vulnerability_disclosure_move(
+                vulnerability=case,
+                actor=request.user,
+                disclosure_at=form.cleaned_data["disclosure_at"],
+                note=form.cleaned_data["note"],
+            )
+        except ValidationError as error:
+            report(request, form, error)
+        else:
+            messages.success(request, "Disclosure time saved.")
+            return redirect("embargo:case_detail", pk=case.pk)
+    messages.error(request, "The disclosure time was not changed.")
+    return _render_detail(request, case, status=400, move_form=form)
+
+
+@staff_required
+@require_POST
+def case_disclose_view(request, pk: int):
+    case = _case_or_404(request, pk)
+    form = DiscloseForm(request.POST)
+    if form.is_valid():
+        try:
+            vulnerability_disclose(vulnerability=case, actor=request.user)
+        except ValidationError as error:
+            report(request, form, error)
+        else:
+            messages.success(request, "The case is disclosed; the advisory is public.")
+            return redirect("embargo:case_detail", pk=case.pk)
+    messages.error(request, "The case was not disclosed.")
+    return _render_detail(request, case, status=400, disclose_form=form)
+
+
+@staff_required
+def advisory_preview_view(request, pk: int):
+    case = _case_or_404(request, pk)
+    return render(
+        request,
+        "embargo/staff/advisory_preview.html",
+        {
+            "case": case,
+            "mitigation_html": markdown_render(case.mitigation),
+            "is_public": case.state == Vulnerability.State.DISCLOSED,
+            "public_url": reverse("embargo:advisory_detail", kwargs={"public_id": case.public_id}),
+        },
+    )

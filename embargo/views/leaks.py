@@ -1,0 +1,357 @@
+"""Leak reports, sanctions and tracing.
+
+People of an organisation file and follow their own organisation's reports (never the
+pasted evidence, never another organisation's); the security team triages, sanctions and
+traces under /staff/, where the MFA middleware applies. A leaked text pasted for tracing
+is only ever POSTed and rendered back, never put in a URL, the session or a log.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from distributors.selectors import organizations_for_staff
+
+from ..forms_leaks import (
+    DecisionForm,
+    DismissForm,
+    LeakDisclosureForm,
+    LiftForm,
+    MemberLeakReportForm,
+    RetrospectiveForm,
+    SanctionForm,
+    StaffLeakReportForm,
+    TraceForm,
+)
+from ..models import Delivery, LeakReport, Notice
+from ..selectors import notices_visible_to, vulnerabilities_visible_to
+from ..selectors_leaks import (
+    leak_dashboard,
+    leak_reports_visible_to,
+    leak_trace,
+    notice_trace_capacity,
+    organization_leak_history,
+    organizations_reporting_for,
+    retrospectives_due_for,
+    sanctions_visible_to,
+)
+from ..services.leaks import (
+    leak_disclosure_move,
+    leak_report_confirm,
+    leak_report_dismiss,
+    leak_report_file,
+    organization_sanction,
+    retrospective_answer,
+    sanction_lift,
+)
+from ._shared import report as report_error
+from ._shared import staff_required
+
+# ---------------------------------------------------------------- members
+
+
+@login_required
+def leak_list_view(request):
+    if request.user.is_staff:
+        return redirect("embargo:staff_leak_dashboard")
+    return render(
+        request,
+        "embargo/leaks/list.html",
+        {
+            "reports": list(leak_reports_visible_to(request.user)),
+            "sanctions": list(sanctions_visible_to(request.user)),
+            "retrospectives_due": list(retrospectives_due_for(request.user)),
+            "can_report": organizations_reporting_for(request.user).exists(),
+        },
+    )
+
+
+@login_required
+def leak_create_view(request):
+    organizations = organizations_reporting_for(request.user)
+    if not organizations.exists():
+        raise Http404("You are not in an organisation that receives notices.")
+    notices = (
+        Notice.objects.filter(deliveries__organization__in=organizations)
+        .exclude(state=Notice.State.DRAFT)
+        .select_related("vulnerability")
+        .distinct()
+        .order_by("-send_started_at", "-pk")
+    )
+    form = MemberLeakReportForm(request.POST or None, organizations=organizations, notices=notices)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            created = leak_report_file(
+                actor=request.user,
+                organization=data["organization"],
+                notice=data["notice"],
+                what_leaked=data["what_leaked"],
+                leaked_to=data["leaked_to"],
+                leaked_at=data["leaked_at"],
+                how=data["how"],
+                prevention=data["prevention"],
+                evidence_url=data["evidence_url"],
+            )
+        except ValidationError as error:
+            report_error(request, form, error)
+        except PermissionDenied as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(
+                request, "Thank you. The security team has been alerted and will follow up."
+            )
+            return redirect(created.get_absolute_url())
+    return render(request, "embargo/leaks/form.html", {"form": form, "staff": False})
+
+
+@login_required
+def leak_detail_view(request, pk: int):
+    leak = get_object_or_404(leak_reports_visible_to(request.user), pk=pk)
+    return render(
+        request,
+        "embargo/leaks/detail.html",
+        {"leak": leak, "sanctions": list(leak.sanctions.all())},
+    )
+
+
+@login_required
+def retrospective_view(request, pk: int):
+    sanction = get_object_or_404(sanctions_visible_to(request.user), pk=pk)
+    form = RetrospectiveForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            retrospective_answer(
+                sanction=sanction, actor=request.user, text=form.cleaned_data["retrospective"]
+            )
+        except PermissionDenied as error:
+            messages.error(request, str(error))
+        except ValidationError as error:
+            report_error(request, form, error)
+        else:
+            messages.success(request, "Your retrospective is recorded. Thank you.")
+            return redirect("embargo:leak_list")
+    return render(request, "embargo/leaks/retrospective.html", {"sanction": sanction, "form": form})
+
+
+# ---------------------------------------------------------------- the security team
+
+
+@staff_required
+def staff_leak_dashboard_view(request):
+    return render(request, "embargo/leaks/staff_dashboard.html", leak_dashboard(user=request.user))
+
+
+@staff_required
+def staff_leak_create_view(request, pk: int):
+    case = get_object_or_404(vulnerabilities_visible_to(request.user), pk=pk)
+    notices = case.notices.exclude(state=Notice.State.DRAFT).select_related("vulnerability")
+    form = StaffLeakReportForm(request.POST or None, notices=notices)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            created = leak_report_file(
+                actor=request.user,
+                organization=data["organization"],
+                vulnerability=case,
+                notice=data["notice"],
+                source=data["source"],
+                what_leaked=data["what_leaked"],
+                leaked_to=data["leaked_to"],
+                leaked_at=data["leaked_at"],
+                how=data["how"],
+                prevention=data["prevention"],
+                evidence_text=data["evidence_text"],
+                evidence_url=data["evidence_url"],
+            )
+        except ValidationError as error:
+            report_error(request, form, error)
+        else:
+            messages.success(request, "Leak report filed.")
+            return redirect(created.get_staff_url())
+    return render(request, "embargo/leaks/form.html", {"form": form, "staff": True, "case": case})
+
+
+def _staff_leak(request, pk: int) -> LeakReport:
+    return get_object_or_404(leak_reports_visible_to(request.user), pk=pk)
+
+
+@staff_required
+def staff_leak_detail_view(request, pk: int):
+    leak = _staff_leak(request, pk)
+    return render(
+        request,
+        "embargo/leaks/staff_detail.html",
+        {
+            "leak": leak,
+            "sanctions": list(leak.sanctions.all()),
+            "confirm_form": DecisionForm(),
+            "dismiss_form": DismissForm(),
+            "disclosure_form": LeakDisclosureForm(),
+            "trace_form": TraceForm(initial={"text": leak.evidence_text}),
+            "history": organization_leak_history(organization=leak.organization),
+        },
+    )
+
+
+@staff_required
+@require_POST
+def staff_leak_confirm_view(request, pk: int):
+    leak = _staff_leak(request, pk)
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give a reason for the decision.")
+        return redirect(leak.get_staff_url())
+    delivery = None
+    code = form.cleaned_data["reference_code"].strip().upper()
+    if code:
+        delivery = Delivery.objects.filter(
+            reference_code=code, notice__vulnerability_id=leak.vulnerability_id
+        ).first()
+        if delivery is None:
+            messages.error(request, "No copy of this case has that reference code.")
+            return redirect(leak.get_staff_url())
+    try:
+        leak_report_confirm(
+            report=leak, actor=request.user, reason=form.cleaned_data["reason"], delivery=delivery
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "Leak confirmed; the sanction ladder was applied.")
+    return redirect(leak.get_staff_url())
+
+
+@staff_required
+@require_POST
+def staff_leak_dismiss_view(request, pk: int):
+    leak = _staff_leak(request, pk)
+    form = DismissForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give a reason for the decision.")
+        return redirect(leak.get_staff_url())
+    try:
+        leak_report_dismiss(report=leak, actor=request.user, reason=form.cleaned_data["reason"])
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "Leak report dismissed.")
+    return redirect(leak.get_staff_url())
+
+
+@staff_required
+@require_POST
+def staff_leak_disclosure_view(request, pk: int):
+    leak = _staff_leak(request, pk)
+    form = LeakDisclosureForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the new disclosure time in UTC.")
+        return redirect(leak.get_staff_url())
+    try:
+        leak_disclosure_move(
+            report=leak,
+            actor=request.user,
+            disclosure_at=form.cleaned_data["disclosure_at"],
+            note=form.cleaned_data["note"],
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "Disclosure moved; every recipient gets an encrypted notice.")
+    return redirect(leak.get_staff_url())
+
+
+def _staff_organization(request, slug: str):
+    return get_object_or_404(organizations_for_staff(user=request.user), slug=slug)
+
+
+@staff_required
+def staff_organization_leaks_view(request, slug: str):
+    organization = _staff_organization(request, slug)
+    return render(
+        request,
+        "embargo/leaks/staff_organization.html",
+        {
+            "organization": organization,
+            "sanction_form": SanctionForm(),
+            "lift_form": LiftForm(),
+            **organization_leak_history(organization=organization),
+        },
+    )
+
+
+@staff_required
+@require_POST
+def staff_organization_sanction_view(request, slug: str):
+    organization = _staff_organization(request, slug)
+    form = SanctionForm(request.POST)
+    url = reverse("embargo:staff_organization_leaks", kwargs={"slug": organization.slug})
+    if not form.is_valid():
+        messages.error(request, "Choose a decision and give a reason.")
+        return redirect(url)
+    try:
+        sanction = organization_sanction(
+            organization=organization,
+            actor=request.user,
+            kind=form.cleaned_data["kind"],
+            reason=form.cleaned_data["reason"],
+            until=form.cleaned_data["until"],
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"{sanction.get_kind_display()} recorded.")
+    return redirect(url)
+
+
+@staff_required
+@require_POST
+def staff_sanction_lift_view(request, pk: int):
+    sanction = get_object_or_404(sanctions_visible_to(request.user), pk=pk)
+    form = LiftForm(request.POST)
+    url = reverse("embargo:staff_organization_leaks", kwargs={"slug": sanction.organization.slug})
+    if not form.is_valid():
+        messages.error(request, "Give a reason.")
+        return redirect(url)
+    try:
+        sanction_lift(sanction=sanction, actor=request.user, reason=form.cleaned_data["reason"])
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "Suspension lifted.")
+    return redirect(url)
+
+
+@staff_required
+def staff_trace_view(request, pk: int):
+    case = get_object_or_404(vulnerabilities_visible_to(request.user), pk=pk)
+    form = TraceForm(request.POST or None)
+    result = None
+    if request.method == "POST" and form.is_valid():
+        result = leak_trace(vulnerability=case, text=form.cleaned_data["text"])
+    return render(
+        request,
+        "embargo/leaks/trace.html",
+        {
+            "case": case,
+            "form": form,
+            "result": result,
+            "rows": (result.rows[:25] if result else []),
+        },
+    )
+
+
+@staff_required
+def staff_notice_tracing_view(request, pk: int):
+    notice = get_object_or_404(notices_visible_to(request.user), pk=pk)
+    return render(
+        request,
+        "embargo/leaks/notice_tracing.html",
+        {"notice": notice, "capacity": notice_trace_capacity(notice=notice)},
+    )

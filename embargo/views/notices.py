@@ -1,0 +1,169 @@
+"""The security team's notices: writing and editing a draft, the preview (the rendered body
+and exactly who would get it, who would not and why), pressing "send", and the status of
+every copy afterwards. Staff only, under /staff/."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from distributors.markdown import markdown_render
+
+from ..forms import NoticeForm
+from ..models import Notice, Vulnerability
+from ..selectors import (
+    notice_audience_preview,
+    notice_delivery_summary,
+    notices_visible_to,
+    reason_label,
+    vulnerabilities_visible_to,
+)
+from ..services import notice_create, notice_send, notice_update
+from ..services.notices import DEFAULT_OUTER_SUBJECT
+from ._shared import report, staff_required
+
+
+def _notice_or_404(request, pk: int) -> Notice:
+    return get_object_or_404(notices_visible_to(request.user), pk=pk)
+
+
+def _revised_or_404(request, case: Vulnerability) -> Notice | None:
+    """The sent notice an update refers to, from ?revises= or the form's hidden field."""
+    raw = request.POST.get("revises") or request.GET.get("revises")
+    if not raw:
+        return None
+    if not str(raw).isdigit():
+        raise Http404("No such notice.")
+    return get_object_or_404(
+        notices_visible_to(request.user).exclude(state=Notice.State.DRAFT),
+        pk=int(raw),
+        vulnerability=case,
+    )
+
+
+@staff_required
+def notice_create_view(request, pk: int):
+    case = get_object_or_404(vulnerabilities_visible_to(request.user), pk=pk)
+    revises = _revised_or_404(request, case)
+    if revises is not None:
+        initial = NoticeForm.initial_for(revises)
+        initial["subject"] = f"Update: {revises.subject}"[:200]
+    else:
+        initial = {"outer_subject": DEFAULT_OUTER_SUBJECT, "audience_all": "1"}
+    form = NoticeForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                notice = notice_create(
+                    vulnerability=case, actor=request.user, revises=revises, **form.cleaned_data
+                )
+            except ValidationError as error:
+                report(request, form, error)
+            else:
+                messages.success(request, "Draft saved. Check the preview before sending.")
+                return redirect("embargo:notice_preview", pk=notice.pk)
+        status = 400
+    return render(
+        request,
+        "embargo/staff/notice_form.html",
+        {"form": form, "case": case, "notice": None, "revises": revises},
+        status=status,
+    )
+
+
+@staff_required
+def notice_edit_view(request, pk: int):
+    notice = _notice_or_404(request, pk)
+    if notice.state != Notice.State.DRAFT:
+        messages.error(request, "A sent notice cannot change; write an update to it instead.")
+        return redirect(notice.get_staff_url())
+    form = NoticeForm(request.POST or None, initial=NoticeForm.initial_for(notice))
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                notice_update(notice=notice, actor=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                report(request, form, error)
+            else:
+                messages.success(request, "Draft saved. Check the preview before sending.")
+                return redirect("embargo:notice_preview", pk=notice.pk)
+        status = 400
+    return render(
+        request,
+        "embargo/staff/notice_form.html",
+        {"form": form, "case": notice.vulnerability, "notice": notice, "revises": notice.revises},
+        status=status,
+    )
+
+
+def _preview_rows(notice: Notice) -> tuple[list[dict], list[dict]]:
+    recipients, withheld = [], []
+    for item in notice_audience_preview(notice=notice):
+        row = {
+            "member": item.member,
+            "key": item.key,
+            "reasons": [reason_label(reason) for reason in item.reasons],
+        }
+        (recipients if item.eligible else withheld).append(row)
+    return recipients, withheld
+
+
+@staff_required
+def notice_preview_view(request, pk: int):
+    notice = _notice_or_404(request, pk)
+    if notice.state != Notice.State.DRAFT:
+        return redirect(notice.get_staff_url())
+    recipients, withheld = _preview_rows(notice)
+    return render(
+        request,
+        "embargo/staff/notice_preview.html",
+        {
+            "notice": notice,
+            "case": notice.vulnerability,
+            "body_html": markdown_render(notice.body),
+            "organizations": list(notice.organizations.order_by("name")),
+            "recipients": recipients,
+            "withheld": withheld,
+        },
+    )
+
+
+@staff_required
+@require_POST
+def notice_send_view(request, pk: int):
+    notice = _notice_or_404(request, pk)
+    try:
+        notice_send(notice=notice, actor=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        if notice.state == Notice.State.DRAFT:
+            return redirect("embargo:notice_preview", pk=notice.pk)
+    else:
+        messages.success(request, "Sending started: each person gets their own encrypted copy.")
+    return redirect(notice.get_staff_url())
+
+
+@staff_required
+def notice_detail_view(request, pk: int):
+    notice = _notice_or_404(request, pk)
+    summary = None
+    if notice.state != Notice.State.DRAFT:
+        summary = notice_delivery_summary(notice=notice)
+    return render(
+        request,
+        "embargo/staff/notice_detail.html",
+        {
+            "notice": notice,
+            "case": notice.vulnerability,
+            "body_html": markdown_render(notice.body),
+            "organizations": list(notice.organizations.order_by("name")),
+            "summary": summary,
+            "revisions": list(notice.revisions.order_by("created_at", "pk")),
+            "can_revise": notice.state != Notice.State.DRAFT and notice.vulnerability.is_open,
+        },
+    )

@@ -1,0 +1,49 @@
+"""Fixtures for the embargo tests. The real-service ones (worker, Redis, SMTP) live in
+services.py and are imported here so every test module can ask for them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.embargo.keyring import people_keys
+from tests.embargo.keyring import team_key as make_team_key
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # Hundreds of people per test: the production hasher would dominate the run time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def keys_cache_dir() -> Path:
+    return Path(settings.VAR_DIR) / "fanout-keys"
+
+
+@pytest.fixture(scope="session")
+def person_keys():
+    """people_keys(n): the first n cached test people with real cv25519 keys."""
+
+    def get(count: int):
+        return people_keys(count, keys_cache_dir())
+
+    return get
+
+
+@pytest.fixture
+def team_key(settings):
+    """A real, passphrase-protected team signing key (cached), in the settings."""
+    key_file, pass_file, fingerprint = make_team_key(keys_cache_dir())
+    settings.HAULOUT_TEAM_KEY_FILE = key_file
+    settings.HAULOUT_TEAM_KEY_PASSPHRASE_FILE = pass_file
+    return fingerprint
+
+
+# The real-service fixtures (worker, Redis, SMTP sink), available to every module here.
+from tests.embargo.services import (  # noqa: E402, F401
+    private_redis,
+    real_services,
+    real_services_factory,
+)

@@ -1,0 +1,234 @@
+"""Many real cv25519 keys, fast, cached on disk (for the fan-out tests and the benchmark).
+
+gpg makes the keys in batch mode, one process per home for a whole batch; the people are
+spread over `homes` gpg homes (person i lives in home i % homes), so a test can decrypt a
+copy in its owner's home and show it does NOT decrypt in a home holding everyone else's
+keys. Public keys are exported in one gpg run per home and split here by packet, so
+thousands of keys do not cost thousands of gpg runs. Keys never expire (cache forever).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+GPG = os.environ.get("HAULOUT_GPG_BINARY", "gpg")
+EMAIL_DOMAIN = "fanout.example.org"
+
+
+@dataclass(frozen=True)
+class PersonKey:
+    index: int
+    email: str
+    fingerprint: str
+    armored: str
+    home: str  # gpg home that holds this person's secret key
+
+
+def gpg_run(home: str | Path, *args: str, stdin: bytes | None = None, check: bool = True):
+    cmd = [GPG, "--homedir", str(home), "--batch", "--no-tty", "--no-random-seed-file", *args]
+    done = subprocess.run(cmd, input=stdin, capture_output=True, check=False)
+    if check and done.returncode != 0:
+        raise RuntimeError(f"gpg {args[:2]} failed: {done.stderr.decode(errors='replace')}")
+    return done
+
+
+def _params(indexes: list[int]) -> str:
+    block = (
+        "Key-Type: eddsa\nKey-Curve: ed25519\nKey-Usage: sign\n"
+        "Subkey-Type: ecdh\nSubkey-Curve: cv25519\nSubkey-Usage: encrypt\n"
+        "Name-Real: Person {i}\nName-Email: person{i}@" + EMAIL_DOMAIN + "\n"
+        "Expire-Date: 0\n%no-protection\n%commit\n"
+    )
+    return "".join(block.format(i=i) for i in indexes)
+
+
+def _packets(data: bytes):
+    """Yields (tag, header+body bytes, body) for each OpenPGP packet (RFC 4880 4.2)."""
+    pos = 0
+    while pos < len(data):
+        start = pos
+        first = data[pos]
+        pos += 1
+        if not first & 0x80:
+            raise ValueError("not an OpenPGP packet")
+        if first & 0x40:  # new format
+            tag = first & 0x3F
+            octet = data[pos]
+            if octet < 192:
+                length, pos = octet, pos + 1
+            elif octet < 224:
+                length, pos = ((octet - 192) << 8) + data[pos + 1] + 192, pos + 2
+            elif octet == 255:
+                length, pos = int.from_bytes(data[pos + 1 : pos + 5], "big"), pos + 5
+            else:
+                raise ValueError("partial lengths do not occur in exported keys")
+        else:
+            tag = (first >> 2) & 0x0F
+            size = {0: 1, 1: 2, 2: 4}[first & 0x03]
+            length = int.from_bytes(data[pos : pos + size], "big")
+            pos += size
+        body = data[pos : pos + length]
+        pos += length
+        yield tag, data[start:pos], body
+
+
+def _crc24(data: bytes) -> int:
+    crc = 0xB704CE
+    for byte in data:
+        crc ^= byte << 16
+        for _ in range(8):
+            crc <<= 1
+            if crc & 0x1000000:
+                crc ^= 0x1864CFB
+    return crc & 0xFFFFFF
+
+
+def armor_public(data: bytes) -> str:
+    text = base64.b64encode(data).decode()
+    lines = [text[i : i + 64] for i in range(0, len(text), 64)]
+    crc = base64.b64encode(_crc24(data).to_bytes(3, "big")).decode()
+    return (
+        "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n"
+        + "\n".join(lines)
+        + f"\n={crc}\n-----END PGP PUBLIC KEY BLOCK-----\n"
+    )
+
+
+def split_export(data: bytes) -> dict[str, tuple[str, str]]:
+    """Binary export of many keys -> {email: (fingerprint, armored)}."""
+    keys: dict[str, tuple[str, str]] = {}
+    current: list[bytes] = []
+    fingerprint = email = None
+
+    def flush():
+        if current and fingerprint and email:
+            keys[email] = (fingerprint, armor_public(b"".join(current)))
+
+    for tag, raw, body in _packets(data):
+        if tag == 6:  # public primary key: a new key starts
+            flush()
+            current, email = [], None
+            # v4 fingerprint: SHA-1 over 0x99, a two-octet length and the key body.
+            fingerprint = (
+                hashlib.sha1(b"\x99" + len(body).to_bytes(2, "big") + body, usedforsecurity=False)
+                .hexdigest()
+                .upper()
+            )
+        elif tag == 13 and email is None:
+            uid = body.decode()
+            email = uid[uid.index("<") + 1 : uid.index(">")]
+        current.append(raw)
+    flush()
+    return keys
+
+
+def _generate(home: Path, indexes: list[int]) -> None:
+    if not indexes:
+        return
+    with tempfile.NamedTemporaryFile("w", suffix=".params", delete=False) as params:
+        params.write(_params(indexes))
+    try:
+        gpg_run(home, "--gen-key", params.name)
+    finally:
+        os.unlink(params.name)
+
+
+def people_keys(count: int, cache_dir: str | Path, homes: int = 2) -> list[PersonKey]:
+    """The first `count` people's keys, generating only those not yet in the cache."""
+    cache = Path(cache_dir)
+    cache.mkdir(parents=True, exist_ok=True)
+    manifest_path = cache / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else []
+    if len(manifest) < count:
+        home_paths = [cache / f"home-{h}" for h in range(homes)]
+        for path in home_paths:
+            path.mkdir(mode=0o700, exist_ok=True)
+        todo = list(range(len(manifest), count))
+        # One gpg per home, in parallel: key generation is CPU-bound.
+        with ThreadPoolExecutor(max_workers=homes) as pool:
+            list(
+                pool.map(
+                    lambda h: _generate(home_paths[h], [i for i in todo if i % homes == h]),
+                    range(homes),
+                )
+            )
+        exported: dict[str, tuple[str, str]] = {}
+        for path in home_paths:
+            exported.update(split_export(gpg_run(path, "--export").stdout))
+            subprocess.run(
+                ["gpgconf", "--homedir", str(path), "--kill", "gpg-agent"],
+                capture_output=True,
+                check=False,
+            )
+        for i in todo:
+            email = f"person{i}@{EMAIL_DOMAIN}"
+            fingerprint, armored = exported[email]
+            manifest.append(
+                {
+                    "index": i,
+                    "email": email,
+                    "fingerprint": fingerprint,
+                    "armored": armored,
+                    "home": str(home_paths[i % homes]),
+                }
+            )
+        manifest_path.write_text(json.dumps(manifest))
+    return [PersonKey(**item) for item in manifest[:count]]
+
+
+def team_key(cache_dir: str | Path) -> tuple[Path, Path, str]:
+    """A signing key for the security team, passphrase-protected as in production.
+    Returns (armored secret key file, passphrase file, fingerprint)."""
+    cache = Path(cache_dir)
+    cache.mkdir(parents=True, exist_ok=True)
+    key_file, pass_file, fpr_file = cache / "team.sec.asc", cache / "team.pass", cache / "team.fpr"
+    if not fpr_file.exists():
+        home = Path(tempfile.mkdtemp(prefix="hteam-"))
+        try:
+            pass_file.write_text("team passphrase for tests only\n")
+            pass_file.chmod(0o600)
+            gpg_run(
+                home,
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase-file",
+                str(pass_file),
+                "--quick-gen-key",
+                f"Security Team <security@{EMAIL_DOMAIN}>",
+                "ed25519",
+                "sign,cert",
+                "0",
+            )
+            listing = gpg_run(home, "--with-colons", "--list-secret-keys").stdout.decode()
+            fingerprint = next(
+                line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:")
+            )
+            secret = gpg_run(
+                home,
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase-file",
+                str(pass_file),
+                "--armor",
+                "--export-secret-keys",
+                fingerprint,
+            ).stdout
+            key_file.write_bytes(secret)
+            key_file.chmod(0o600)
+            fpr_file.write_text(fingerprint)
+        finally:
+            subprocess.run(
+                ["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"],
+                capture_output=True,
+                check=False,
+            )
+            subprocess.run(["rm", "-rf", str(home)], check=False)
+    return key_file, pass_file, fpr_file.read_text().strip()

@@ -1,0 +1,222 @@
+"""Tracing a leaked copy to its recipient: the variation engine, the rendering hook and the
+ranking (no gpg: the plaintext inside the encryption is rendered directly)."""
+
+from __future__ import annotations
+
+import random
+import textwrap
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from distributors.models import Organization, TeamMember
+from embargo import tracing
+from embargo.models import Delivery, DeliveryVariation, Notice
+from embargo.selectors_leaks import leak_trace, notice_trace_capacity
+from embargo.services.delivery import notice_plaintext
+from embargo.services.notices import message_id_new, reference_code_new
+from tests.embargo.helpers import case_ready, notice_draft
+
+pytestmark = pytest.mark.django_db
+
+TRACED_BODY = """\
+A crafted archive can {{overwrite|corrupt}} the heap of the unpacker when it
+{{reads|parses}} a long file name. The bug is in the {{path|name}} handling code and
+has been there {{since|from}} release 2.0.
+
+Please {{apply|install}} the attached patch to every {{supported|maintained}} branch
+and {{rebuild|recompile}} the package. Do not {{publish|push}} the fixed source before
+the disclosure time; the {{advisory|announcement}} goes out then.
+
+Your users are {{safe|protected}} once the update is {{installed|deployed}}; a
+{{restart|reload}} of the service is not needed.
+"""
+
+
+def _people(count: int, *, prefix: str) -> tuple[Organization, list[TeamMember]]:
+    now = timezone.now()
+    organization = Organization.objects.create(
+        name=f"Trace Distro {prefix}",
+        slug=f"trace-{prefix}",
+        website="https://trace.example.org",
+        status=Organization.Status.MEMBER,
+        member_since=now,
+    )
+    user_model = get_user_model()
+    user_model.objects.bulk_create(
+        [
+            user_model(username=f"{prefix}{n}", email=f"{prefix}{n}@trace.example.net")
+            for n in range(count)
+        ]
+    )
+    users = user_model.objects.filter(username__startswith=prefix).order_by("pk")
+    TeamMember.objects.bulk_create(
+        [TeamMember(organization=organization, user=user, is_need_to_know=True) for user in users]
+    )
+    return organization, list(TeamMember.objects.filter(organization=organization))
+
+
+def _deliveries(notice: Notice, members: list[TeamMember]) -> list[Delivery]:
+    now = timezone.now()
+    Delivery.objects.bulk_create(
+        [
+            Delivery(
+                notice=notice,
+                member=member,
+                user_id=member.user_id,
+                organization_id=member.organization_id,
+                email=f"{member.user_id}@trace.example.net",
+                fingerprint="A" * 40,
+                reference_code=reference_code_new(),
+                message_id=message_id_new(),
+                state=Delivery.State.SENT,
+                created_at=now,
+                sent_at=now,
+            )
+            for member in members
+        ]
+    )
+    return list(
+        Delivery.objects.filter(notice=notice)
+        .select_related("notice__vulnerability")
+        .order_by("pk")
+    )
+
+
+def _leaked(text: str, code: str, rng: random.Random) -> str:
+    """The copy as a leaker might paste it: reference code gone, lines re-wrapped at a
+    different width, some indentation and blank lines changed."""
+    text = text.replace(code, "")
+    width = rng.choice([38, 55, 72, 90])
+    paragraphs = [" ".join(p.split()) for p in text.split("\n\n")]
+    wrapped = [textwrap.fill(p, width=width) for p in paragraphs if p]
+    return ("\n\n" if rng.random() < 0.5 else "\n  \n").join(wrapped)
+
+
+@pytest.fixture
+def traced(settings):
+    settings.HAULOUT_TRACE_SECRET = "test trace secret"
+    case = case_ready()
+    notice = notice_draft(case=case, body=TRACED_BODY)
+    Notice.objects.filter(pk=notice.pk).update(state=Notice.State.SENDING)
+    notice.refresh_from_db()
+    _, members = _people(200, prefix="tr")
+    return {"case": case, "notice": notice, "deliveries": _deliveries(notice, members)}
+
+
+def test_the_body_of_the_accuracy_test_has_twelve_points():
+    assert len(tracing.body_parse(TRACED_BODY).points) == 12
+
+
+def test_every_one_of_200_reflowed_copies_without_reference_traces_to_its_recipient(traced):
+    rng = random.Random(5)
+    copies = {d.pk: notice_plaintext(delivery=d) for d in traced["deliveries"]}
+    assert len(set(copies.values())) == 200
+    first = 0
+    for delivery in traced["deliveries"]:
+        leak = _leaked(copies[delivery.pk], delivery.reference_code, rng)
+        assert delivery.reference_code not in leak
+        result = leak_trace(vulnerability=traced["case"], text=leak)
+        assert result.identified is not None
+        if result.rows[0].delivery.pk == delivery.pk:
+            first += 1
+    assert first == 200
+
+
+def test_the_choices_of_each_copy_are_recorded_and_reused(traced, settings):
+    delivery = traced["deliveries"][0]
+    text = notice_plaintext(delivery=delivery)
+    record = DeliveryVariation.objects.get(delivery=delivery)
+    assert len(record.choices["body"]) == 12
+    # A rotated secret does not change a copy that was already rendered.
+    settings.HAULOUT_TRACE_SECRET = "rotated"
+    assert notice_plaintext(delivery=delivery) == text
+    assert DeliveryVariation.objects.filter(delivery=delivery).count() == 1
+
+
+def test_a_copy_of_another_cases_notice_ranks_nobody(traced):
+    other_case = case_ready(title="Another issue")
+    other = notice_draft(case=other_case, body=TRACED_BODY)
+    _, members = _people(1, prefix="stranger")
+    stranger = _deliveries(other, members)[0]
+    for delivery in traced["deliveries"]:
+        notice_plaintext(delivery=delivery)
+    leak = _leaked(notice_plaintext(delivery=stranger), stranger.reference_code, random.Random(1))
+    result = leak_trace(vulnerability=traced["case"], text=leak)
+    assert result.rows == []
+    assert result.identified is None
+    assert result.verdict.nobody > 0.99
+    assert result.verdict.observed_points >= 12
+
+
+def test_an_unrelated_text_ranks_nobody(traced):
+    for delivery in traced["deliveries"][:20]:
+        notice_plaintext(delivery=delivery)
+    result = leak_trace(
+        vulnerability=traced["case"],
+        text="Release notes: this version improves start-up time and fixes typos.",
+    )
+    assert result.rows == [] and result.identified is None
+    assert result.verdict.observed_points == 0
+
+
+def test_a_reference_code_alone_identifies_the_copy(traced):
+    delivery = traced["deliveries"][7]
+    notice_plaintext(delivery=delivery)
+    result = leak_trace(
+        vulnerability=traced["case"], text=f"someone posted ref {delivery.reference_code.lower()}"
+    )
+    assert result.identified is not None and result.identified.delivery.pk == delivery.pk
+    assert result.identified.reference_found
+
+
+def test_a_short_excerpt_ranks_its_recipient_but_does_not_claim_certainty(traced):
+    delivery = traced["deliveries"][3]
+    text = notice_plaintext(delivery=delivery)
+    for other in traced["deliveries"]:
+        notice_plaintext(delivery=other)
+    # Only the first sentence of the body: two variation points.
+    excerpt = text[text.index("A crafted") :].split(".")[0]
+    result = leak_trace(vulnerability=traced["case"], text=excerpt)
+    assert result.identified is None
+    assert delivery.pk in [row.delivery.pk for row in result.rows]
+
+
+def test_within_a_point_no_framing_wording_contains_another():
+    for name, options in tracing.FRAMING.items():
+        normalised = [tracing.normalise(option) for option in options]
+        assert len(set(normalised)) == len(options), name
+        for a in normalised:
+            for b in normalised:
+                assert a == b or a not in b, (name, a, b)
+
+
+def test_marked_alternatives_parse_and_render():
+    parsed = tracing.body_parse("It is {{ patched | fixed }} now, {{x}} and {{a|a}} stay.")
+    assert [p.options for p in parsed.points] == [("patched", "fixed")]
+    assert tracing.body_render(parsed, [1]) == "It is fixed now, {{x}} and a stay."
+
+
+def test_normalising_ignores_case_wrapping_quotes_and_emphasis():
+    quoted = tracing.normalise("> Hello\n>   **World**\n\n  again")
+    assert quoted.strip() == tracing.normalise("hello world again")
+
+
+def test_the_trace_secret_is_derived_with_its_own_purpose():
+    derived = tracing.trace_secret_derive(secret_key="k")
+    assert derived != b"k" and derived == tracing.trace_secret_derive(secret_key="k")
+    assert tracing.trace_secret_derive(secret_key="k", configured="s") == b"s"
+
+
+def test_capacity_tells_the_author_whom_the_body_can_tell_apart(traced):
+    capacity = notice_trace_capacity(notice=traced["notice"])
+    assert capacity.body_points == 12 and capacity.audience == 200
+    assert capacity.body_variants == 4096
+    # 4096 body variants for 200 people: some share a body; the framing separates them.
+    assert not capacity.body_distinguishes_audience
+    assert capacity.total_distinguishes_audience
+    small = tracing.capacity(body="no points here", audience=1)
+    assert small.body_points == 0 and small.body_variants == 1
+    unmarked = tracing.capacity(body="no points here", audience=3)
+    assert unmarked.body_shared == 3 and not unmarked.body_distinguishes_audience

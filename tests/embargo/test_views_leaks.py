@@ -1,0 +1,285 @@
+"""Leak pages: every view for anonymous, owner, other organisation and staff."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from django.urls import reverse
+
+from distributors.models import Organization
+from embargo.models import Delivery, LeakReport, Sanction
+from embargo.services import notice_send
+from embargo.services.delivery import notice_plaintext
+from embargo.services.leaks import leak_report_confirm, leak_report_file
+from embargo.tasks import delivery_send_task
+from tests.conftest import enable_totp
+from tests.embargo.helpers import case_ready, notice_draft
+from tests.factories import (
+    MemberOrganizationFactory,
+    StaffFactory,
+    TeamMemberFactory,
+    make_eligible,
+)
+
+pytestmark = pytest.mark.django_db
+EVIDENCE = "Pasted copy: the walrus canary sings"
+
+
+@pytest.fixture
+def world(monkeypatch):
+    monkeypatch.setattr(delivery_send_task, "apply_async", lambda *a, **k: None)
+    acme = MemberOrganizationFactory(name="Acme Views", slug="acme-views")
+    owner = make_eligible(TeamMemberFactory(organization=acme, is_admin=True)).user
+    other_org = MemberOrganizationFactory(name="Other Views", slug="other-views")
+    other = make_eligible(TeamMemberFactory(organization=other_org, is_admin=True)).user
+    staff = StaffFactory()
+    enable_totp(staff)
+    case = case_ready(actor=staff)
+    notice = notice_draft(case=case, actor=staff)
+    notice_send(notice=notice, actor=staff)
+    report = leak_report_file(
+        actor=staff,
+        organization=acme,
+        vulnerability=case,
+        notice=notice,
+        source=LeakReport.Source.FOUND,
+        what_leaked="The patch.",
+        leaked_to="A forum.",
+        how="Unknown.",
+        evidence_text=EVIDENCE,
+    )
+    return SimpleNamespace(
+        acme=acme,
+        owner=owner,
+        other_org=other_org,
+        other=other,
+        staff=staff,
+        case=case,
+        notice=notice,
+        report=report,
+    )
+
+
+def _as(who, world, client, mfa_client):
+    if who == "anonymous":
+        return client
+    return mfa_client(getattr(world, who))
+
+
+STAFF_GET = [
+    ("embargo:staff_leak_dashboard", lambda w: {}),
+    ("embargo:staff_leak_detail", lambda w: {"pk": w.report.pk}),
+    ("embargo:staff_leak_create", lambda w: {"pk": w.case.pk}),
+    ("embargo:staff_trace", lambda w: {"pk": w.case.pk}),
+    ("embargo:staff_notice_tracing", lambda w: {"pk": w.notice.pk}),
+    ("embargo:staff_organization_leaks", lambda w: {"slug": w.acme.slug}),
+]
+STAFF_POST = [
+    ("embargo:staff_leak_confirm", lambda w: {"pk": w.report.pk}, {"reason": "Seen."}),
+    ("embargo:staff_leak_dismiss", lambda w: {"pk": w.report.pk}, {"reason": "No."}),
+    (
+        "embargo:staff_organization_sanction",
+        lambda w: {"slug": w.acme.slug},
+        {"kind": "suspension", "reason": "Pause."},
+    ),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", STAFF_GET)
+@pytest.mark.parametrize("who,expected", [("owner", 404), ("other", 404), ("staff", 200)])
+def test_staff_pages_open_for_staff_only(world, client, mfa_client, name, kwargs, who, expected):
+    response = _as(who, world, client, mfa_client).get(reverse(name, kwargs=kwargs(world)))
+    assert response.status_code == expected
+    if expected == 404:
+        assert EVIDENCE.encode() not in response.content
+
+
+@pytest.mark.parametrize("name,kwargs", STAFF_GET)
+def test_staff_pages_send_anonymous_people_to_sign_in(world, client, name, kwargs):
+    response = client.get(reverse(name, kwargs=kwargs(world)))
+    assert response.status_code == 302 and "login" in response["Location"]
+
+
+@pytest.mark.parametrize("name,kwargs,data", STAFF_POST)
+@pytest.mark.parametrize("who", ["anonymous", "owner", "other"])
+def test_only_staff_confirm_dismiss_or_sanction(world, client, mfa_client, name, kwargs, data, who):
+    response = _as(who, world, client, mfa_client).post(reverse(name, kwargs=kwargs(world)), data)
+    assert response.status_code in (302, 404)
+    if who != "anonymous":
+        assert response.status_code == 404
+    world.report.refresh_from_db()
+    world.acme.refresh_from_db()
+    assert world.report.is_open and world.acme.status == Organization.Status.MEMBER
+    assert not Sanction.objects.exists()
+
+
+def test_staff_confirm_applies_the_ladder(world, mfa_client):
+    response = mfa_client(world.staff).post(
+        reverse("embargo:staff_leak_confirm", kwargs={"pk": world.report.pk}),
+        {"reason": "Traced.", "reference_code": ""},
+    )
+    assert response.status_code == 302
+    world.report.refresh_from_db()
+    assert world.report.state == LeakReport.State.CONFIRMED
+    assert Sanction.objects.get().kind == Sanction.Kind.WARNING
+
+
+def test_staff_confirm_with_an_unknown_reference_code_changes_nothing(world, mfa_client):
+    mfa_client(world.staff).post(
+        reverse("embargo:staff_leak_confirm", kwargs={"pk": world.report.pk}),
+        {"reason": "Traced.", "reference_code": "NOTACODE"},
+    )
+    world.report.refresh_from_db()
+    assert world.report.is_open and not Sanction.objects.exists()
+
+
+def test_staff_remove_directly_and_the_lift_is_staff_only(world, client, mfa_client):
+    staff = mfa_client(world.staff)
+    staff.post(
+        reverse("embargo:staff_organization_sanction", kwargs={"slug": world.acme.slug}),
+        {"kind": "suspension", "reason": "Pause."},
+    )
+    sanction = Sanction.objects.get()
+    url = reverse("embargo:staff_sanction_lift", kwargs={"pk": sanction.pk})
+    client.logout()
+    for who in ("owner", "other"):
+        assert mfa_client(getattr(world, who)).post(url, {"reason": "x"}).status_code == 404
+    assert Sanction.objects.get().lifted_at is None
+    mfa_client(world.staff).post(url, {"reason": "Resolved."})
+    assert Sanction.objects.get().lifted_at is not None
+
+
+def test_staff_disclosure_move_is_staff_only(world, client, mfa_client):
+    url = reverse("embargo:staff_leak_disclosure", kwargs={"pk": world.report.pk})
+    data = {"disclosure_at": "2099-01-01T10:00"}
+    assert client.post(url, data).status_code == 302
+    for who in ("owner", "other"):
+        assert mfa_client(getattr(world, who)).post(url, data).status_code == 404
+    before = world.case.disclosure_at
+    world.case.refresh_from_db()
+    assert world.case.disclosure_at == before
+
+
+# ---------------------------------------------------------------- member pages
+
+
+@pytest.mark.parametrize(
+    "who,expected", [("anonymous", 302), ("owner", 200), ("other", 404), ("staff", 200)]
+)
+def test_a_leak_report_is_visible_to_its_organisation_and_staff(
+    world, client, mfa_client, who, expected
+):
+    response = _as(who, world, client, mfa_client).get(world.report.get_absolute_url())
+    assert response.status_code == expected
+    # The pasted copy is for the security team's pages only.
+    assert EVIDENCE.encode() not in response.content
+
+
+@pytest.mark.parametrize("who", ["owner", "other"])
+def test_the_list_shows_only_the_own_organisations_reports(world, mfa_client, who):
+    response = mfa_client(getattr(world, who)).get(reverse("embargo:leak_list"))
+    assert response.status_code == 200
+    link = world.report.get_absolute_url().encode()
+    assert (link in response.content) == (who == "owner")
+
+
+def test_the_list_sends_anonymous_to_sign_in_and_staff_to_the_dashboard(world, client, mfa_client):
+    assert client.get(reverse("embargo:leak_list")).status_code == 302
+    response = mfa_client(world.staff).get(reverse("embargo:leak_list"))
+    assert response["Location"] == reverse("embargo:staff_leak_dashboard")
+
+
+def _report_form(world, organization):
+    return {
+        "organization": organization.pk,
+        "notice": world.notice.pk,
+        "what_leaked": "The subject line.",
+        "leaked_to": "A colleague without need-to-know.",
+        "how": "Read over the shoulder.",
+        "prevention": "Screens lock; notices only in the encrypted mailbox.",
+    }
+
+
+def test_an_owner_files_a_report_and_sees_its_status(
+    world, mfa_client, mailoutbox, django_capture_on_commit_callbacks
+):
+    owner = mfa_client(world.owner)
+    assert owner.get(reverse("embargo:leak_create")).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner.post(reverse("embargo:leak_create"), _report_form(world, world.acme))
+    created = LeakReport.objects.exclude(pk=world.report.pk).get()
+    assert response["Location"] == created.get_absolute_url()
+    assert created.source == LeakReport.Source.SELF_REPORT
+    assert b"Waiting for the security team" in owner.get(created.get_absolute_url()).content
+    assert any(m.to == [world.staff.email] for m in mailoutbox)
+
+
+def test_another_organisation_cannot_file_for_acme(world, mfa_client):
+    response = mfa_client(world.other).post(
+        reverse("embargo:leak_create"), _report_form(world, world.acme)
+    )
+    assert response.status_code == 200
+    assert LeakReport.objects.count() == 1
+
+
+def test_the_report_form_is_closed_to_anonymous_and_to_people_without_an_organisation(
+    world, client, mfa_client
+):
+    assert client.get(reverse("embargo:leak_create")).status_code == 302
+    assert mfa_client(world.staff).get(reverse("embargo:leak_create")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "who,expected", [("anonymous", 302), ("owner", 200), ("other", 404), ("staff", 200)]
+)
+def test_the_retrospective_page_is_scoped(world, client, mfa_client, who, expected):
+    leak_report_confirm(report=world.report, actor=world.staff, reason="Traced.")
+    sanction = Sanction.objects.get()
+    url = reverse("embargo:retrospective", kwargs={"pk": sanction.pk})
+    assert _as(who, world, client, mfa_client).get(url).status_code == expected
+
+
+def test_only_the_owner_admin_answers_the_retrospective(world, mfa_client):
+    leak_report_confirm(report=world.report, actor=world.staff, reason="Traced.")
+    sanction = Sanction.objects.get()
+    url = reverse("embargo:retrospective", kwargs={"pk": sanction.pk})
+    assert mfa_client(world.other).post(url, {"retrospective": "x"}).status_code == 404
+    mfa_client(world.staff).post(url, {"retrospective": "x"})
+    assert Sanction.objects.get().retrospective_at is None
+    mfa_client(world.owner).post(url, {"retrospective": "We changed the process."})
+    assert Sanction.objects.get().retrospective == "We changed the process."
+
+
+# ---------------------------------------------------------------- tracing page
+
+
+def test_the_trace_page_identifies_a_pasted_copy(world, mfa_client):
+    row = Delivery.objects.filter(notice=world.notice, user=world.owner).get()
+    text = notice_plaintext(delivery=row).replace(row.reference_code, "")
+    for other in Delivery.objects.filter(notice=world.notice).exclude(pk=row.pk):
+        notice_plaintext(delivery=other)
+    response = mfa_client(world.staff).post(
+        reverse("embargo:staff_trace", kwargs={"pk": world.case.pk}), {"text": text}
+    )
+    assert response.status_code == 200
+    assert response.context["result"].identified.delivery.pk == row.pk
+    assert b"identified" in response.content
+
+
+def test_the_staff_dashboard_lists_open_reports_in_few_queries(
+    world, mfa_client, django_assert_max_num_queries
+):
+    for _ in range(5):
+        leak_report_file(
+            actor=world.staff,
+            organization=world.other_org,
+            vulnerability=world.case,
+            what_leaked="x",
+            leaked_to="y",
+            how="z",
+        )
+    staff = mfa_client(world.staff)
+    with django_assert_max_num_queries(12):
+        response = staff.get(reverse("embargo:staff_leak_dashboard"))
+    assert response.content.count(b"Urgent") == 6
