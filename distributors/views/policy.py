@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -18,19 +16,7 @@ from ..markdown import markdown_render
 from ..models import PolicyVersion
 from ..selectors import policy_acceptance_current, policy_current, policy_versions
 from ..services import policy_accept, policy_publish
-
-
-def staff_only(view):
-    """Anonymous people go to the login page; signed-in non-staff get a plain 404."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_staff:
-            raise Http404("No such page.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
+from .common import staff_required
 
 
 def safe_next(request, value: str | None) -> str | None:
@@ -78,7 +64,7 @@ def policy_view(request):
     )
 
 
-@staff_only
+@staff_required
 def staff_policy_view(request):
     current = policy_current()
     initial = {"text": current.text if current else ""}
@@ -112,7 +98,7 @@ def staff_policy_view(request):
     )
 
 
-@staff_only
+@staff_required
 def staff_policy_version_view(request, number: int):
     version = get_object_or_404(policy_versions(), number=number)
     return render(

@@ -5,13 +5,9 @@ factor first."""
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q, QuerySet
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -21,7 +17,6 @@ from ..forms import (
     CriterionReviewForm,
     DecideForm,
     ReviewQueueFilterForm,
-    form_errors_from,
 )
 from ..models import Application
 from ..selectors import (
@@ -33,6 +28,7 @@ from ..selectors import (
     criteria_active,
 )
 from ..services import application_ask, application_decide, criterion_review_record
+from .common import service_error_report, staff_required
 
 # What each audit action means, for the history table; unknown actions show as recorded.
 ACTION_WORDS = {
@@ -50,20 +46,6 @@ ACTION_WORDS = {
     "application.withdrawn": "withdrew the application",
 }
 VERDICT_WORDS = {"met": "met", "not_met": "not met", "needs_info": "needs information"}
-
-
-def staff_required(view):
-    """Anonymous people go to the login page; signed-in non-staff get a plain 404, so the
-    staff pages do not even admit to existing."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_staff:
-            raise Http404("No such page.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _reviewable(user) -> QuerySet[Application]:
@@ -124,15 +106,6 @@ def _render_detail(
     return render(request, "distributors/review_detail.html", context, status=status)
 
 
-def _report(request, form, error: ValidationError) -> None:
-    """A field's error goes beside the field; an error about the application as a whole
-    (already decided, a criterion not met) goes to the messages, which every state shows."""
-    if hasattr(error, "error_dict"):
-        form_errors_from(form, error)
-    else:
-        messages.error(request, " ".join(error.messages))
-
-
 def _application_or_404(request, pk: int) -> Application:
     return get_object_or_404(_reviewable(request.user), pk=pk)
 
@@ -191,7 +164,7 @@ def criterion_review_view(request, pk: int, number: int):
                 actor=request.user,
             )
         except ValidationError as error:
-            _report(request, form, error)
+            service_error_report(request, form, error)
         except PermissionDenied as error:
             messages.error(request, str(error))
             return redirect(application.get_review_url())
@@ -214,7 +187,7 @@ def application_ask_view(request, pk: int):
                 application=application, text=form.cleaned_data["text"], actor=request.user
             )
         except ValidationError as error:
-            _report(request, form, error)
+            service_error_report(request, form, error)
         except PermissionDenied as error:
             messages.error(request, str(error))
             return redirect(application.get_review_url())
@@ -240,7 +213,7 @@ def application_decide_view(request, pk: int):
                 actor=request.user,
             )
         except ValidationError as error:
-            _report(request, form, error)
+            service_error_report(request, form, error)
         except PermissionDenied as error:
             messages.error(request, str(error))
             return redirect(application.get_review_url())

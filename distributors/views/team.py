@@ -35,6 +35,7 @@ from ..services.team import (
     team_member_remove,
     team_member_update,
 )
+from .common import staff_required
 
 
 def _team_url(organization: Organization) -> str:
@@ -202,10 +203,8 @@ def invitation_view(request, token: str):
     )
 
 
-@login_required
+@staff_required
 def staff_organizations_view(request):
-    if not request.user.is_staff:
-        raise Http404
     return render(
         request,
         "distributors/team/staff_organizations.html",
@@ -213,7 +212,7 @@ def staff_organizations_view(request):
     )
 
 
-@login_required
+@staff_required
 def staff_team_view(request, slug: str):
     organization = get_object_or_404(organizations_for_staff(user=request.user), slug=slug)
     return render(

@@ -17,7 +17,7 @@ from ..forms_trust import VouchAnswerForm, VouchGraphFilterForm, VouchRequestFor
 from ..models import Application, Criterion, Vouch
 from ..selectors import vouch_graph, vouches_addressed_to
 from ..services import vouch_confirm, vouch_decline, vouch_request, vouch_withdraw
-from .policy import staff_only
+from .common import staff_required
 
 GRAPH_PAGE_SIZE = 100
 
@@ -117,7 +117,7 @@ def vouch_detail_view(request, pk: int):
     )
 
 
-@staff_only
+@staff_required
 def vouch_graph_view(request):
     filters = VouchGraphFilterForm(request.GET or None)
     flagged_only = filters.is_valid() and filters.cleaned_data["flagged"]

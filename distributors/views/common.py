@@ -1,0 +1,36 @@
+"""Helpers every staff or form page uses, in both apps."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404
+
+from ..forms import form_errors_from
+
+
+def staff_required(view):
+    """Anonymous people go to the login page; signed-in non-staff get a plain 404, so the
+    staff pages do not even admit to existing."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_staff:
+            raise Http404("No such page.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def service_error_report(request, form, error: ValidationError) -> None:
+    """A service's error about a field goes beside that field; an error about the object
+    as a whole (already decided, already sent) goes to the messages, which every page
+    shows."""
+    if hasattr(error, "error_dict"):
+        form_errors_from(form, error)
+    else:
+        messages.error(request, " ".join(error.messages))
