@@ -326,6 +326,8 @@ HAULOUT_TEAM_KEY_PASSPHRASE_FILE = Path(
     env.str("HAULOUT_TEAM_KEY_PASSPHRASE_FILE", default=str(VAR_DIR / "team-key.passphrase"))
 )
 
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.EmbargoSafeExceptionReporterFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
