@@ -4,7 +4,8 @@
     python3 dev.py run    # set up, then web + Celery worker + beat with demo data
     python3 dev.py test   # set up, then the whole test suite (extra args go to pytest)
 
-Also: `lint`, `check-deploy`, `totp [EMAIL]`, `install`. The Makefile targets call these.
+Also: `lint`, `check-deploy`, `totp [EMAIL]`, `manage ARGS` (manage.py with the local
+settings, e.g. `manage demo_decrypt --to EMAIL`), `install`. The Makefile targets call these.
 The virtual environment lives in .venv and is reinstalled only when pyproject.toml changes.
 """
 
@@ -107,7 +108,13 @@ def totp(args: list[str]) -> None:
     _check(PYTHON, "manage.py", "demo_totp", *args, env=_local_env())
 
 
+def manage(args: list[str]) -> None:
+    install()
+    _check(PYTHON, "manage.py", *args, env=_local_env())
+
+
 COMMANDS = {
+    "manage": manage,
     "install": lambda args: install(),
     "run": run,
     "test": test,
