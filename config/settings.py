@@ -292,6 +292,11 @@ CELERY_BEAT_SCHEDULE["embargo-suspensions-lift"] = {
     "task": "embargo.tasks.suspensions_lift_due_task",
     "schedule": 15 * 60,
 }
+# Reporters are promised a first response within 3 business days; staff hear at 2.
+CELERY_BEAT_SCHEDULE["embargo-first-response-overdue"] = {
+    "task": "embargo.tasks_reporter.first_response_overdue_task",
+    "schedule": 60 * 60,
+}
 
 # Leaks: the sanction each further confirmed leak brings, in order (the last one repeats),
 # and the key that derives each copy's wording. Set HAULOUT_TRACE_SECRET in production so
@@ -308,6 +313,11 @@ HAULOUT_DELIVERY_SENDING_TIMEOUT = env.int("HAULOUT_DELIVERY_SENDING_TIMEOUT", d
 # visibility timeout), and a copy that keeps failing ends as failed for staff to see.
 HAULOUT_DELIVERY_RETRY_MAX_SECONDS = env.int("HAULOUT_DELIVERY_RETRY_MAX_SECONDS", default=60)
 HAULOUT_DELIVERY_MAX_ATTEMPTS = env.int("HAULOUT_DELIVERY_MAX_ATTEMPTS", default=10)
+# A send task carries up to this many delivery ids (never content); eligibility is checked
+# again, and sent copies are recorded, every HAULOUT_DELIVERY_RECHECK_EVERY copies. A crash
+# can therefore re-send at most that many copies, each once and with the same Message-ID.
+HAULOUT_DELIVERY_BATCH_SIZE = env.int("HAULOUT_DELIVERY_BATCH_SIZE", default=40)
+HAULOUT_DELIVERY_RECHECK_EVERY = env.int("HAULOUT_DELIVERY_RECHECK_EVERY", default=10)
 HAULOUT_ACK_REMINDER_HOURS = env.int("HAULOUT_ACK_REMINDER_HOURS", default=24)
 HAULOUT_ACK_STAFF_ALERT_HOURS = env.int("HAULOUT_ACK_STAFF_ALERT_HOURS", default=24)
 HAULOUT_MESSAGE_ID_DOMAIN = env.str("HAULOUT_MESSAGE_ID_DOMAIN", default="") or (
@@ -324,6 +334,11 @@ HAULOUT_TEAM_KEY_FILE = Path(
 )
 HAULOUT_TEAM_KEY_PASSPHRASE_FILE = Path(
     env.str("HAULOUT_TEAM_KEY_PASSPHRASE_FILE", default=str(VAR_DIR / "team-key.passphrase"))
+)
+# The same key's public half, which the site publishes: web processes read only this
+# file and never need the secret key.
+HAULOUT_TEAM_PUBLIC_KEY_FILE = Path(
+    env.str("HAULOUT_TEAM_PUBLIC_KEY_FILE", default=str(VAR_DIR / "team-key.pub.asc"))
 )
 
 DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.EmbargoSafeExceptionReporterFilter"

@@ -37,3 +37,35 @@ def audit_record(
         data=data or {},
         created_at=timezone.now(),
     )
+
+
+def audit_record_many(
+    *,
+    actor,
+    action: str,
+    targets: list[tuple[models.Model, int | None, dict[str, Any]]],
+) -> list[AuditEvent]:
+    """One event per (target, organization id, data), in one insert: for services that
+    change many rows of one kind at once (a batch of notice copies). Same rules as
+    audit_record: inside the change's transaction, append-only."""
+    if not transaction.get_connection().in_atomic_block:
+        raise PermissionDenied("Audit events are written inside the change's transaction.")
+    if not targets:
+        return []
+    now = timezone.now()
+    actor = actor if actor is not None and actor.is_authenticated else None
+    return AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                actor=actor,
+                action=action,
+                target_type=ContentType.objects.get_for_model(target),
+                target_id=str(target.pk),
+                target_repr=str(target)[:300],
+                organization_id=organization_id,
+                data=data or {},
+                created_at=now,
+            )
+            for target, organization_id, data in targets
+        ]
+    )

@@ -69,7 +69,7 @@ class Eligibility:
         return [Reason(reason).label for reason in self.reasons]
 
 
-def _members(*, policy: PolicyVersion | None) -> QuerySet[TeamMember]:
+def _members(*, policy: PolicyVersion | int | None) -> QuerySet[TeamMember]:
     if policy is None:
         accepted = models.Value(False, output_field=models.BooleanField())
     else:
@@ -147,6 +147,24 @@ def eligibility_for_audience(
         ids = [org.pk if isinstance(org, Organization) else int(org) for org in organizations]
         queryset = queryset.filter(organization_id__in=ids)
     return [_evaluate(member, disclosure_at=disclosure_at, now=now) for member in queryset]
+
+
+def eligibility_for_members(
+    *, team_member_ids: Iterable[int], disclosure_at: datetime
+) -> dict[int, Eligibility]:
+    """Several people at once, checked again at send time: {team member id: Eligibility}.
+    A fixed number of queries (the policy, the people, their active keys) however many
+    ids; an id whose membership is gone is simply absent from the result."""
+    ids = sorted({int(pk) for pk in team_member_ids})
+    if not ids:
+        return {}
+    now = timezone.now()
+    # The current version's id is all the check needs (policy_current() reads its text).
+    policy = PolicyVersion.objects.order_by("-number").values_list("pk", flat=True).first()
+    members = _members(policy=policy).filter(pk__in=ids).order_by()
+    return {
+        member.pk: _evaluate(member, disclosure_at=disclosure_at, now=now) for member in members
+    }
 
 
 def eligibility_for_member(*, team_member_id: int, disclosure_at: datetime) -> Eligibility:

@@ -48,15 +48,29 @@ class ArmorBlock:
     data: bytes
 
 
-def crc24(data: bytes) -> int:
-    crc = 0xB704CE
-    for byte in data:
-        crc ^= byte << 16
+def _crc24_table() -> tuple[int, ...]:
+    table = []
+    for index in range(256):
+        crc = index << 16
         for _ in range(8):
             crc <<= 1
             if crc & 0x1000000:
                 crc ^= 0x1864CFB
-    return crc & 0xFFFFFF
+        table.append(crc & 0xFFFFFF)
+    return tuple(table)
+
+
+_CRC24_TABLE = _crc24_table()
+
+
+def crc24(data: bytes) -> int:
+    """RFC 4880 6.1, a byte at a time from a table (a bit at a time cost ~1 ms per
+    message checked in a fan-out)."""
+    crc = 0xB704CE
+    table = _CRC24_TABLE
+    for byte in data:
+        crc = ((crc << 8) & 0xFFFFFF) ^ table[((crc >> 16) ^ byte) & 0xFF]
+    return crc
 
 
 def dearmor(text: str) -> list[ArmorBlock]:

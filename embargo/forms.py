@@ -86,6 +86,41 @@ class CaseForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 6}),
         help_text="Published at disclosure. Markdown.",
     )
+    public_description = forms.CharField(
+        label="Public description (for the advisory)",
+        max_length=TEXT_MAX_LENGTH,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="What the issue is, in words fit for everyone; published at disclosure. "
+        "The private summary never is. Markdown.",
+    )
+    reporter_name = forms.CharField(label="Reporter's name", max_length=200, required=False)
+    reporter_email = forms.EmailField(
+        label="Reporter's email",
+        required=False,
+        help_text="Told when the case is rejected or its disclosure date moves.",
+    )
+    reporter_public_key = forms.CharField(
+        label="Reporter's public PGP key (ASCII armor)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="Optional. Without it the reporter only ever gets a mail saying that "
+        "something changed, never any detail.",
+    )
+    reported_at = UtcDateTimeField(
+        label="Report arrived (UTC)",
+        required=False,
+        help_text="Leave empty for now. The first response is due within 3 business days.",
+    )
+
+    field_order = [
+        "title",
+        "summary",
+        "reporter_name",
+        "reporter_email",
+        "reporter_public_key",
+        "reported_at",
+    ]
 
     def __init__(self, *args, vulnerability: Vulnerability | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -97,6 +132,13 @@ class CaseForm(forms.Form):
                 for name in list(self.fields):
                     if name not in EDITABLE_AFTER_DISCLOSURE:
                         del self.fields[name]
+
+    def clean(self):
+        cleaned = super().clean()
+        # Empty means "now" for a new case and "unchanged" for an edit.
+        if cleaned.get("reported_at") is None:
+            cleaned.pop("reported_at", None)
+        return cleaned
 
     @staticmethod
     def initial_for(vulnerability: Vulnerability) -> dict:
@@ -110,6 +152,11 @@ class CaseForm(forms.Form):
                 "cvss_vector",
                 "cve_id",
                 "mitigation",
+                "public_description",
+                "reporter_name",
+                "reporter_email",
+                "reporter_public_key",
+                "reported_at",
             )
         }
 

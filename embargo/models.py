@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from distributors.models import Organization, TeamMember
 
@@ -77,6 +78,22 @@ class Vulnerability(models.Model):
         help_text="For the public advisory. Markdown.",
         validators=[MaxLengthValidator(TEXT_MAX_LENGTH)],
     )
+    # For the public advisory; the private summary is never published.
+    public_description = models.TextField(
+        blank=True,
+        help_text="For the public advisory. Markdown.",
+        validators=[MaxLengthValidator(TEXT_MAX_LENGTH)],
+    )
+    # The reporter: told when the case is rejected or its disclosure date moves, encrypted
+    # to the fingerprint pinned here; without a key only a mail that says nothing.
+    reporter_name = models.CharField(max_length=200, blank=True)
+    reporter_email = models.EmailField(blank=True)
+    reporter_public_key = models.TextField(blank=True)
+    reporter_key_fingerprint = models.CharField(max_length=40, blank=True)
+    reported_at = models.DateTimeField(default=timezone.now)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    # When staff were told the first response is overdue, so they are told once.
+    first_response_alerted_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

@@ -10,17 +10,22 @@ from django.conf import settings
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True)
-def delivery_send_task(self, delivery_id: int) -> None:
-    from .services.delivery import DeliveryDeferred, delivery_send
+def delivery_send_task(self, delivery_ids: list[int] | int) -> None:
+    """A batch of copies: ids only. A single id is a message queued before batches."""
+    from .services.delivery import DEFERRED, DeliveryDeferred, deliveries_send
 
-    try:
-        delivery_send(delivery_id=delivery_id)
-    except DeliveryDeferred as error:
-        # Short, capped countdowns: a long ETA would sit unacknowledged in the worker
-        # past the broker's visibility timeout and be handed to a second worker.
+    if isinstance(delivery_ids, int):
+        delivery_ids = [delivery_ids]
+    outcomes = deliveries_send(delivery_ids=[int(pk) for pk in delivery_ids])
+    deferred = sorted(pk for pk, outcome in outcomes.items() if outcome == DEFERRED)
+    if deferred:
+        # Only the copies that met a temporary failure go round again; the rest of the
+        # batch is final. Short, capped countdowns: a long ETA would sit unacknowledged
+        # in the worker past the broker's visibility timeout and reach a second worker.
         cap = settings.HAULOUT_DELIVERY_RETRY_MAX_SECONDS
         countdown = min(cap, 2 ** min(self.request.retries, 10)) + random.uniform(0, 1)
-        raise self.retry(exc=error, countdown=countdown, max_retries=None) from error
+        error = DeliveryDeferred(f"{len(deferred)} of {len(outcomes)} copies deferred")
+        raise self.retry(args=(deferred,), exc=error, countdown=countdown, max_retries=None)
 
 
 @shared_task(ignore_result=True)

@@ -18,6 +18,11 @@ urlpatterns = [
         name="case_disclosure_move",
     ),
     path("staff/cases/<int:pk>/disclose/", cases.case_disclose_view, name="case_disclose"),
+    path(
+        "staff/cases/<int:pk>/first-response/",
+        cases.case_first_response_view,
+        name="case_first_response",
+    ),
     path("staff/cases/<int:pk>/advisory/", cases.advisory_preview_view, name="advisory_preview"),
     path("staff/cases/<int:pk>/notices/new/", notices.notice_create_view, name="notice_create"),
     path("staff/notices/<int:pk>/", notices.notice_detail_view, name="notice_detail"),

@@ -27,6 +27,9 @@ def _isolated_mail_and_tasks(settings, tmp_path):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    # No published team key file unless a test writes one: the public key is then derived
+    # from whichever secret key file the test configures.
+    settings.HAULOUT_TEAM_PUBLIC_KEY_FILE = tmp_path / "team-key.pub.asc"
     yield
 
 

@@ -7,9 +7,10 @@ more people, for longer, than the case itself.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -35,10 +36,25 @@ _TEXT_LIMITS = {
     "affected_versions": 300,
     "fixed_versions": 300,
     "mitigation": 20000,
+    "public_description": 20000,
+    "reporter_name": 200,
 }
-EDITABLE_FIELDS = (*_TEXT_LIMITS, "cvss_vector", "cve_id")
+REPORTER_FIELDS = ("reporter_email", "reporter_public_key", "reported_at")
+EDITABLE_FIELDS = (*_TEXT_LIMITS, "cvss_vector", "cve_id", *REPORTER_FIELDS)
 # Corrections a published advisory may still need.
-EDITABLE_AFTER_DISCLOSURE = ("affected_versions", "fixed_versions", "mitigation")
+EDITABLE_AFTER_DISCLOSURE = (
+    "affected_versions",
+    "fixed_versions",
+    "mitigation",
+    "public_description",
+)
+# A report cannot arrive in the future; a little leeway for clocks.
+REPORTED_AT_SKEW = timedelta(minutes=5)
+
+
+def _armor_same(one: str, other: str) -> bool:
+    # Browsers send a textarea back with CRLF line ends.
+    return (one or "").replace("\r\n", "\n").strip() == (other or "").replace("\r\n", "\n").strip()
 
 
 def _next_number(year: int) -> int:
@@ -93,11 +109,45 @@ def _clean(fields: dict) -> dict:
             if value is not None and timezone.is_naive(value):
                 errors.setdefault(name, []).append("Give the disclosure time with its zone.")
             cleaned[name] = value
+        elif name == "reporter_email":
+            value = (value or "").strip()
+            if value:
+                try:
+                    validate_email(value)
+                except ValidationError:
+                    errors.setdefault(name, []).append("Enter a valid email address.")
+            cleaned[name] = value
+        elif name == "reported_at":
+            if value is None or timezone.is_naive(value):
+                errors.setdefault(name, []).append(
+                    "Give the time the report arrived, with its zone."
+                )
+            elif value > timezone.now() + REPORTED_AT_SKEW:
+                errors.setdefault(name, []).append("The report cannot have arrived in the future.")
+            cleaned[name] = value
+        elif name == "reporter_public_key":
+            cleaned.update(_reporter_key_clean(value, fields.get("reporter_email"), errors))
         else:
             raise TypeError(f"Unknown case field {name!r}")
     if errors:
         raise ValidationError(errors)
     return cleaned
+
+
+def _reporter_key_clean(armored: str | None, email: str | None, errors: dict) -> dict:
+    """The reporter's key is inspected like a member's (one public key, usable for
+    encryption, not expired or revoked) and its fingerprint pinned."""
+    from distributors.pgp import key_inspect
+
+    armored = (armored or "").strip()
+    if not armored:
+        return {"reporter_public_key": "", "reporter_key_fingerprint": ""}
+    try:
+        report = key_inspect(armored=armored, account_email=(email or "").strip() or None)
+    except ValidationError as error:
+        errors.setdefault("reporter_public_key", []).extend(error.messages)
+        return {}
+    return {"reporter_public_key": report.armored, "reporter_key_fingerprint": report.fingerprint}
 
 
 @transaction.atomic
@@ -112,6 +162,11 @@ def vulnerability_create(
     cve_id: str = "",
     disclosure_at: datetime | None = None,
     mitigation: str = "",
+    public_description: str = "",
+    reporter_name: str = "",
+    reporter_email: str = "",
+    reporter_public_key: str = "",
+    reported_at: datetime | None = None,
 ) -> Vulnerability:
     cleaned = _clean(
         {
@@ -123,6 +178,11 @@ def vulnerability_create(
             "cve_id": cve_id,
             "disclosure_at": disclosure_at,
             "mitigation": mitigation,
+            "public_description": public_description,
+            "reporter_name": reporter_name,
+            "reporter_email": reporter_email,
+            "reporter_public_key": reporter_public_key,
+            "reported_at": reported_at or timezone.now(),
         }
     )
     now = timezone.now()
@@ -159,6 +219,12 @@ def vulnerability_update(*, vulnerability: Vulnerability, actor, **changes) -> V
         raise ValidationError(
             "After disclosure only the versions and the mitigation can be corrected."
         )
+    if "reporter_public_key" in changes and _armor_same(
+        changes["reporter_public_key"], case.reporter_public_key
+    ):
+        # Unchanged: not inspected again, so an edit elsewhere is never refused because
+        # the pinned key has since expired.
+        del changes["reporter_public_key"]
     cleaned = _clean(changes)
     changed = [name for name, value in cleaned.items() if getattr(case, name) != value]
     if not changed:
@@ -171,9 +237,15 @@ def vulnerability_update(*, vulnerability: Vulnerability, actor, **changes) -> V
         actor=actor,
         action="vulnerability.updated",
         target=case,
-        data={"fields": sorted({"cvss_vector" if n.startswith("cvss_") else n for n in changed})},
+        data={"fields": sorted({_audit_name(name) for name in changed})},
     )
     return case
+
+
+def _audit_name(name: str) -> str:
+    if name.startswith("cvss_"):
+        return "cvss_vector"
+    return "reporter_public_key" if name == "reporter_key_fingerprint" else name
 
 
 @transaction.atomic
@@ -214,8 +286,20 @@ def vulnerability_reject(*, vulnerability: Vulnerability, actor, reason: str) ->
     case.rejection_reason = reason
     case.updated_at = timezone.now()
     case.save(update_fields=["state", "rejection_reason", "updated_at"])
-    audit_record(actor=actor, action="vulnerability.rejected", target=case, data={"from": previous})
+    event = audit_record(
+        actor=actor, action="vulnerability.rejected", target=case, data={"from": previous}
+    )
+    _reporter_tell_after_commit(case, event)
     return case
+
+
+def _reporter_tell_after_commit(case: Vulnerability, event) -> None:
+    """The reporter hears about a rejection or a new disclosure date; the task gets ids
+    only and decides itself whether the mail can be encrypted."""
+    from ..tasks_reporter import reporter_update_task
+
+    case_id, event_id = case.pk, event.pk
+    transaction.on_commit(lambda: _queue_quietly(reporter_update_task, case_id, event_id))
 
 
 @transaction.atomic
@@ -242,7 +326,7 @@ def vulnerability_disclosure_move(
     case.disclosure_at = disclosure_at
     case.updated_at = timezone.now()
     case.save(update_fields=["disclosure_at", "updated_at"])
-    audit_record(
+    event = audit_record(
         actor=actor,
         action="vulnerability.disclosure_moved",
         target=case,
@@ -251,6 +335,7 @@ def vulnerability_disclosure_move(
             "to": disclosure_at.isoformat(),
         },
     )
+    _reporter_tell_after_commit(case, event)
     if previous is not None:
         disclosure_moved_notice_send(vulnerability=case, actor=actor, previous=previous, note=note)
     return case

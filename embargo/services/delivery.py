@@ -1,11 +1,18 @@
-"""Sending one person's copy of a notice, and the sweeper that makes sure every copy goes.
+"""Sending people's copies of a notice, a batch at a time, and the sweeper that makes sure
+every copy goes.
 
 At-least-once without loss, and never twice at the same time:
-- a task claims its row with a conditional UPDATE (pending -> sending); a second task for
-  the same row, or a second worker, finds nothing to claim and stops;
+- a task carries a short list of row ids (ids only) and claims them with one conditional
+  UPDATE (pending -> sending, attempts + 1) that returns the rows it claimed; a row that
+  another task or worker claimed first is not among them, so it is never sent twice;
 - the claim number (attempts) fences a slow worker out of a row the sweeper handed on;
-- a row whose task was lost (broker down, worker killed) is queued again by the sweeper,
-  with the same Message-ID, so a rare duplicate is recognisable as the same message.
+- eligibility is checked again, for a few copies at a time, just before they go out;
+- each copy is marked sent, with its audit event, as soon as the SMTP server took it: a
+  crash mid-batch re-sends only copies not yet marked, at most once each, with the same
+  Message-ID, so a rare duplicate is recognisable as the same message;
+- a temporary SMTP failure puts that copy alone back to pending; the rest of the batch
+  goes on; a row whose task was lost (broker down, worker killed) is queued again by the
+  sweeper.
 
 Logs name delivery ids and reasons only, never a subject, body or address.
 """
@@ -14,22 +21,24 @@ from __future__ import annotations
 
 import logging
 import smtplib
-import threading
-from datetime import UTC, timedelta
-from email.message import EmailMessage as MimeMessage
-from email.utils import format_datetime, formataddr
+from collections.abc import Iterable
+from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from distributors.audit import audit_record
-from distributors.eligibility import eligibility_for_member
-from distributors.models import TeamMember
+from distributors.audit import audit_record, audit_record_many
+from distributors.eligibility import eligibility_for_members
+from distributors.models import Organization
 
 from ..models import Delivery, Notice, Vulnerability
+from .delivery_mail import connection_drop as _connection_drop  # noqa: F401 (tests)
+from .delivery_mail import notice_plaintext, notice_wire, wire_is_encrypted
+from .delivery_mail import smtp_code as _smtp_code
+from .delivery_mail import smtp_reason as _smtp_reason
+from .delivery_mail import smtp_send as _smtp_send
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +51,28 @@ REASON_LABELS = {
     MEMBERSHIP_GONE: "The person is no longer in the organisation.",
     CASE_CLOSED: "The case was rejected before this copy went out.",
 }
+
+
+# What deliveries_send() reports for a row besides its new state.
+SKIPPED = "skipped"  # nothing to claim: sent, claimed or cancelled elsewhere
+DEFERRED = "deferred"  # a temporary failure: pending again, to be retried soon
+
+# Copies per task. Bigger batches spread the per-task cost (queueing, claim, the
+# eligibility and tracing queries) over more copies; smaller ones share the work more
+# evenly between workers at the end of a fan-out.
+DEFAULT_BATCH_SIZE = 40
+# Copies per eligibility re-check within a batch (and per write marking copies sent): a
+# suspension, removal, revoked key or lapsed policy stops every copy not yet checked
+# when it happened; a crash re-sends at most this many copies already handed to SMTP.
+DEFAULT_RECHECK_EVERY = 10
+
+
+def batch_size() -> int:
+    return max(1, int(getattr(settings, "HAULOUT_DELIVERY_BATCH_SIZE", DEFAULT_BATCH_SIZE)))
+
+
+def recheck_every() -> int:
+    return max(1, int(getattr(settings, "HAULOUT_DELIVERY_RECHECK_EVERY", DEFAULT_RECHECK_EVERY)))
 
 
 class DeliveryDeferred(Exception):
@@ -73,8 +104,9 @@ def queue_or_log(task, *args) -> bool:
 
 
 def deliveries_enqueue(*, notice_id: int | None = None, delivery_ids=None) -> int:
-    """Queues a send task per pending row (of a notice, or the given ids). Stops at the
-    first broker error: the rows stay pending and the sweeper retries them."""
+    """Queues send tasks for the pending rows (of a notice, or the given ids), a batch of
+    ids per task. Stops at the first broker error: the rows stay pending and the sweeper
+    retries them. Returns how many rows were queued."""
     from ..tasks import delivery_send_task
 
     if delivery_ids is None:
@@ -83,17 +115,29 @@ def deliveries_enqueue(*, notice_id: int | None = None, delivery_ids=None) -> in
             .order_by("pk")
             .values_list("pk", flat=True)
         )
+    delivery_ids = [int(pk) for pk in delivery_ids]
     queued = 0
-    for delivery_id in delivery_ids:
-        if not queue_or_log(delivery_send_task, delivery_id):
+    for batch in _batches(delivery_ids, batch_size()):
+        if not queue_or_log(delivery_send_task, batch):
             logger.warning(
                 "Queued %d of %d deliveries; the rest stay pending for the sweeper.",
                 queued,
                 len(delivery_ids),
             )
             break
-        queued += 1
+        queued += len(batch)
     return queued
+
+
+def _batches(ids: list[int], size: int) -> list[list[int]]:
+    """Full batches, then the last two batches' worth in quarters: the workers finish
+    together instead of one waiting on another's last full batch."""
+    batches, start = [], 0
+    while len(ids) - start > 2 * size:
+        batches.append(ids[start : start + size])
+        start += size
+    tail = max(1, size // 4)
+    return batches + [ids[i : i + tail] for i in range(start, len(ids), tail)]
 
 
 def deliveries_sweep(*, now=None) -> int:
@@ -132,6 +176,8 @@ def deliveries_sweep(*, now=None) -> int:
 
 
 def _finish(delivery: Delivery, *, attempt: int, state: str, reason: str = "", reasons=()) -> bool:
+    """Final state and its audit event, in one transaction, only if the claim is still
+    ours (state sending, same attempt)."""
     now = timezone.now()
     with transaction.atomic():
         changed = Delivery.objects.filter(
@@ -153,17 +199,16 @@ def _finish(delivery: Delivery, *, attempt: int, state: str, reason: str = "", r
                 actor=None,
                 action=f"delivery.{state}",
                 target=delivery,
-                organization=delivery.organization,
+                organization=Organization(pk=delivery.organization_id),
                 data=data,
             )
     if changed and state != Delivery.State.SENT:
         logger.info("Delivery %s %s: %s", delivery.pk, state, reason or ",".join(reasons))
-    if changed:
-        notice_finish_if_done(notice_id=delivery.notice_id)
     return bool(changed)
 
 
-def _defer(delivery: Delivery, *, attempt: int, reason: str) -> None:
+def _defer(delivery: Delivery, *, attempt: int, reason: str) -> str:
+    """Back to pending for a retry; failed once the attempts run out."""
     if attempt >= settings.HAULOUT_DELIVERY_MAX_ATTEMPTS:
         _finish(
             delivery,
@@ -171,13 +216,13 @@ def _defer(delivery: Delivery, *, attempt: int, reason: str) -> None:
             state=Delivery.State.FAILED,
             reason=f"Gave up after {attempt} temporary failures; last: {reason}",
         )
-        return
+        return Delivery.State.FAILED
     # queued_at restarts the sweeper's clock: the retry is already on its way.
     Delivery.objects.filter(pk=delivery.pk, state=Delivery.State.SENDING, attempts=attempt).update(
         state=Delivery.State.PENDING, queued_at=timezone.now(), failure_reason=reason[:500]
     )
     logger.info("Delivery %s deferred (attempt %d): %s", delivery.pk, attempt, reason)
-    raise DeliveryDeferred(reason)
+    return DEFERRED
 
 
 def notice_finish_if_done(*, notice_id: int) -> bool:
@@ -199,237 +244,286 @@ def notice_finish_if_done(*, notice_id: int) -> bool:
     return bool(changed)
 
 
-# ---------------------------------------------------------------- the message
+# ---------------------------------------------------------------- claiming
 
 
-def _utc(moment) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def notice_plaintext(*, delivery: Delivery) -> str:
-    """The text inside the encryption; nothing of it appears anywhere else."""
-    from ..tracing import body_render
-    from .tracing import delivery_variant
-
-    notice = delivery.notice
-    case = notice.vulnerability
-    ack_url = f"{settings.SITE_URL}{delivery.acknowledgement_path}"
-    # Each copy words its framing and the author's marked alternatives in its own way,
-    # so a leaked copy can be traced to its recipient (embargo/tracing.py).
-    variant, parsed = delivery_variant(delivery=delivery)
-    lines = [
-        notice.subject,
-        "",
-        variant.wording("greeting"),
-        "",
-        variant.wording("intro"),
-        "",
-        f"Case: {case.public_id}" + (f" ({case.cve_id})" if case.cve_id else ""),
-        f"Disclosure: {_utc(case.disclosure_at)} ({case.disclosure_at.isoformat()})",
-        f"Your reference: {delivery.reference_code}",
-        f"{variant.wording('ack_prompt')}: {ack_url}",
-    ]
-    if notice.revises_id:
-        lines.append(f"This updates notice #{notice.revises_id}.")
-    lines += [
-        "",
-        variant.wording("body_lead"),
-        "",
-        body_render(parsed, variant.body),
-        "",
-        "-- ",
-        variant.wording("closing_embargo"),
-        variant.wording("closing_share"),
-        "",
-        variant.wording("signoff"),
-        "The security team",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def notice_message(*, delivery: Delivery, armored: str) -> MimeMessage:
-    from ..crypto import pgp_mime_message
-
-    inner = MimeMessage()
-    # Protected headers: mail clients that understand them show the real subject.
-    inner["Subject"] = delivery.notice.subject
-    inner.set_content(notice_plaintext(delivery=delivery))
-    inner.set_param("protected-headers", "v1")
-    return pgp_mime_message(
-        recipient_armored=armored,
-        fingerprint=delivery.fingerprint,
-        inner=inner,
-        outer_subject=delivery.notice.outer_subject,
-        from_email=formataddr((settings.SITE_NAME, settings.SECURITY_TEAM_EMAIL)),
-        to_email=delivery.email,
-        message_id=delivery.message_id,
-        headers={"Date": format_datetime(timezone.now())},
-    )
-
-
-class _Prebuilt(EmailMessage):
-    """Lets Django's mail backends send a MIME message we built ourselves."""
-
-    def __init__(self, mime: MimeMessage, *, from_email: str, to: str):
-        super().__init__(from_email=from_email, to=[to])
-        self._mime = mime
-
-    def message(self, *args, **kwargs):
-        return _Wire(self._mime)
-
-
-class _Wire:
-    """What Django's SMTP backend serialises: our message, with CRLF line ends."""
-
-    def __init__(self, mime: MimeMessage):
-        self._mime = mime
-
-    def as_bytes(self, linesep: str = "\n", **kwargs) -> bytes:
-        return self._mime.as_bytes(policy=self._mime.policy.clone(linesep=linesep))
-
-    def __getattr__(self, name):
-        return getattr(self._mime, name)
-
-
-_smtp = threading.local()
-
-
-def _connection():
-    # One SMTP connection per worker process (thread), reused across tasks: the
-    # handshake costs more than a small message.
-    key = (settings.EMAIL_BACKEND, getattr(settings, "EMAIL_HOST", ""), settings.EMAIL_PORT)
-    if getattr(_smtp, "key", None) != key or _smtp.connection is None:
-        _smtp.connection = get_connection(fail_silently=False)
-        _smtp.key = key
-    return _smtp.connection
-
-
-def _connection_drop() -> None:
-    connection = getattr(_smtp, "connection", None)
-    _smtp.connection = None
-    if connection is not None:
-        try:
-            connection.close()
-        except Exception:  # already broken; nothing to save
-            logger.debug("SMTP connection close failed", exc_info=True)
-
-
-def _smtp_send(message: MimeMessage, *, from_email: str, to: str) -> None:
-    wrapped = _Prebuilt(message, from_email=from_email, to=to)
-    for attempt in (1, 2):
-        connection = _connection()
-        reused = getattr(connection, "connection", None) is not None
-        try:
-            connection.open()
-            connection.send_messages([wrapped])
-            return
-        except smtplib.SMTPServerDisconnected:
-            _connection_drop()
-            # A reused connection the server had closed while idle: one fresh try now.
-            if not (reused and attempt == 1):
-                raise
-        except (smtplib.SMTPException, OSError):
-            _connection_drop()
-            raise
-
-
-def _smtp_code(error: Exception) -> int | None:
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in error.recipients.values()]
-        return max(codes) if codes else None
-    if isinstance(error, smtplib.SMTPAuthenticationError):
-        return None  # our configuration, not the recipient: retry, staff fix it
-    if isinstance(error, smtplib.SMTPResponseException):
-        return error.smtp_code
-    return None
-
-
-def _smtp_reason(error: Exception) -> str:
-    code = _smtp_code(error)
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        text = "; ".join(
-            f"{code} {message.decode(errors='replace') if isinstance(message, bytes) else message}"
-            for code, message in error.recipients.values()
+def _claim(delivery_ids: list[int]) -> dict[int, int]:
+    """pending -> sending for those of the ids still pending, in one statement; returns
+    {id: attempt} for exactly the rows this call claimed."""
+    now = timezone.now()
+    if connection.vendor in ("postgresql", "sqlite"):
+        quote = connection.ops.quote_name
+        table = quote(Delivery._meta.db_table)
+        pk, state, claimed_at, attempts = (
+            quote(Delivery._meta.get_field(name).column)
+            for name in ("id", "state", "claimed_at", "attempts")
         )
-        return f"SMTP refused the recipient: {text}"
-    if isinstance(error, smtplib.SMTPResponseException):
-        message = error.smtp_error
-        if isinstance(message, bytes):
-            message = message.decode(errors="replace")
-        return f"SMTP {code} {message}"
-    return f"SMTP connection problem: {type(error).__name__}"
+        marks = ", ".join(["%s"] * len(delivery_ids))
+        if connection.vendor == "postgresql":
+            # SKIP LOCKED: a row another worker is claiming right now is theirs; waiting
+            # for it would only find it claimed.
+            # Only quoted column names and %s placeholders are formatted into the SQL.
+            where = (
+                f"{pk} IN (SELECT {pk} FROM {table} WHERE {pk} IN ({marks}) AND {state} = %s "  # noqa: S608
+                f"ORDER BY {pk} FOR UPDATE SKIP LOCKED)"
+            )
+        else:  # SQLite runs one writer at a time
+            where = f"{pk} IN ({marks}) AND {state} = %s"
+        sql = (
+            f"UPDATE {table} SET {state} = %s, {claimed_at} = %s, {attempts} = {attempts} + 1 "  # noqa: S608
+            f"WHERE {where} RETURNING {pk}, {attempts}"
+        )
+        params = [
+            Delivery.State.SENDING.value,
+            connection.ops.adapt_datetimefield_value(now),
+            *delivery_ids,
+            Delivery.State.PENDING.value,
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return {int(row_id): int(attempt) for row_id, attempt in cursor.fetchall()}
+    claimed = {}
+    for delivery_id in delivery_ids:  # other databases: one conditional UPDATE per row
+        if Delivery.objects.filter(pk=delivery_id, state=Delivery.State.PENDING).update(
+            state=Delivery.State.SENDING, claimed_at=now, attempts=F("attempts") + 1
+        ):
+            claimed[delivery_id] = Delivery.objects.values_list("attempts", flat=True).get(
+                pk=delivery_id
+            )
+    return claimed
+
+
+def _release(rows: Iterable[Delivery], claimed: dict[int, int]) -> None:
+    """Gives back rows this call claimed but did not finish (an unforeseen error between
+    the claim and the send), so they need not wait for the sweeper's timeout."""
+    for row in rows:
+        Delivery.objects.filter(
+            pk=row.pk, state=Delivery.State.SENDING, attempts=claimed[row.pk]
+        ).update(state=Delivery.State.PENDING, queued_at=timezone.now())
 
 
 # ---------------------------------------------------------------- the send
 
 
-def delivery_send(*, delivery_id: int) -> str:
-    """Claims, checks, encrypts, signs and sends one copy. Returns the row's new state,
-    or "skipped" when there was nothing to claim. Raises DeliveryDeferred to retry."""
+def deliveries_send(*, delivery_ids: Iterable[int]) -> dict[int, str]:
+    """Claims, checks, encrypts, signs and sends a batch of copies over one SMTP
+    connection. Returns {id: outcome}: the row's new state, SKIPPED when there was
+    nothing to claim, or DEFERRED when it is pending again for a retry."""
+    delivery_ids = sorted({int(pk) for pk in delivery_ids})
+    outcomes = dict.fromkeys(delivery_ids, SKIPPED)
+    if not delivery_ids:
+        return outcomes
+    claimed = _claim(delivery_ids)
+    if not claimed:
+        return outcomes
+    rows = list(
+        Delivery.objects.filter(pk__in=list(claimed))
+        .select_related("notice__vulnerability")
+        .order_by("pk")
+    )
+    open_rows = list(rows)
+    try:
+        step = recheck_every()
+        for start in range(0, len(rows), step):
+            part = rows[start : start + step]
+            for row, outcome in _send_part(part, claimed):
+                outcomes[row.pk] = outcome
+                open_rows.remove(row)
+    except Exception:
+        _release(open_rows, claimed)
+        raise
+    for notice_id in sorted({row.notice_id for row in rows}):
+        notice_finish_if_done(notice_id=notice_id)
+    return outcomes
+
+
+def _send_part(rows: list[Delivery], claimed: dict[int, int]):
+    """Checks a few claimed copies together, then sends each; yields (row, outcome).
+    Copies the SMTP server took are marked sent together at the end of the part, also
+    when something goes wrong half-way (a crash re-sends at most this part's copies)."""
+    from .tracing import delivery_variants
+
+    ready = []
+    for row, attempt, state, reasons, key in _checked(rows, claimed):
+        if state is None:
+            ready.append((row, attempt, key))
+        else:
+            _finish(row, attempt=attempt, state=state, reasons=reasons)
+            yield row, state
+    variants = delivery_variants(deliveries=[row for row, _, _ in ready])
+    sent: list[tuple[Delivery, int]] = []
+    try:
+        for row, attempt, key in ready:
+            outcome = _send_one(row, attempt=attempt, armored=key.armored, variant=variants[row.pk])
+            if outcome == Delivery.State.SENT:
+                sent.append((row, attempt))
+            else:
+                yield row, outcome
+    finally:
+        marked = _mark_sent(sent)
+    for row, _ in sent:
+        # Not marked: the claim passed to someone else meanwhile (the sweeper's
+        # timeout); theirs is the row now. Reported as skipped, like a lost claim.
+        yield row, Delivery.State.SENT if row.pk in marked else SKIPPED
+
+
+def _mark_sent(sent: list[tuple[Delivery, int]]) -> set[int]:
+    """sending -> sent for copies whose claim is still ours, with one audit event each,
+    in one transaction. Returns the ids marked."""
+    if not sent:
+        return set()
+    now = timezone.now()
+    by_attempt: dict[int, list[int]] = {}
+    for row, attempt in sent:
+        by_attempt.setdefault(attempt, []).append(row.pk)
+    marked: set[int] = set()
+    with transaction.atomic():
+        for attempt, ids in by_attempt.items():
+            marked |= _update_returning(
+                ids,
+                where_state=Delivery.State.SENDING,
+                attempts=attempt,
+                values={
+                    "state": Delivery.State.SENT.value,
+                    "failure_reason": "",
+                    "finished_at": now,
+                    "sent_at": now,
+                },
+            )
+        audit_record_many(
+            actor=None,
+            action=f"delivery.{Delivery.State.SENT}",
+            targets=[
+                (row, row.organization_id, {"attempt": attempt})
+                for row, attempt in sent
+                if row.pk in marked
+            ],
+        )
+    return marked
+
+
+def _update_returning(ids: list[int], *, where_state: str, attempts: int, values: dict) -> set[int]:
+    """UPDATE the rows among `ids` still in `where_state` with this claim number; returns
+    the ids changed, from the statement itself (no read-then-write race)."""
+    if connection.vendor not in ("postgresql", "sqlite"):
+        changed = set()
+        for pk in ids:
+            if Delivery.objects.filter(pk=pk, state=where_state, attempts=attempts).update(
+                **values
+            ):
+                changed.add(pk)
+        return changed
+    quote = connection.ops.quote_name
+    table = quote(Delivery._meta.db_table)
+    assignments, params = [], []
+    for name, value in values.items():
+        field = Delivery._meta.get_field(name)
+        assignments.append(f"{quote(field.column)} = %s")
+        params.append(field.get_db_prep_save(value, connection))
+    pk, state, attempts_column = (
+        quote(Delivery._meta.get_field(name).column) for name in ("id", "state", "attempts")
+    )
+    marks = ", ".join(["%s"] * len(ids))
+    # Only quoted column names and %s placeholders are formatted into the SQL.
+    sql = (
+        f"UPDATE {table} SET {', '.join(assignments)} WHERE {pk} IN ({marks}) "  # noqa: S608
+        f"AND {state} = %s AND {attempts_column} = %s RETURNING {pk}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *ids, where_state, attempts])
+        return {int(row[0]) for row in cursor.fetchall()}
+
+
+def _checked(rows: list[Delivery], claimed: dict[int, int]):
+    """Eligibility again, now: an organisation can be suspended, a key revoked or a
+    policy lapsed between "send" and this copy's turn. Yields (row, attempt, state,
+    reasons, key) where state is None for a copy that may go out."""
+    eligibility = {}
+    by_case: dict[int, list[Delivery]] = {}
+    for row in rows:
+        by_case.setdefault(row.notice.vulnerability_id, []).append(row)
+    for case_rows in by_case.values():
+        case = case_rows[0].notice.vulnerability
+        if case.state == Vulnerability.State.REJECTED:
+            continue
+        eligibility.update(
+            eligibility_for_members(
+                team_member_ids=[row.member_id for row in case_rows if row.member_id],
+                disclosure_at=case.disclosure_at,
+            )
+        )
+    for row in rows:
+        attempt = claimed[row.pk]
+        if row.notice.vulnerability.state == Vulnerability.State.REJECTED:
+            yield row, attempt, Delivery.State.CANCELLED, [CASE_CLOSED], None
+            continue
+        item = eligibility.get(row.member_id) if row.member_id else None
+        if item is None:
+            yield row, attempt, Delivery.State.CANCELLED, [MEMBERSHIP_GONE], None
+        elif not item.eligible:
+            yield row, attempt, Delivery.State.CANCELLED, list(item.reasons), None
+        elif item.key is None or not row.fingerprint or item.key.fingerprint != row.fingerprint:
+            yield row, attempt, Delivery.State.CANCELLED, [KEY_CHANGED], None
+        else:
+            yield row, attempt, None, (), item.key
+
+
+def _send_one(row: Delivery, *, attempt: int, armored: str, variant) -> str:
     from ..crypto import CryptoError
 
-    now = timezone.now()
-    claimed = Delivery.objects.filter(pk=delivery_id, state=Delivery.State.PENDING).update(
-        state=Delivery.State.SENDING, claimed_at=now, attempts=F("attempts") + 1
-    )
-    if not claimed:
-        return "skipped"
-    delivery = Delivery.objects.select_related("notice__vulnerability", "organization").get(
-        pk=delivery_id
-    )
-    attempt = delivery.attempts
-    case = delivery.notice.vulnerability
-
-    def finish(state, reason="", reasons=()):
-        _finish(delivery, attempt=attempt, state=state, reason=reason, reasons=reasons)
+    def finish(state, reason=""):
+        _finish(row, attempt=attempt, state=state, reason=reason)
         return state
 
-    if case.state == Vulnerability.State.REJECTED:
-        return finish(Delivery.State.CANCELLED, reasons=[CASE_CLOSED])
-    # Eligibility again, now: an organisation can be suspended, a key revoked or a
-    # policy lapsed between "send" and this copy's turn.
-    if delivery.member_id is None:
-        return finish(Delivery.State.CANCELLED, reasons=[MEMBERSHIP_GONE])
-    try:
-        eligibility = eligibility_for_member(
-            team_member_id=delivery.member_id, disclosure_at=case.disclosure_at
-        )
-    except TeamMember.DoesNotExist:
-        return finish(Delivery.State.CANCELLED, reasons=[MEMBERSHIP_GONE])
-    if not eligibility.eligible:
-        return finish(Delivery.State.CANCELLED, reasons=eligibility.reasons)
-    key = eligibility.key
-    if key is None or not delivery.fingerprint or key.fingerprint != delivery.fingerprint:
-        return finish(Delivery.State.CANCELLED, reasons=[KEY_CHANGED])
+    # A copy the SMTP server took is returned as SENT and marked by the caller.
 
     try:
-        message = notice_message(delivery=delivery, armored=key.armored)
-        wire = message.as_bytes()
+        wire = notice_wire(delivery=row, armored=armored, variant=variant)
     except CryptoError as error:
         return finish(Delivery.State.FAILED, reason=f"Encryption failed: {error}")
-    # Fail closed on anything that does not look like an encrypted message, and on any
-    # sign of the clear text (the reference code is only ever inside the encryption).
-    if (
-        b"-----BEGIN PGP MESSAGE-----" not in wire
-        or message.get_content_type() != "multipart/encrypted"
-        or delivery.reference_code.encode() in wire
-    ):
+    except Exception as error:
+        # The type only: an exception's text could quote the message it choked on.
+        logger.error("Delivery %s: unexpected %s while building", row.pk, type(error).__name__)
+        return _defer(row, attempt=attempt, reason=f"Unexpected error: {type(error).__name__}")
+    if not wire_is_encrypted(wire, reference_code=row.reference_code):
         return finish(Delivery.State.FAILED, reason="Encryption produced no usable message.")
-
     try:
-        _smtp_send(message, from_email=settings.SECURITY_TEAM_EMAIL, to=delivery.email)
+        _smtp_send(wire, from_email=settings.SECURITY_TEAM_EMAIL, to=row.email)
     except (smtplib.SMTPException, OSError) as error:
         code = _smtp_code(error)
         reason = _smtp_reason(error)
         if code is not None and code >= 500:
             return finish(Delivery.State.FAILED, reason=reason)
-        _defer(delivery, attempt=attempt, reason=reason)
-        return Delivery.State.FAILED  # reached only when attempts ran out
+        return _defer(row, attempt=attempt, reason=reason)
     except Exception as error:
         # Unforeseen: give the row back (the attempt limit ends a repeating fault) rather
         # than leave it claimed until the sweeper's timeout.
-        # The type only: an exception's text could quote the message it choked on.
-        logger.error("Delivery %s: unexpected %s while sending", delivery.pk, type(error).__name__)
-        _defer(delivery, attempt=attempt, reason=f"Unexpected error: {type(error).__name__}")
-        return Delivery.State.FAILED
-    return finish(Delivery.State.SENT)
+        logger.error("Delivery %s: unexpected %s while sending", row.pk, type(error).__name__)
+        return _defer(row, attempt=attempt, reason=f"Unexpected error: {type(error).__name__}")
+    return Delivery.State.SENT
+
+
+def delivery_send(*, delivery_id: int) -> str:
+    """One copy (a batch of one). Returns the row's new state, or "skipped" when there
+    was nothing to claim. Raises DeliveryDeferred when it is pending again for a retry."""
+    outcome = deliveries_send(delivery_ids=[delivery_id])[int(delivery_id)]
+    if outcome == DEFERRED:
+        reason = (
+            Delivery.objects.filter(pk=delivery_id).values_list("failure_reason", flat=True).first()
+        )
+        raise DeliveryDeferred(reason or "temporary failure")
+    return outcome
+
+
+__all__ = [
+    "DEFERRED",
+    "SKIPPED",
+    "DeliveryDeferred",
+    "deliveries_enqueue",
+    "deliveries_send",
+    "deliveries_sweep",
+    "delivery_send",
+    "notice_finish_if_done",
+    "notice_plaintext",
+    "queue_or_log",
+]

@@ -34,6 +34,7 @@ from ..services import (
     vulnerability_transition,
     vulnerability_update,
 )
+from ..services.reporter import first_response_due_for_alert, vulnerability_first_response_record
 from ._shared import report, staff_required
 
 # The manual step offered on the case page; the service decides whether it is allowed.
@@ -54,6 +55,9 @@ ACTION_WORDS = {
     "notice.updated": "edited draft notice #{target}",
     "notice.send_started": "sent notice #{target} ({recipients} recipients, {withheld} withheld)",
     "notice.sent": "finished sending notice #{target}",
+    "vulnerability.first_response_recorded": "recorded the first response to the reporter",
+    "vulnerability.first_response_overdue": "staff were reminded: no first response yet",
+    "vulnerability.reporter_told": "told the reporter",
 }
 FIELD_WORDS = {
     "title": "the title",
@@ -63,6 +67,11 @@ FIELD_WORDS = {
     "cvss_vector": "the CVSS vector",
     "cve_id": "the CVE id",
     "mitigation": "the mitigation",
+    "public_description": "the public description",
+    "reporter_name": "the reporter's name",
+    "reporter_email": "the reporter's email",
+    "reporter_public_key": "the reporter's key",
+    "reported_at": "when the report arrived",
 }
 
 
@@ -94,6 +103,12 @@ def history_rows(*, vulnerability: Vulnerability) -> list[dict]:
             recipients=data.get("recipients", "?"),
             withheld=data.get("withheld", "?"),
         )
+        if event.action == "vulnerability.reporter_told":
+            words += (
+                " (encrypted to their key)"
+                if data.get("encrypted")
+                else " (a mail without details: no usable key)"
+            )
         row = {"actor": event.actor, "words": words, "at": event.created_at, "from": None}
         if event.action == "vulnerability.disclosure_moved":
             row["from"] = _utc_text(data.get("from")) or "not set"
@@ -178,6 +193,7 @@ def _render_detail(request, case: Vulnerability, *, status: int = 200, **forms):
         or DisclosureMoveForm(initial={"disclosure_at": case.disclosure_at}),
         "disclose_form": forms.get("disclose_form") or DiscloseForm(),
         "summary_html": markdown_render(case.summary),
+        "first_response_alert_at": first_response_due_for_alert(case),
         "history": history_rows(vulnerability=case),
         "sent_notices": sum(1 for notice in notices if notice.state != Notice.State.DRAFT),
     }
@@ -267,6 +283,19 @@ def case_disclose_view(request, pk: int):
 
 
 @staff_required
+@require_POST
+def case_first_response_view(request, pk: int):
+    case = _case_or_404(request, pk)
+    try:
+        vulnerability_first_response_record(vulnerability=case, actor=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, "First response to the reporter recorded.")
+    return redirect("embargo:case_detail", pk=case.pk)
+
+
+@staff_required
 def advisory_preview_view(request, pk: int):
     case = _case_or_404(request, pk)
     return render(
@@ -275,6 +304,7 @@ def advisory_preview_view(request, pk: int):
         {
             "case": case,
             "mitigation_html": markdown_render(case.mitigation),
+            "description_html": markdown_render(case.public_description),
             "is_public": case.state == Vulnerability.State.DISCLOSED,
             "public_url": reverse("embargo:advisory_detail", kwargs={"public_id": case.public_id}),
         },

@@ -39,7 +39,11 @@ def advisory_detail_view(request, public_id: str):
     return render(
         request,
         "embargo/public/advisory_detail.html",
-        {"case": case, "mitigation_html": markdown_render(case.mitigation)},
+        {
+            "case": case,
+            "mitigation_html": markdown_render(case.mitigation),
+            "description_html": markdown_render(case.public_description),
+        },
     )
 
 

@@ -379,3 +379,40 @@ def test_encrypting_and_signing_one_notice_is_fast(team, recipient, generated_te
           f"team key generation {generated_team_key[3]:.1f} s")  # fmt: skip
     # Without the cheap agent s2k-count a signature cost ~0.4 s here.
     assert per_message < 0.2
+
+
+def test_team_key_generate_writes_the_public_key_the_site_publishes(tmp_path, settings):
+    key_file, pass_file = tmp_path / "team-key.asc", tmp_path / "team-key.passphrase"
+    public_file = tmp_path / "published" / "team.pub.asc"
+    fingerprint = crypto.team_key_generate(
+        name="Example Security Team",
+        email="security@example.org",
+        path=key_file,
+        passphrase_path=pass_file,
+        public_path=public_file,
+    )
+    published = public_file.read_text()
+    assert "PRIVATE KEY" not in published
+    assert pgp.key_inspect(armored=published).fingerprint == fingerprint
+
+    # The web process reads the file: no secret key and no gpg home are needed for it.
+    settings.HAULOUT_TEAM_PUBLIC_KEY_FILE = public_file
+    settings.HAULOUT_TEAM_KEY_FILE = tmp_path / "no-secret-key-here.asc"
+    settings.GPG_BINARY = "/nonexistent/bin/gpg"
+    crypto.worker_home_close()
+    assert crypto.team_public_key_armored() == published
+
+
+def test_team_key_generate_puts_the_public_key_next_to_the_secret_one_by_default(
+    generated_team_key,
+):
+    key_file, _, fingerprint, _ = generated_team_key
+    public_file = key_file.with_name("team-key.pub.asc")
+    assert pgp.key_inspect(armored=public_file.read_text()).fingerprint == fingerprint
+
+
+def test_a_public_key_file_holding_a_secret_key_is_never_published(generated_team_key, settings):
+    key_file, _, _, _ = generated_team_key
+    settings.HAULOUT_TEAM_PUBLIC_KEY_FILE = key_file  # the operator pointed at the wrong file
+    with pytest.raises(crypto.CryptoError):
+        crypto.team_public_key_armored()

@@ -197,8 +197,9 @@ def test_temporary_failures_end_as_failed_after_the_attempt_limit(world, monkeyp
 
 def test_the_sweeper_requeues_stale_rows_only(world, monkeypatch, settings):
     queued = []
+    # Each task carries a list of ids (a batch); the sweeper's rows share one here.
     monkeypatch.setattr(
-        delivery_send_task, "apply_async", lambda args=None, **k: queued.append(args[0])
+        delivery_send_task, "apply_async", lambda args=None, **k: queued.extend(args[0])
     )
     rows = list(Delivery.objects.filter(notice=world["notice"]).order_by("pk"))
     now = timezone.now()

@@ -110,8 +110,11 @@ def test_sending_writes_one_row_per_person_and_queues_only_their_ids(
     assert len({row.reference_code for row in rows.values()}) == 5
     assert len({row.message_id for row in rows.values()}) == 5
     pending_ids = sorted(rows[p.user_id].pk for p in people)
-    assert sorted(call["args"][0] for call in queued) == pending_ids
-    assert all(call["args"] == (call["args"][0],) and not call["kwargs"] for call in queued)
+    # Each task's only argument is a list of row ids (a batch); every pending row once.
+    assert sorted(pk for call in queued for pk in call["args"][0]) == pending_ids
+    for call in queued:
+        assert len(call["args"]) == 1 and not call["kwargs"]
+        assert all(type(pk) is int for pk in call["args"][0])
     event = AuditEvent.objects.get(action="notice.send_started")
     assert event.data == {"recipients": 3, "withheld": 2}
 

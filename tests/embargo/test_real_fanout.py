@@ -15,6 +15,7 @@ import pytest
 
 from embargo import crypto
 from embargo.models import Delivery, Notice
+from embargo.services import delivery as delivery_module
 from embargo.services import notice_send
 from tests.embargo.gpgcheck import (
     decrypt,
@@ -54,16 +55,19 @@ def test_fan_out_to_200_people_one_private_signed_copy_each(
     assert len(rows) == FANOUT
     assert all(row.state == Delivery.State.PENDING for row in rows.values())
     queued = redis_dump(real_services.broker_url)
-    assert queued.count(b'"task": "embargo.tasks.delivery_send_task"') >= FANOUT
+    published = [item for item in real_services.published if "delivery_send" in item[0]]
+    # Batches: far fewer task messages than rows, and every one of them in Redis.
+    assert FANOUT // delivery_module.batch_size() <= len(published) < FANOUT // 4
+    assert queued.count(b'"task": "embargo.tasks.delivery_send_task"') >= len(published)
     assert CANARY.encode() not in queued
     assert case.title.encode() not in queued and notice.subject.encode() not in queued
-    # Task arguments: one integer, the row's id; nothing else.
-    published = [item for item in real_services.published if "delivery_send" in item[0]]
-    assert len(published) == FANOUT
+    # Task arguments: one list of integers, the rows' ids (a batch); nothing else.
     for _, body, _ in published:
         args, kwargs, _ = body
-        assert kwargs == {} and len(args) == 1 and isinstance(args[0], int)
-    assert sorted(body[0][0] for _, body, _ in published) == sorted(r.pk for r in rows.values())
+        assert kwargs == {} and len(args) == 1 and isinstance(args[0], list)
+        assert args[0] and all(type(pk) is int for pk in args[0])
+    ids = [pk for _, body, _ in published for pk in body[0][0]]
+    assert sorted(ids) == sorted(r.pk for r in rows.values())  # each row in one batch
 
     real_services.worker("fanout")
     wait_for(lambda: real_services.sink.count() >= FANOUT, timeout=300, interval=0.5,

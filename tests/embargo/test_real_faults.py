@@ -9,6 +9,8 @@ from distributors.eligibility import Reason
 from distributors.models import Organization
 from embargo.models import Delivery, Notice
 from embargo.services import deliveries_enqueue, deliveries_sweep, notice_send
+from embargo.services.delivery import queue_or_log
+from embargo.tasks import delivery_send_task
 from tests.embargo.helpers import bulk_people, case_ready, notice_draft
 from tests.embargo.services import wait_for
 
@@ -155,3 +157,21 @@ def test_two_workers_racing_on_the_same_rows_never_send_twice(real_services, per
     _wait_final(notice)
     _assert_each_sent_once(notice, real_services.sink, people)
     assert real_services.sink.count() == 30
+
+
+def test_two_workers_claiming_overlapping_batches_send_each_copy_once(
+    real_services, person_keys, settings
+):
+    settings.HAULOUT_DELIVERY_BATCH_SIZE = 10
+    people, case, notice = _setup(person_keys, 40)
+    real_services.worker("left")
+    real_services.worker("right")
+    notice_send(notice=notice, actor=case.created_by)
+    ids = list(Delivery.objects.filter(notice=notice).order_by("pk").values_list("pk", flat=True))
+    # More batches over the same rows, each overlapping two of the ones already queued.
+    for start in (5, 15, 25, 0):
+        assert queue_or_log(delivery_send_task, ids[start : start + 20])
+    _wait_final(notice)
+    rows = _assert_each_sent_once(notice, real_services.sink, people)
+    assert real_services.sink.count() == 40
+    assert {row.attempts for row in rows.values()} == {1}

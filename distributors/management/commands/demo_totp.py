@@ -18,7 +18,7 @@ from allauth.mfa.totp.internal.auth import (
 from allauth.mfa.utils import decrypt
 from django.core.management.base import BaseCommand, CommandError
 
-from .demo import DEMO_PEOPLE, REVIEWER
+from distributors.demo import DEMO_PEOPLE, REVIEWER
 
 
 class Command(BaseCommand):

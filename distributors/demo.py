@@ -1,9 +1,10 @@
-"""Demo data for a local run: a staff reviewer with TOTP, applicants in different states
-and a member organisation that can vouch.
+"""Demo data for a local run, the membership half: a staff reviewer with TOTP, applicants
+in different states and member organisations that can vouch.
 
 Everything goes through the services, so the audit log reads like real use. Running it
-again changes nothing: each step first looks for what it would create. Later features
-add their own small `_ensure_*` step and call it from `handle`.
+again changes nothing: each step first looks for what it would create. The `demo` command
+lives in embargo (embargo/management/commands/demo.py): it calls `demo_people_and_members`
+here, then adds the embargo half. This module never imports embargo.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
 from distributors.models import (
     Application,
@@ -80,7 +79,7 @@ FOUNDER = DemoPerson(
     email="security@walrus-linux.example.org",
     password="walrus-linux-founded-the-list-8",  # noqa: S106
 )
-DEMO_PEOPLE = (REVIEWER, MEMBER_ADMIN, SUBMITTED_ADMIN, DRAFT_ADMIN)
+DEMO_PEOPLE = (REVIEWER, FOUNDER, MEMBER_ADMIN, SUBMITTED_ADMIN, DRAFT_ADMIN)
 
 EVIDENCE = {
     1: "We publish signed builds of the project in our stable and testing channels; the "
@@ -99,61 +98,81 @@ def _links(number: int, slug: str) -> list[str]:
     return [f"https://{slug}.example.org/evidence/criterion-{number}"]
 
 
-class Command(BaseCommand):
-    help = "Create demo people and organisations (idempotent). Refused when DJANGO_SECURE=1."
+@dataclass(frozen=True)
+class DemoMembers:
+    """What the embargo half of the demo builds on."""
 
-    def handle(self, *args, **options):
-        # Known passwords and a printed TOTP secret must never reach a real deployment.
-        if settings.SECURE:
-            raise CommandError(
-                "Refusing to create demo accounts with known passwords: this looks like a "
-                "production configuration (DJANGO_SECURE is on). Run with DJANGO_SECURE=0."
-            )
-        with transaction.atomic():
-            reviewer = _ensure_person(REVIEWER)
-            _ensure_totp(reviewer)
-            founder = _ensure_founding_member()
-            member_admin = _ensure_person(MEMBER_ADMIN)
-            _ensure_member_organization(
-                admin=member_admin,
-                reviewer=reviewer,
-                name="Selkie BSD",
-                slug="selkie-bsd",
-                voucher=founder,
-            )
-            harbour_admin = _ensure_person(SUBMITTED_ADMIN)
-            # Selkie BSD's admin is asked to vouch and has not answered yet.
-            _ensure_application(
-                admin=harbour_admin,
-                name="Harbour Linux",
-                slug="harbour-linux",
-                answered=sorted(EVIDENCE),
-                submit=True,
-                voucher=member_admin,
-            )
-            driftwood_admin = _ensure_person(DRAFT_ADMIN)
-            _ensure_application(
-                admin=driftwood_admin,
-                name="Driftwood OS",
-                slug="driftwood-os",
-                answered=[1, 2, 3],
-                submit=False,
-            )
-        self._print_summary()
+    reviewer: object
+    founder: object
+    member_admin: object
+    walrus: Organization
+    selkie: Organization
 
-    def _print_summary(self) -> None:
-        write = self.stdout.write
-        write(f"Demo data is ready. Sign in at {settings.SITE_URL}/accounts/login/ with:")
-        for person, role in (
-            (REVIEWER, "security team reviewer (staff, TOTP)"),
-            (FOUNDER, "admin of Walrus Linux (founding member)"),
-            (MEMBER_ADMIN, "admin of Selkie BSD (member, asked to vouch for Harbour Linux)"),
-            (SUBMITTED_ADMIN, "admin of Harbour Linux (application submitted)"),
-            (DRAFT_ADMIN, "admin of Driftwood OS (draft, 3 of 7 answered)"),
-        ):
-            write(f"  {person.email:34} password: {person.password:32} {role}")
-        write(f"Reviewer TOTP secret (base32, add to any authenticator app): {DEMO_TOTP_SECRET}")
-        write("No authenticator app? `make totp` prints the current 6-digit code.")
+
+def demo_refused() -> str | None:
+    """Why the demo must not run here, or None. Known passwords and a printed TOTP secret
+    must never reach a real deployment."""
+    if settings.SECURE:
+        return (
+            "Refusing to create demo accounts with known passwords: this looks like a "
+            "production configuration (DJANGO_SECURE is on). Run with DJANGO_SECURE=0."
+        )
+    return None
+
+
+def demo_people_and_members() -> DemoMembers:
+    """People, organisations and applications; the caller holds the transaction."""
+    reviewer = _ensure_person(REVIEWER)
+    _ensure_totp(reviewer)
+    founder = _ensure_founding_member()
+    member_admin = _ensure_person(MEMBER_ADMIN)
+    selkie = _ensure_member_organization(
+        admin=member_admin,
+        reviewer=reviewer,
+        name="Selkie BSD",
+        slug="selkie-bsd",
+        voucher=founder,
+    )
+    harbour_admin = _ensure_person(SUBMITTED_ADMIN)
+    # Selkie BSD's admin is asked to vouch and has not answered yet.
+    _ensure_application(
+        admin=harbour_admin,
+        name="Harbour Linux",
+        slug="harbour-linux",
+        answered=sorted(EVIDENCE),
+        submit=True,
+        voucher=member_admin,
+    )
+    driftwood_admin = _ensure_person(DRAFT_ADMIN)
+    _ensure_application(
+        admin=driftwood_admin,
+        name="Driftwood OS",
+        slug="driftwood-os",
+        answered=[1, 2, 3],
+        submit=False,
+    )
+    return DemoMembers(
+        reviewer=reviewer,
+        founder=founder,
+        member_admin=member_admin,
+        walrus=Organization.objects.get(name="Walrus Linux"),
+        selkie=selkie,
+    )
+
+
+def demo_summary_lines() -> list[str]:
+    lines = [f"Demo data is ready. Sign in at {settings.SITE_URL}/accounts/login/ with:"]
+    for person, role in (
+        (REVIEWER, "security team reviewer (staff, TOTP)"),
+        (FOUNDER, "admin of Walrus Linux (founding member)"),
+        (MEMBER_ADMIN, "admin of Selkie BSD (member, asked to vouch for Harbour Linux)"),
+        (SUBMITTED_ADMIN, "admin of Harbour Linux (application submitted)"),
+        (DRAFT_ADMIN, "admin of Driftwood OS (draft, 3 of 7 answered)"),
+    ):
+        lines.append(f"  {person.email:34} password: {person.password:32} {role}")
+    lines.append(f"Reviewer TOTP secret (base32, add to any authenticator app): {DEMO_TOTP_SECRET}")
+    lines.append("No authenticator app? `make totp` prints the current 6-digit code.")
+    return lines
 
 
 def _ensure_person(person: DemoPerson):

@@ -1,5 +1,6 @@
 """The demo data behind `make run`: created through the services, safe to run twice, and
-refused on a production configuration."""
+refused on a production configuration. (Moved from tests/distributors when the command
+moved to embargo; the embargo half's tests are in test_demo_embargo.py.)"""
 
 import time
 from io import StringIO
@@ -11,15 +12,25 @@ from allauth.mfa.utils import decrypt
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from distributors.management.commands.demo import (
+from distributors.demo import (
     DEMO_PEOPLE,
     DEMO_TOTP_SECRET,
     DRAFT_ADMIN,
     REVIEWER,
 )
 from distributors.models import Application, AuditEvent, Organization, TeamMember
+from tests.embargo.demo_world import (  # noqa: F401 (fixtures)
+    demo_files_fixture,
+    demo_team_key_cached_fixture,
+)
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _demo_files(demo_files):
+    """Team key, demo secret keys and mail under the test's own folder (conftest)."""
+    return demo_files
 
 
 def run(*args) -> str:

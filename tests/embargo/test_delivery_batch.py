@@ -1,0 +1,205 @@
+"""Sending copies in batches (real gpg, Django's test outbox): one claim per batch that
+never hands a row to two workers, eligibility checked again within the batch, and a
+temporary failure that sends only the failed copy round again."""
+
+from __future__ import annotations
+
+import smtplib
+import threading
+
+import pytest
+from django.core import mail
+from django.db import connection
+
+from distributors.eligibility import Reason
+from distributors.models import AuditEvent, Organization
+from embargo import crypto
+from embargo.models import Delivery, Notice
+from embargo.services import deliveries_enqueue, notice_send
+from embargo.services import delivery as delivery_module
+from embargo.services.delivery import DEFERRED, SKIPPED, deliveries_send
+from embargo.tasks import delivery_send_task
+from tests.embargo.helpers import bulk_people, case_ready, notice_draft
+
+
+def _world(person_keys, monkeypatch, count):
+    monkeypatch.setattr(delivery_send_task, "apply_async", lambda *a, **k: None)
+    people = bulk_people(person_keys(count))
+    case = case_ready()
+    notice = notice_draft(case=case)
+    notice_send(notice=notice, actor=case.created_by)
+    rows = list(Delivery.objects.filter(notice=notice).order_by("pk"))
+    return people, notice, rows
+
+
+@pytest.fixture
+def batch(person_keys, team_key, monkeypatch, settings, db):
+    settings.SITE_URL = "https://haulout.example.org"
+    people, notice, rows = _world(person_keys, monkeypatch, 6)
+    yield {"people": people, "notice": notice, "rows": rows}
+    crypto.worker_home_close()
+
+
+def test_tasks_carry_batches_of_ids_each_row_once(batch, monkeypatch, settings):
+    settings.HAULOUT_DELIVERY_BATCH_SIZE = 2
+    queued = []
+    monkeypatch.setattr(
+        delivery_send_task, "apply_async", lambda args=None, **k: queued.append(args)
+    )
+    assert deliveries_enqueue(notice_id=batch["notice"].pk) == 6
+    # Full batches, then the last two batches' worth in smaller pieces.
+    assert [len(args[0]) for args in queued] == [2, 1, 1, 1, 1]
+    assert sorted(pk for args in queued for pk in args[0]) == [row.pk for row in batch["rows"]]
+
+
+def test_a_batch_sends_each_copy_once_with_an_audit_event_each(batch):
+    ids = [row.pk for row in batch["rows"]]
+    outcomes = deliveries_send(delivery_ids=ids)
+    assert outcomes == dict.fromkeys(ids, Delivery.State.SENT)
+    assert sorted(message.to[0] for message in mail.outbox) == sorted(
+        r.email for r in batch["rows"]
+    )
+    for row in Delivery.objects.filter(pk__in=ids):
+        assert row.state == Delivery.State.SENT and row.attempts == 1 and row.sent_at
+        event = AuditEvent.objects.get(action="delivery.sent", target_id=str(row.pk))
+        assert event.data == {"attempt": 1} and event.organization_id == row.organization_id
+    # The notice is finished once, by the batch that closed its last row.
+    batch["notice"].refresh_from_db()
+    assert batch["notice"].state == Notice.State.SENT
+    assert AuditEvent.objects.filter(action="notice.sent").count() == 1
+    # Sending the same batch again claims nothing and sends nothing.
+    assert deliveries_send(delivery_ids=ids) == dict.fromkeys(ids, SKIPPED)
+    assert len(mail.outbox) == len(ids)
+
+
+def test_overlapping_batch_claims_take_each_row_once(batch):
+    a, b, c = (row.pk for row in batch["rows"][:3])
+    first = delivery_module._claim([a, b])
+    second = delivery_module._claim([b, c])
+    assert set(first) == {a, b} and set(second) == {c}
+    assert set(first.values()) == set(second.values()) == {1}
+    # Rows claimed elsewhere are skipped by a batch that lists them too.
+    outcomes = deliveries_send(delivery_ids=[a, b, c, batch["rows"][3].pk])
+    assert outcomes == {a: SKIPPED, b: SKIPPED, c: SKIPPED, batch["rows"][3].pk: "sent"}
+
+
+def test_a_temporary_failure_defers_only_that_copy_and_the_batch_goes_on(batch, monkeypatch):
+    unlucky = batch["rows"][2]
+    real_send = delivery_module._smtp_send
+
+    def flaky(wire, *, from_email, to):
+        if to == unlucky.email:
+            raise smtplib.SMTPRecipientsRefused({to: (451, b"4.3.0 try again later")})
+        return real_send(wire, from_email=from_email, to=to)
+
+    monkeypatch.setattr(delivery_module, "_smtp_send", flaky)
+    ids = [row.pk for row in batch["rows"]]
+    outcomes = deliveries_send(delivery_ids=ids)
+    assert outcomes[unlucky.pk] == DEFERRED
+    assert {pk: o for pk, o in outcomes.items() if pk != unlucky.pk} == dict.fromkeys(
+        set(ids) - {unlucky.pk}, Delivery.State.SENT
+    )
+    unlucky.refresh_from_db()
+    assert unlucky.state == Delivery.State.PENDING and "451" in unlucky.failure_reason
+    assert len(mail.outbox) == len(ids) - 1
+    batch["notice"].refresh_from_db()
+    assert batch["notice"].state == Notice.State.SENDING  # one copy still to go
+    monkeypatch.setattr(delivery_module, "_smtp_send", real_send)
+    assert deliveries_send(delivery_ids=ids) == {
+        pk: ("sent" if pk == unlucky.pk else SKIPPED) for pk in ids
+    }
+    unlucky.refresh_from_db()
+    assert unlucky.state == Delivery.State.SENT and unlucky.attempts == 2
+    assert unlucky.failure_reason == ""
+    batch["notice"].refresh_from_db()
+    assert batch["notice"].state == Notice.State.SENT
+
+
+def test_the_task_retries_only_the_deferred_ids(batch, monkeypatch):
+    unlucky = batch["rows"][0]
+    real_send = delivery_module._smtp_send
+
+    def flaky(wire, *, from_email, to):
+        if to == unlucky.email:
+            raise smtplib.SMTPServerDisconnected("gone")
+        return real_send(wire, from_email=from_email, to=to)
+
+    monkeypatch.setattr(delivery_module, "_smtp_send", flaky)
+    retried = []
+
+    def retry(*, args, **kwargs):
+        retried.append(args)
+        return RuntimeError("retry")
+
+    monkeypatch.setattr(delivery_send_task, "retry", retry)
+    with pytest.raises(RuntimeError):
+        delivery_send_task.run([row.pk for row in batch["rows"]])
+    assert retried == [([unlucky.pk],)]
+
+
+def test_a_removal_during_a_batch_cancels_the_copies_not_yet_checked(batch, monkeypatch, settings):
+    # Re-checked every two copies: the organisation removed after the first copy went out
+    # loses every copy checked after that, not only those of later batches.
+    settings.HAULOUT_DELIVERY_RECHECK_EVERY = 2
+    rows = batch["rows"]
+    # Rows run organisation by organisation: three of the first, then three of the second.
+    first, second = rows[0].organization_id, rows[-1].organization_id
+    assert [row.organization_id for row in rows] == [first] * 3 + [second] * 3
+    real_send = delivery_module._smtp_send
+    calls = []
+
+    def send_then_remove(wire, *, from_email, to):
+        calls.append(to)
+        if len(calls) == 1:
+            Organization.objects.filter(pk=second).update(status=Organization.Status.REMOVED)
+        return real_send(wire, from_email=from_email, to=to)
+
+    monkeypatch.setattr(delivery_module, "_smtp_send", send_then_remove)
+    outcomes = deliveries_send(delivery_ids=[row.pk for row in rows])
+    assert [outcomes[row.pk] for row in rows] == ["sent"] * 3 + ["cancelled"] * 3
+    assert calls == [row.email for row in rows[:3]]
+    for row in rows[3:]:
+        row.refresh_from_db()
+        assert row.state == Delivery.State.CANCELLED
+        assert Reason.ORG_REMOVED in row.reasons
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_racing_on_overlapping_batches_send_each_row_once(
+    person_keys, team_key, monkeypatch, settings
+):
+    settings.SITE_URL = "https://haulout.example.org"
+    _people, _notice, rows = _world(person_keys, monkeypatch, 8)
+    ids = [row.pk for row in rows]
+    batches = [ids[0:6], ids[2:8], ids[1:7], ids[::-1]]
+    start = threading.Barrier(len(batches))
+    results, errors = [], []
+
+    def worker(batch_ids):
+        try:
+            start.wait(timeout=30)
+            results.append(deliveries_send(delivery_ids=batch_ids))
+        except Exception as error:  # reported below; a thread cannot fail the test
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(b,)) for b in batches]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+    finally:
+        crypto.worker_home_close()
+    assert not errors, errors
+    sent_by = {}
+    for outcome in results:
+        for pk, state in outcome.items():
+            if state == Delivery.State.SENT:
+                assert pk not in sent_by, f"row {pk} sent by two batches"
+                sent_by[pk] = outcome
+    assert sorted(sent_by) == ids
+    assert sorted(message.to[0] for message in mail.outbox) == sorted(row.email for row in rows)
+    assert {row.attempts for row in Delivery.objects.filter(pk__in=ids)} == {1}
+    assert AuditEvent.objects.filter(action="delivery.sent").count() == len(ids)
