@@ -101,6 +101,19 @@ def dearmor(text: str) -> list[ArmorBlock]:
     return blocks
 
 
+def armor(data: bytes, block_type: str) -> str:
+    """ASCII armor (RFC 4880 6.2) for `data`, e.g. armor(key, "PUBLIC KEY BLOCK"): no
+    headers, 64-character lines and the CRC-24 checksum line, as gpg writes it."""
+    if not re.fullmatch(r"[A-Z][A-Z ,/0-9]*", block_type):
+        raise ValueError(f"not an armor block type: {block_type!r}")
+    text = base64.b64encode(data).decode()
+    lines = "".join(text[i : i + 64] + "\n" for i in range(0, len(text), 64))
+    checksum = base64.b64encode(crc24(data).to_bytes(3, "big")).decode()
+    return (
+        f"-----BEGIN PGP {block_type}-----\n\n{lines}={checksum}\n-----END PGP {block_type}-----\n"
+    )
+
+
 def _length(data: bytes, pos: int, size: int) -> tuple[int, int]:
     if pos + size > len(data):
         raise PacketError("packet length runs past the end of the data")
@@ -109,8 +122,16 @@ def _length(data: bytes, pos: int, size: int) -> tuple[int, int]:
 
 def packets(data: bytes) -> Iterator[tuple[int, bytes]]:
     """Yield (tag, body) for each packet. Raises PacketError on anything malformed."""
+    for tag, _raw, body in packets_raw(data):
+        yield tag, body
+
+
+def packets_raw(data: bytes) -> Iterator[tuple[int, bytes, bytes]]:
+    """Yield (tag, the packet's own bytes with its header, body) for each packet, so that
+    packets can be regrouped byte for byte (e.g. one key out of a keyring export)."""
     pos = 0
     while pos < len(data):
+        start = pos
         header = data[pos]
         pos += 1
         if not header & 0x80:
@@ -150,7 +171,7 @@ def packets(data: bytes) -> Iterator[tuple[int, bytes]]:
             pos += length
         if tag == 0:
             raise PacketError("reserved packet tag 0")
-        yield tag, body
+        yield tag, data[start:pos], body
 
 
 def packet_counts(data: bytes) -> Counter[int]:

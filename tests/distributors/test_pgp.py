@@ -3,7 +3,6 @@ nothing; good keys come back as the report we store."""
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 import shutil
@@ -218,15 +217,8 @@ def test_the_size_cap_comes_before_any_parsing(isolated_gpg):
     assert refused.value.message == pgp.TOO_LARGE
 
 
-def rearmor(data: bytes, kind: str = "PUBLIC KEY BLOCK") -> str:
-    body = base64.b64encode(data).decode()
-    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-    crc = base64.b64encode(openpgp.crc24(data).to_bytes(3, "big")).decode()
-    return (
-        f"-----BEGIN PGP {kind}-----\n\n"
-        + "\n".join(lines)
-        + f"\n={crc}\n-----END PGP {kind}-----\n"
-    )
+def rearmor(data: bytes) -> str:
+    return openpgp.armor(data, "PUBLIC KEY BLOCK")
 
 
 def test_secret_packets_under_a_public_header_are_refused_before_gpg(isolated_gpg):

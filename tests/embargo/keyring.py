@@ -9,7 +9,6 @@ thousands of keys do not cost thousands of gpg runs. Keys never expire (cache fo
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -18,6 +17,8 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+from distributors import openpgp
 
 GPG = os.environ.get("HAULOUT_GPG_BINARY", "gpg")
 EMAIL_DOMAIN = "fanout.example.org"
@@ -50,58 +51,6 @@ def _params(indexes: list[int]) -> str:
     return "".join(block.format(i=i) for i in indexes)
 
 
-def _packets(data: bytes):
-    """Yields (tag, header+body bytes, body) for each OpenPGP packet (RFC 4880 4.2)."""
-    pos = 0
-    while pos < len(data):
-        start = pos
-        first = data[pos]
-        pos += 1
-        if not first & 0x80:
-            raise ValueError("not an OpenPGP packet")
-        if first & 0x40:  # new format
-            tag = first & 0x3F
-            octet = data[pos]
-            if octet < 192:
-                length, pos = octet, pos + 1
-            elif octet < 224:
-                length, pos = ((octet - 192) << 8) + data[pos + 1] + 192, pos + 2
-            elif octet == 255:
-                length, pos = int.from_bytes(data[pos + 1 : pos + 5], "big"), pos + 5
-            else:
-                raise ValueError("partial lengths do not occur in exported keys")
-        else:
-            tag = (first >> 2) & 0x0F
-            size = {0: 1, 1: 2, 2: 4}[first & 0x03]
-            length = int.from_bytes(data[pos : pos + size], "big")
-            pos += size
-        body = data[pos : pos + length]
-        pos += length
-        yield tag, data[start:pos], body
-
-
-def _crc24(data: bytes) -> int:
-    crc = 0xB704CE
-    for byte in data:
-        crc ^= byte << 16
-        for _ in range(8):
-            crc <<= 1
-            if crc & 0x1000000:
-                crc ^= 0x1864CFB
-    return crc & 0xFFFFFF
-
-
-def armor_public(data: bytes) -> str:
-    text = base64.b64encode(data).decode()
-    lines = [text[i : i + 64] for i in range(0, len(text), 64)]
-    crc = base64.b64encode(_crc24(data).to_bytes(3, "big")).decode()
-    return (
-        "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n"
-        + "\n".join(lines)
-        + f"\n={crc}\n-----END PGP PUBLIC KEY BLOCK-----\n"
-    )
-
-
 def split_export(data: bytes) -> dict[str, tuple[str, str]]:
     """Binary export of many keys -> {email: (fingerprint, armored)}."""
     keys: dict[str, tuple[str, str]] = {}
@@ -110,10 +59,10 @@ def split_export(data: bytes) -> dict[str, tuple[str, str]]:
 
     def flush():
         if current and fingerprint and email:
-            keys[email] = (fingerprint, armor_public(b"".join(current)))
+            keys[email] = (fingerprint, openpgp.armor(b"".join(current), "PUBLIC KEY BLOCK"))
 
-    for tag, raw, body in _packets(data):
-        if tag == 6:  # public primary key: a new key starts
+    for tag, raw, body in openpgp.packets_raw(data):
+        if tag == openpgp.PUBLIC_KEY:  # a new key starts
             flush()
             current, email = [], None
             # v4 fingerprint: SHA-1 over 0x99, a two-octet length and the key body.
@@ -122,7 +71,7 @@ def split_export(data: bytes) -> dict[str, tuple[str, str]]:
                 .hexdigest()
                 .upper()
             )
-        elif tag == 13 and email is None:
+        elif tag == openpgp.USER_ID and email is None:
             uid = body.decode()
             email = uid[uid.index("<") + 1 : uid.index(">")]
         current.append(raw)

@@ -1,0 +1,65 @@
+"""distributors.openpgp: armor that gpg reads, and packets split byte for byte."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from distributors import openpgp
+from tests.keys import load
+
+
+@pytest.mark.parametrize("name", ["good-cv25519", "good-rsa3072", "good-cv25519.secret"])
+def test_armor_writes_exactly_what_gpg_wrote(name):
+    text = load(name)
+    block = openpgp.dearmor(text)[0]
+    assert openpgp.armor(block.data, block.kind) == text
+
+
+@pytest.mark.parametrize("size", [1, 47, 48, 49, 95, 96, 1000])
+def test_armor_round_trips_through_dearmor_with_its_checksum(size):
+    data = os.urandom(size)
+    text = openpgp.armor(data, "MESSAGE")
+    lines = text.splitlines()
+    assert lines[0] == "-----BEGIN PGP MESSAGE-----"
+    assert lines[-1] == "-----END PGP MESSAGE-----"
+    assert all(len(line) <= 64 for line in lines[2:-2])
+    assert [(b.kind, b.data) for b in openpgp.dearmor(text)] == [("MESSAGE", data)]
+
+
+def test_armor_of_changed_bytes_fails_the_old_checksum():
+    data = openpgp.dearmor(load("good-cv25519"))[0].data
+    checksum = openpgp.armor(data, "PUBLIC KEY BLOCK").splitlines()[-2]
+    tampered = openpgp.armor(data[:-1] + bytes([data[-1] ^ 1]), "PUBLIC KEY BLOCK")
+    lines = tampered.splitlines()
+    assert lines[-2] != checksum
+    lines[-2] = checksum
+    with pytest.raises(openpgp.PacketError, match="checksum"):
+        openpgp.dearmor("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("block_type", ["", "public key block", "MESSAGE-----\n", "KEY\nX"])
+def test_armor_refuses_a_block_type_that_would_break_the_armor_lines(block_type):
+    with pytest.raises(ValueError):
+        openpgp.armor(b"data", block_type)
+
+
+def test_packets_raw_gives_each_packets_exact_bytes_and_the_same_bodies_as_packets():
+    data = openpgp.dearmor(load("good-rsa3072"))[0].data
+    records = list(openpgp.packets_raw(data))
+    assert b"".join(raw for _tag, raw, _body in records) == data
+    assert [(tag, body) for tag, _raw, body in records] == list(openpgp.packets(data))
+    assert all(raw.endswith(body) for _tag, raw, body in records)
+    assert records[0][0] == openpgp.PUBLIC_KEY
+
+
+def test_packets_raw_of_two_keys_regroups_into_each_key():
+    first = openpgp.dearmor(load("good-cv25519"))[0].data
+    second = openpgp.dearmor(load("good-rsa3072"))[0].data
+    keys: list[bytes] = []
+    for tag, raw, _body in openpgp.packets_raw(first + second):
+        if tag == openpgp.PUBLIC_KEY:
+            keys.append(b"")
+        keys[-1] += raw
+    assert keys == [first, second]
