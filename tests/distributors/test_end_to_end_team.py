@@ -23,8 +23,8 @@ from distributors.eligibility import Reason, eligibility_for_member
 from distributors.models import PgpKey, TeamMember
 from distributors.selectors import policy_current
 from distributors.services.policy import policy_publish
-from tests.distributors.person_keys import PersonKey
 from tests.factories import PASSWORD, MemberOrganizationFactory, TeamMemberFactory
+from tests.keys.person import PersonKey
 
 pytestmark = pytest.mark.django_db
 

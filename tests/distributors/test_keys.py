@@ -25,7 +25,6 @@ from distributors.services.keys import (
     key_upload,
 )
 from distributors.services.reminders import key_expiry_warnings_send
-from tests.distributors.person_keys import PersonKey
 from tests.factories import (
     MemberOrganizationFactory,
     PgpKeyFactory,
@@ -34,6 +33,7 @@ from tests.factories import (
     make_eligible,
 )
 from tests.keys import load
+from tests.keys.person import PersonKey
 
 pytestmark = pytest.mark.django_db
 

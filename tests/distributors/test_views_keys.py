@@ -10,7 +10,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from distributors.models import AuditEvent, PgpKey
-from tests.distributors.person_keys import PersonKey
 from tests.factories import (
     MemberOrganizationFactory,
     PgpKeyFactory,
@@ -19,6 +18,7 @@ from tests.factories import (
     make_eligible,
 )
 from tests.keys import load
+from tests.keys.person import PersonKey
 
 pytestmark = pytest.mark.django_db
 

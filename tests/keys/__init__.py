@@ -1,6 +1,8 @@
 """OpenPGP key fixtures for tests: the checked-in *.asc files and fresh keys on demand.
 
 The *.asc files are written by make_keys.py (see its docstring for what each one is).
+A person's own key pair, with the home that decrypts for them, is person.PersonKey.
+Every home made here is closed with gpg_home_close, which stops its gpg-agent.
 """
 
 from __future__ import annotations
@@ -41,19 +43,41 @@ def gen_person_key(tmpdir: str | os.PathLike, email: str) -> tuple[str, str, str
         "Subkey-Type: ecdh\nSubkey-Curve: cv25519\nSubkey-Usage: encrypt\n"
         f"Name-Real: Person\nName-Email: {email}\nExpire-Date: 0\n%no-protection\n%commit\n"
     )
-    done = _gpg(home, "--status-fd", "1", "--gen-key", stdin=params.encode())
+    done = gpg_home_run(home, "--status-fd", "1", "--gen-key", stdin=params.encode())
     created = [line.split()[-1] for line in done.decode().splitlines() if "KEY_CREATED" in line]
     fingerprint = created[-1]
-    public = _gpg(home, "--armor", "--export", fingerprint).decode()
-    secret = _gpg(home, "--armor", "--export-secret-keys", fingerprint).decode()
+    public = gpg_home_run(home, "--armor", "--export", fingerprint).decode()
+    secret = gpg_home_run(home, "--armor", "--export-secret-keys", fingerprint).decode()
     return public, secret, fingerprint
+
+
+def gpg_home_new(prefix: str) -> str:
+    """A throwaway gpg home (mode 0700) under a short /tmp path: gpg-agent's socket
+    lives inside the home, and a socket path has a length limit."""
+    return tempfile.mkdtemp(prefix=prefix)
+
+
+def gpg_home_close(home: str | os.PathLike) -> None:
+    """Stop the home's gpg-agent (secret-key operations start one, and it would outlive
+    the tests) and delete the home."""
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"],
+                   capture_output=True, check=False)  # fmt: skip
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def gpg_home_run(home: str | os.PathLike, *args: str, stdin: bytes | None = None) -> bytes:
+    """gpg in `home`, batch mode, empty passphrase; stdout, or RuntimeError on failure."""
+    cmd = [GPG, "--homedir", str(home), "--batch", "--no-tty", "--no-random-seed-file",
+           "--pinentry-mode", "loopback", "--passphrase", "", *args]  # fmt: skip
+    done = subprocess.run(cmd, input=stdin, capture_output=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"gpg {' '.join(args[:2])} failed: {done.stderr.decode()[-1000:]}")
+    return done.stdout
 
 
 def gpg_home_close_all() -> None:
     for home in _homes.values():
-        subprocess.run(["gpgconf", "--homedir", home, "--kill", "gpg-agent"],
-                       capture_output=True, check=False)  # fmt: skip
-        shutil.rmtree(home, ignore_errors=True)
+        gpg_home_close(home)
     _homes.clear()
 
 
@@ -63,19 +87,8 @@ atexit.register(gpg_home_close_all)
 def _home_for(tmpdir: str | os.PathLike) -> str:
     key = str(tmpdir)
     if key not in _homes:
-        home = tempfile.mkdtemp(prefix="hk-")
-        os.chmod(home, 0o700)
-        _homes[key] = home
+        _homes[key] = gpg_home_new("hk-")
     return _homes[key]
-
-
-def _gpg(home: str, *args: str, stdin: bytes | None = None) -> bytes:
-    cmd = [GPG, "--homedir", home, "--batch", "--no-tty", "--no-random-seed-file",
-           "--pinentry-mode", "loopback", "--passphrase", "", *args]  # fmt: skip
-    done = subprocess.run(cmd, input=stdin, capture_output=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"gpg {' '.join(args[:2])} failed: {done.stderr.decode()[-1000:]}")
-    return done.stdout
 
 
 def gpg_decrypt(
@@ -83,11 +96,11 @@ def gpg_decrypt(
 ) -> tuple[int, bytes, str]:
     """Decrypt in a fresh home holding only `secret` (and `signer_public`, to check the
     signature). Returns (gpg exit code, plaintext, status lines)."""
-    home = tempfile.mkdtemp(prefix="hd-")
+    home = gpg_home_new("hd-")
     try:
-        _gpg(home, "--import", stdin=secret.encode())
+        gpg_home_run(home, "--import", stdin=secret.encode())
         if signer_public:
-            _gpg(home, "--import", stdin=signer_public.encode())
+            gpg_home_run(home, "--import", stdin=signer_public.encode())
         data = ciphertext.encode() if isinstance(ciphertext, str) else ciphertext
         done = subprocess.run(
             [GPG, "--homedir", home, "--batch", "--no-tty", "--trust-model", "always",
@@ -96,14 +109,12 @@ def gpg_decrypt(
         )  # fmt: skip
         return done.returncode, done.stdout, done.stderr.decode(errors="replace")
     finally:
-        subprocess.run(["gpgconf", "--homedir", home, "--kill", "gpg-agent"],
-                       capture_output=True, check=False)  # fmt: skip
-        shutil.rmtree(home, ignore_errors=True)
+        gpg_home_close(home)
 
 
 def gpg_list_packets(data: str | bytes) -> str:
     """`gpg --list-packets` of a message, without any key (recipients are listed anyway)."""
-    home = tempfile.mkdtemp(prefix="hl-")
+    home = gpg_home_new("hl-")
     try:
         done = subprocess.run(
             [GPG, "--homedir", home, "--batch", "--no-tty", "--list-packets"],
@@ -112,7 +123,7 @@ def gpg_list_packets(data: str | bytes) -> str:
         )  # fmt: skip
         return done.stdout.decode(errors="replace")
     finally:
-        shutil.rmtree(home, ignore_errors=True)
+        gpg_home_close(home)
 
 
 def recipients_listed(data: str | bytes) -> list[str]:
@@ -123,12 +134,12 @@ def recipients_listed(data: str | bytes) -> list[str]:
 
 def subkey_ids(armored: str) -> list[str]:
     """Long key IDs of the key's encryption-capable subkeys, read by gpg."""
-    home = tempfile.mkdtemp(prefix="hs-")
+    home = gpg_home_new("hs-")
     try:
-        _gpg(home, "--import", stdin=armored.encode())
-        listing = _gpg(home, "--with-colons", "--list-keys").decode()
+        gpg_home_run(home, "--import", stdin=armored.encode())
+        listing = gpg_home_run(home, "--with-colons", "--list-keys").decode()
     finally:
-        shutil.rmtree(home, ignore_errors=True)
+        gpg_home_close(home)
     return [
         fields[4]
         for fields in (line.split(":") for line in listing.splitlines())
