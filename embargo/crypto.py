@@ -4,7 +4,7 @@ Fail closed: every function raises CryptoError rather than return anything that 
 an encrypted, signed message for exactly the pinned fingerprint. There is no plaintext
 fallback anywhere.
 
-Each process keeps its own gpg home, GPG_HOME_ROOT/worker-<pid>: a cache rebuilt from
+Each process keeps its own gpg home, GPG_HOME_ROOT/worker-<pid>-<random>: a cache rebuilt from
 configuration (the team key) and the database (recipient keys, imported on demand).
 Separate homes and --no-random-seed-file keep concurrent workers from queueing on one
 home's random_seed lock (benchmarks/gpg_homes.py measures it).
@@ -355,7 +355,10 @@ def _home_get() -> _Home:
 
 def _home_build(config: tuple) -> _Home:
     root = Path(settings.GPG_HOME_ROOT)
-    path = root / f"worker-{os.getpid()}"
+    # A fresh name for every build: an agent of an earlier home of this process may still be
+    # exiting, and it removes its socket on the way out; under the same path that would be
+    # the new agent's socket, and the next gpg run fails.
+    path = root / f"worker-{os.getpid()}-{secrets.token_hex(4)}"
     try:
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
         _sweep_dead_homes(root)
@@ -526,7 +529,7 @@ def _sweep_dead_homes(root: Path) -> None:
     """Remove homes of processes that have gone (a killed worker cannot clean up)."""
     for home in root.glob("worker-*"):
         try:
-            pid = int(home.name.removeprefix("worker-"))
+            pid = int(home.name.removeprefix("worker-").split("-", 1)[0])
             os.kill(pid, 0)
         except ValueError:
             continue

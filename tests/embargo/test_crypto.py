@@ -345,7 +345,9 @@ def test_each_process_has_its_own_private_home_and_never_imports_a_recipient(
         crypto.notice_encrypt_and_sign(
             recipient_armored=armored, fingerprint=fingerprint, plaintext=b"x"
         )
-    home = Path(settings.GPG_HOME_ROOT) / f"worker-{os.getpid()}"
+    home = crypto._home_get().path
+    assert home.parent == Path(settings.GPG_HOME_ROOT)
+    assert home.name.startswith(f"worker-{os.getpid()}-")
     assert stat.S_IMODE(home.stat().st_mode) == 0o700
     listed = crypto._home_get().gpg().list_keys()
     assert [key["fingerprint"] for key in listed] == [crypto._home_get().team_fingerprint]
@@ -364,21 +366,16 @@ def test_homes_left_by_dead_processes_are_swept(team, recipient, settings):
     assert not stale.exists()
 
 
-def test_encrypting_and_signing_one_notice_is_fast(team, recipient, generated_team_key):
+def test_the_worker_home_tells_its_agent_to_hash_the_passphrase_cheaply(team, recipient):
+    # With gpg-agent's default s2k count a signature cost ~0.4 s here; the team passphrase
+    # is 256 random bits, so slow hashing adds nothing against guessing
+    # (benchmarks/fanout.py measures the effect).
     armored, fingerprint = recipient
     crypto.notice_encrypt_and_sign(
-        recipient_armored=armored, fingerprint=fingerprint, plaintext=b"warm up"
+        recipient_armored=armored, fingerprint=fingerprint, plaintext=b"x"
     )
-    started = time.monotonic()
-    for _ in range(10):
-        crypto.notice_encrypt_and_sign(
-            recipient_armored=armored, fingerprint=fingerprint, plaintext=CANARY.encode() * 100
-        )
-    per_message = (time.monotonic() - started) / 10
-    print(f"encrypt+sign: {per_message * 1000:.1f} ms per notice; "
-          f"team key generation {generated_team_key[3]:.1f} s")  # fmt: skip
-    # Without the cheap agent s2k-count a signature cost ~0.4 s here.
-    assert per_message < 0.2
+    conf = (crypto._home_get().path / "gpg-agent.conf").read_text()
+    assert "s2k-count 65536" in conf
 
 
 def test_team_key_generate_writes_the_public_key_the_site_publishes(tmp_path, settings):
