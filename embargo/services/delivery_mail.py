@@ -1,5 +1,6 @@
 """One copy of a notice as mail: the text inside the encryption, the PGP/MIME bytes around
-it, and the SMTP connection a worker reuses for every copy it sends.
+it, and the SMTP connection a worker reuses for every copy it sends (smtp_send also sends
+the reporter's encrypted updates, services/reporter.py).
 
 Nothing here writes to the database except the tracing record of a copy's wording.
 """

@@ -18,7 +18,6 @@ from email.utils import format_datetime, formataddr, make_msgid
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -29,6 +28,7 @@ from distributors.models import AuditEvent
 
 from ..mail import plain_mail
 from ..models import Vulnerability
+from .delivery_mail import smtp_send
 
 logger = logging.getLogger(__name__)
 
@@ -156,36 +156,15 @@ def reporter_message(*, case: Vulnerability, event: AuditEvent) -> MimeMessage:
     )
 
 
-class _Prebuilt(EmailMessage):
-    """Lets Django's mail backends send a MIME message built here."""
-
-    def __init__(self, mime: MimeMessage, *, to: str):
-        super().__init__(from_email=settings.SECURITY_TEAM_EMAIL, to=[to])
-        self._mime = mime
-
-    def message(self, *args, **kwargs):
-        return _Wire(self._mime)
-
-
-class _Wire:
-    def __init__(self, mime: MimeMessage):
-        self._mime = mime
-
-    def as_bytes(self, linesep: str = "\n", **kwargs) -> bytes:
-        return self._mime.as_bytes(policy=self._mime.policy.clone(linesep=linesep))
-
-    def __getattr__(self, name):
-        return getattr(self._mime, name)
-
-
-def _encrypted_or_none(case: Vulnerability, event: AuditEvent) -> MimeMessage | None:
+def _encrypted_or_none(case: Vulnerability, event: AuditEvent) -> bytes | None:
+    """The encrypted update as it goes on the wire (CRLF), or None to send the plain one."""
     from ..crypto import CryptoError
 
     if not (case.reporter_public_key and case.reporter_key_fingerprint):
         return None
     try:
         message = reporter_message(case=case, event=event)
-        wire = message.as_bytes()
+        wire = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
     except CryptoError as error:
         # The gpg phrase only ("key expired"); never any of the text.
         logger.warning("Reporter update for case %s not encrypted: %s", case.pk, error)
@@ -197,7 +176,7 @@ def _encrypted_or_none(case: Vulnerability, event: AuditEvent) -> MimeMessage | 
     ):
         logger.warning("Reporter update for case %s: no usable encrypted message", case.pk)
         return None
-    return message
+    return wire
 
 
 def reporter_update_send(*, vulnerability_id: int, event_id: int) -> str:
@@ -211,10 +190,9 @@ def reporter_update_send(*, vulnerability_id: int, event_id: int) -> str:
         return "nothing"
     if not case.reporter_email:
         return "no_reporter"
-    message = _encrypted_or_none(case, event)
-    if message is not None:
-        with get_connection(fail_silently=False) as connection:
-            connection.send_messages([_Prebuilt(message, to=case.reporter_email)])
+    wire = _encrypted_or_none(case, event)
+    if wire is not None:
+        smtp_send(wire, from_email=settings.SECURITY_TEAM_EMAIL, to=case.reporter_email)
         outcome = "encrypted"
     else:
         plain_mail(

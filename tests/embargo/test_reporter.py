@@ -193,6 +193,45 @@ def test_a_moved_disclosure_date_reaches_the_reporter_encrypted(
     assert earlier.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") in inner.get_content()
 
 
+def test_the_encrypted_update_goes_over_smtp_as_the_bytes_that_were_encrypted(
+    reporter_key, signing_team, settings, django_capture_on_commit_callbacks
+):
+    # The reporter's mail takes the delivery path's SMTP sender (delivery_mail.smtp_send):
+    # through a real SMTP server it arrives whole, CRLF, and decrypts for the reporter.
+    from embargo.services.delivery_mail import connection_drop
+    from tests.embargo.services import smtp_start
+
+    sink, controller = smtp_start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    try:
+        case = case_with_reporter(key=reporter_key[0])
+        with django_capture_on_commit_callbacks(execute=True):
+            vulnerability_reject(vulnerability=case, actor=case.created_by, reason=REASON)
+    finally:
+        connection_drop()
+        controller.stop()
+
+    assert [message.rcpt_tos for message in sink.messages] == [[REPORTER]]
+    raw = sink.messages[0].data
+    assert_nothing_sensitive(raw, case)
+    assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
+    outer = email.message_from_bytes(raw, policy=email.policy.default)
+    assert outer.get_content_type() == "multipart/encrypted"
+    assert outer["Subject"] == REPORTER_OUTER_SUBJECT
+    code, plaintext, status = gpg_decrypt(
+        outer.get_payload()[1].get_payload(),
+        secret=load("good-cv25519.secret"),
+        signer_public=crypto.team_public_key_armored(),
+    )
+    assert code == 0, status
+    assert f"[GNUPG:] VALIDSIG {signing_team} " in status
+    assert REASON in email.message_from_bytes(plaintext, policy=email.policy.default).get_content()
+    assert AuditEvent.objects.get(action="vulnerability.reporter_told").data["encrypted"] is True
+
+
 def assert_only_the_content_free_mail(case) -> None:
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
