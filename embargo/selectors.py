@@ -162,7 +162,7 @@ def notice_audience_preview(*, notice: Notice) -> list:
     Empty when the case has no disclosure date (eligibility depends on it)."""
     from distributors.eligibility import eligibility_for_audience
 
-    from .services.notices import _one_per_person
+    from .services.notices import audience_one_per_person
 
     disclosure_at = notice.vulnerability.disclosure_at
     if disclosure_at is None:
@@ -170,7 +170,7 @@ def notice_audience_preview(*, notice: Notice) -> list:
     organizations = None if notice.audience_all else list(notice.organizations.all())
     if organizations == []:
         return []
-    audience = _one_per_person(
+    audience = audience_one_per_person(
         eligibility_for_audience(organizations=organizations, disclosure_at=disclosure_at)
     )
     return sorted(

@@ -30,6 +30,14 @@ _TRANSITIONS = {
     Vulnerability.State.NOTIFIED: set(),
 }
 
+
+def vulnerability_next_states(state: str) -> list[str]:
+    """The states a case in `state` may be moved to by hand (vulnerability_transition),
+    in the order of the case's life; the case page offers exactly these."""
+    allowed = _TRANSITIONS.get(state, set())
+    return [value for value in Vulnerability.State.values if value in allowed]
+
+
 _TEXT_LIMITS = {
     "title": 200,
     "summary": 20000,
@@ -251,7 +259,7 @@ def _audit_name(name: str) -> str:
 @transaction.atomic
 def vulnerability_transition(*, vulnerability: Vulnerability, actor, state: str) -> Vulnerability:
     case = _locked(vulnerability)
-    if state not in _TRANSITIONS.get(case.state, set()):
+    if state not in vulnerability_next_states(case.state):
         raise ValidationError(
             f"A case that is {case.get_state_display().lower()} cannot move to "
             f"{Vulnerability.State(state).label.lower()}."

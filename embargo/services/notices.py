@@ -171,8 +171,9 @@ def notice_update(
     return notice
 
 
-def _one_per_person(audience: list[Eligibility]) -> list[Eligibility]:
-    # A person in two organisations gets one copy; an eligible membership wins.
+def audience_one_per_person(audience: list[Eligibility]) -> list[Eligibility]:
+    """One entry per person: someone in two organisations gets one copy, and an eligible
+    membership wins over one that is not (notice_send and its preview both use this)."""
     chosen: dict[int, Eligibility] = {}
     for item in audience:
         current = chosen.get(item.member.user_id)
@@ -202,7 +203,7 @@ def notice_send(*, notice: Notice, actor) -> Notice:
     organizations = None if notice.audience_all else list(notice.organizations.all())
     if organizations == []:
         raise ValidationError("Choose at least one organisation, or send to every member.")
-    audience = _one_per_person(
+    audience = audience_one_per_person(
         eligibility_for_audience(organizations=organizations, disclosure_at=case.disclosure_at)
     )
     if not any(item.eligible for item in audience):

@@ -30,18 +30,13 @@ from ..services import (
     vulnerability_create,
     vulnerability_disclose,
     vulnerability_disclosure_move,
+    vulnerability_next_states,
     vulnerability_reject,
     vulnerability_transition,
     vulnerability_update,
 )
 from ..services.reporter import first_response_due_for_alert, vulnerability_first_response_record
 from ._shared import report, staff_required
-
-# The manual step offered on the case page; the service decides whether it is allowed.
-NEXT_STATE = {
-    Vulnerability.State.REPORTED: Vulnerability.State.TRIAGED,
-    Vulnerability.State.TRIAGED: Vulnerability.State.FIXING,
-}
 
 # What each audit action means, for the history table; unknown actions show as recorded.
 ACTION_WORDS = {
@@ -180,12 +175,14 @@ def case_edit_view(request, pk: int):
 
 def _render_detail(request, case: Vulnerability, *, status: int = 200, **forms):
     notices = list(case.notices.select_related("author", "revises").order_by("created_at", "pk"))
-    next_state = NEXT_STATE.get(case.state)
     context = {
         "case": case,
         "notices": notices,
-        "next_state": next_state,
-        "next_state_label": Vulnerability.State(next_state).label if next_state else None,
+        # The manual moves the service allows from here: one button each.
+        "next_states": [
+            (state, Vulnerability.State(state).label)
+            for state in vulnerability_next_states(case.state)
+        ],
         "can_write_notice": case.is_open,
         "can_disclose": case.state in Vulnerability.LIFTABLE_STATES,
         "reject_form": forms.get("reject_form") or RejectForm(),

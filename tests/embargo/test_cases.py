@@ -15,12 +15,13 @@ from distributors.models import AuditEvent
 from embargo.models import CaseSequence, Vulnerability
 from embargo.services import (
     vulnerability_create,
+    vulnerability_next_states,
     vulnerability_reject,
     vulnerability_transition,
     vulnerability_update,
 )
 from tests.embargo.helpers import case_ready
-from tests.factories import StaffFactory
+from tests.factories import StaffFactory, VulnerabilityFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -105,6 +106,23 @@ def test_a_case_moves_reported_triaged_fixing_and_not_backwards():
             "data", flat=True
         )
     ) == [{"from": "reported", "to": "triaged"}, {"from": "triaged", "to": "fixing"}]
+
+
+@pytest.mark.parametrize("state", Vulnerability.State.values)
+def test_the_next_states_are_exactly_the_moves_the_transition_accepts(state):
+    expected = {"reported": ["triaged"], "triaged": ["fixing"]}.get(state, [])
+    assert vulnerability_next_states(state) == expected
+    for target in Vulnerability.State.values:
+        case = VulnerabilityFactory(state=state)
+        if target in expected:
+            actor = case.created_by
+            moved = vulnerability_transition(vulnerability=case, actor=actor, state=target)
+            assert moved.state == target
+        else:
+            with pytest.raises(ValidationError):
+                vulnerability_transition(vulnerability=case, actor=case.created_by, state=target)
+            case.refresh_from_db()
+            assert case.state == state
 
 
 def test_skipping_triage_is_refused():

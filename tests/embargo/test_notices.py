@@ -9,10 +9,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from distributors.eligibility import Reason
+from distributors.eligibility import Reason, eligibility_for_audience
 from distributors.models import AuditEvent, Organization
 from embargo.models import Delivery, Notice, Vulnerability
 from embargo.services import notice_create, notice_send, notice_update
+from embargo.services.notices import audience_one_per_person
 from embargo.tasks import delivery_send_task
 from tests.embargo.helpers import CANARY, case_ready, notice_draft
 from tests.factories import (
@@ -148,6 +149,23 @@ def test_a_person_in_two_organisations_gets_one_copy(queued):
     rows = Delivery.objects.filter(notice=notice, user=person.user)
     assert rows.count() == 1
     assert rows.get().organization_id in {person.organization_id, second.organization_id}
+
+
+def test_one_entry_per_person_and_an_eligible_membership_wins_over_one_that_is_not():
+    person = _people(1)[0]
+    # Also in a second member organisation, where they are not eligible (no policy, key...).
+    TeamMemberFactory(user=person.user, organization=MemberOrganizationFactory())
+    case = case_ready()
+    audience = eligibility_for_audience(disclosure_at=case.disclosure_at)
+    assert [item.eligible for item in audience if item.member.user_id == person.user_id] in (
+        [True, False],
+        [False, True],
+    )
+    for items in (audience, audience[::-1]):
+        chosen = [
+            item for item in audience_one_per_person(items) if item.member.user_id == person.user_id
+        ]
+        assert [(item.member.pk, item.eligible) for item in chosen] == [(person.pk, True)]
 
 
 def test_sending_twice_is_refused_and_changes_nothing(queued):

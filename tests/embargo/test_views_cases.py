@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from distributors.models import AuditEvent
 from embargo.models import Delivery, Notice, Vulnerability
+from embargo.services import vulnerability_next_states
 from tests.embargo.views_world import CANARY_SUMMARY, CANARY_TITLE, world_build
 from tests.factories import (
     MemberOrganizationFactory,
@@ -267,6 +269,18 @@ def test_a_reported_case_moves_to_triaged(mfa_client, staff_reviewer):
     case.refresh_from_db()
     assert case.state == Vulnerability.State.TRIAGED
     assert AuditEvent.objects.filter(action="vulnerability.state_changed").count() == 1
+
+
+@pytest.mark.parametrize("state", Vulnerability.State.values)
+def test_the_case_page_offers_one_button_per_move_the_service_allows(
+    state, mfa_client, staff_reviewer
+):
+    case = VulnerabilityFactory(state=state)
+    page = mfa_client(staff_reviewer).get(reverse("embargo:case_detail", kwargs={"pk": case.pk}))
+    offered = re.findall(r'name="state" value="([a-z_]+)"', page.content.decode())
+    assert offered == vulnerability_next_states(state)
+    for target in offered:
+        assert f"Mark as {Vulnerability.State(target).label.lower()}" in page.content.decode()
 
 
 @pytest.mark.parametrize("state", ["fixing", "disclosed", "bogus", ""])
