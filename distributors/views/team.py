@@ -48,11 +48,14 @@ def _visible_organization(request, slug: str) -> Organization:
 
 def _team_context(request, organization: Organization, *, can_manage: bool, invite_form=None):
     rows = eligibility_for_audience(organizations=[organization], disclosure_at=timezone.now())
+    # The services refuse to remove or demote the last admin; the page does not offer it.
+    admins = sum(1 for row in rows if row.member.is_admin)
     return {
         "organization": organization,
         "rows": [
             {
                 "eligibility": row,
+                "last_admin": row.member.is_admin and admins == 1,
                 "form": TeamMemberUpdateForm(
                     prefix=f"m{row.member.pk}",
                     initial={

@@ -257,6 +257,45 @@ def test_the_last_admin_cannot_be_removed(client, team):
     assert "last admin" in client.get(response["Location"]).content.decode()
 
 
+LAST_ADMIN_NOTE = "The last admin cannot be removed; make someone else admin first."
+
+
+def test_the_page_offers_the_last_admin_no_remove_button_and_no_admin_box_to_untick(client, team):
+    admin = team["admin"]
+    client.force_login(admin.user)
+    body = client.get(_url("team", team)).content.decode()
+    assert _url("team_member_remove", team, pk=admin.pk) not in body
+    assert _url("team_member_remove", team, pk=team["plain"].pk) in body
+    assert body.count(LAST_ADMIN_NOTE) == 1
+    assert f'<input type="checkbox" name="m{admin.pk}-is_admin"' not in body
+    assert f'checked disabled aria-describedby="last-admin-{admin.pk}"' in body
+    assert f'id="last-admin-{admin.pk}"' in body
+    assert f'<input type="checkbox" name="m{team["plain"].pk}-is_admin"' in body
+
+
+def test_with_two_admins_each_can_be_removed_or_demoted_from_the_page(client, team):
+    second = TeamMemberFactory(organization=team["org"], is_admin=True)
+    client.force_login(team["admin"].user)
+    body = client.get(_url("team", team)).content.decode()
+    assert LAST_ADMIN_NOTE not in body
+    for member in (team["admin"], second):
+        assert _url("team_member_remove", team, pk=member.pk) in body
+        assert f'<input type="checkbox" name="m{member.pk}-is_admin" checked>' in body
+
+
+def test_the_last_admin_still_saves_their_other_roles_and_stays_admin(client, team):
+    admin = team["admin"]
+    client.force_login(admin.user)
+    # What the page's form sends for the last admin: the hidden admin field, need-to-know.
+    response = client.post(
+        _url("team_member_update", team, pk=admin.pk),
+        {f"m{admin.pk}-is_admin": "on", f"m{admin.pk}-is_need_to_know": "on"},
+    )
+    assert response.status_code == 302
+    admin.refresh_from_db()
+    assert admin.is_admin and admin.is_need_to_know
+
+
 def test_an_admin_removes_a_person(client, team):
     client.force_login(team["admin"].user)
     response = client.post(_url("team_member_remove", team, pk=team["plain"].pk))
