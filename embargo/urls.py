@@ -29,6 +29,7 @@ urlpatterns = [
     path("staff/notices/<int:pk>/edit/", notices.notice_edit_view, name="notice_edit"),
     path("staff/notices/<int:pk>/preview/", notices.notice_preview_view, name="notice_preview"),
     path("staff/notices/<int:pk>/send/", notices.notice_send_view, name="notice_send"),
+    path("staff/notices/<int:pk>/catch-up/", notices.notice_catch_up_view, name="notice_catch_up"),
     # Recipients: reference codes and dates only, never embargoed text.
     path("notices/", acknowledge.my_notices_view, name="my_notices"),
     path(

@@ -16,7 +16,7 @@ from .followup import (
     delivery_acknowledge,
     embargo_lifted_mail,
 )
-from .notices import notice_create, notice_send, notice_update
+from .notices import notice_catch_up, notice_create, notice_send, notice_update
 
 __all__ = [
     "DeliveryDeferred",
@@ -27,6 +27,7 @@ __all__ = [
     "delivery_send",
     "embargo_lift_due",
     "embargo_lifted_mail",
+    "notice_catch_up",
     "notice_create",
     "notice_send",
     "notice_update",

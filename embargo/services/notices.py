@@ -182,6 +182,36 @@ def audience_one_per_person(audience: list[Eligibility]) -> list[Eligibility]:
     return list(chosen.values())
 
 
+def _delivery_rows(*, notice: Notice, audience: list[Eligibility], now: datetime) -> list:
+    """New Delivery rows: pending for the eligible, withheld with the reasons for others."""
+    codes: set[str] = set()
+    rows = []
+    for item in audience:
+        code = reference_code_new()
+        while code in codes:
+            code = reference_code_new()
+        codes.add(code)
+        member = item.member
+        rows.append(
+            Delivery(
+                notice=notice,
+                member=member,
+                user_id=member.user_id,
+                organization_id=member.organization_id,
+                email=member.user.email,
+                fingerprint=item.key.fingerprint if item.key is not None else "",
+                reference_code=code,
+                message_id=message_id_new(),
+                state=Delivery.State.PENDING if item.eligible else Delivery.State.WITHHELD,
+                reasons=list(item.reasons),
+                created_at=now,
+                queued_at=now if item.eligible else None,
+                finished_at=None if item.eligible else now,
+            )
+        )
+    return rows
+
+
 @transaction.atomic
 def notice_send(*, notice: Notice, actor) -> Notice:
     from .delivery import deliveries_enqueue
@@ -212,31 +242,7 @@ def notice_send(*, notice: Notice, actor) -> Notice:
             "member organisation, need-to-know, two-factor sign-in, the current policy "
             "and a verified key valid past the disclosure date)."
         )
-    codes: set[str] = set()
-    rows = []
-    for item in audience:
-        code = reference_code_new()
-        while code in codes:
-            code = reference_code_new()
-        codes.add(code)
-        member = item.member
-        rows.append(
-            Delivery(
-                notice=notice,
-                member=member,
-                user_id=member.user_id,
-                organization_id=member.organization_id,
-                email=member.user.email,
-                fingerprint=item.key.fingerprint if item.key is not None else "",
-                reference_code=code,
-                message_id=message_id_new(),
-                state=Delivery.State.PENDING if item.eligible else Delivery.State.WITHHELD,
-                reasons=list(item.reasons),
-                created_at=now,
-                queued_at=now if item.eligible else None,
-                finished_at=None if item.eligible else now,
-            )
-        )
+    rows = _delivery_rows(notice=notice, audience=audience, now=now)
     Delivery.objects.bulk_create(rows, batch_size=500)
     notice.state = Notice.State.SENDING
     notice.send_started_at = now
@@ -266,6 +272,93 @@ def notice_send(*, notice: Notice, actor) -> Notice:
     notice_id = notice.pk
     transaction.on_commit(lambda: deliveries_enqueue(notice_id=notice_id))
     return notice
+
+
+# Copies that can be given another chance: the person may have fixed what stopped them.
+RETRYABLE_STATES = (
+    Delivery.State.FAILED,
+    Delivery.State.WITHHELD,
+    Delivery.State.CANCELLED,
+)
+
+
+@transaction.atomic
+def notice_catch_up(*, notice: Notice, actor) -> dict[str, int]:
+    """After a send: copies for people who have become eligible since.
+
+    Eligibility is computed again for the notice's audience. A person whose copy failed,
+    was withheld or was cancelled, and who is eligible now (a new verified key, the policy
+    accepted again, a suspension lifted), gets a copy encrypted to their current key; the
+    copy keeps its reference code and Message-ID. People who joined the audience after
+    the send get rows of their own. Those still not eligible keep their state, with the
+    reasons brought up to date."""
+    from .delivery import deliveries_enqueue
+
+    if not (actor.is_authenticated and actor.is_staff):
+        raise ValidationError("Only the security team can send copies.")
+    notice = Notice.objects.select_for_update().get(pk=notice.pk)
+    if notice.state == Notice.State.DRAFT:
+        raise ValidationError("This notice has not been sent yet; send it from the preview.")
+    case = Vulnerability.objects.select_for_update().get(pk=notice.vulnerability_id)
+    now = timezone.now()
+    if case.state not in SENDABLE_CASE_STATES or case.disclosure_at is None:
+        raise ValidationError("The case is closed: its embargo is over or it was rejected.")
+    if case.disclosure_at <= now:
+        raise ValidationError("The disclosure time has passed; the embargo is over.")
+    organizations = None if notice.audience_all else list(notice.organizations.all())
+    audience = audience_one_per_person(
+        eligibility_for_audience(organizations=organizations, disclosure_at=case.disclosure_at)
+    )
+    existing = {row.user_id: row for row in notice.deliveries.select_for_update()}
+    new_rows = _delivery_rows(
+        notice=notice,
+        audience=[item for item in audience if item.member.user_id not in existing],
+        now=now,
+    )
+    Delivery.objects.bulk_create(new_rows, batch_size=500)
+    retried, still_withheld = [], 0
+    for item in audience:
+        row = existing.get(item.member.user_id)
+        if row is None or row.state not in RETRYABLE_STATES:
+            continue
+        if item.eligible:
+            row.state = Delivery.State.PENDING
+            # The person's key now: they proved it, and the send re-checks it again.
+            row.fingerprint = item.key.fingerprint
+            row.member = item.member
+            row.organization_id = item.member.organization_id
+            row.email = item.member.user.email
+            row.reasons, row.failure_reason = [], ""
+            row.queued_at, row.finished_at, row.claimed_at = now, None, None
+            retried.append(row)
+        elif row.state == Delivery.State.WITHHELD:
+            row.reasons = list(item.reasons)
+            row.save(update_fields=["reasons"])
+            still_withheld += 1
+    Delivery.objects.bulk_update(
+        retried,
+        [
+            "state", "fingerprint", "member", "organization", "email", "reasons",
+            "failure_reason", "queued_at", "finished_at", "claimed_at",
+        ],
+    )  # fmt: skip
+    added = sum(1 for row in new_rows if row.state == Delivery.State.PENDING)
+    counts = {
+        "retried": len(retried),
+        "added": added,
+        "added_withheld": len(new_rows) - added,
+        "still_withheld": still_withheld,
+    }
+    if retried or added:
+        if notice.state == Notice.State.SENT:
+            notice.state, notice.sent_at, notice.updated_at = Notice.State.SENDING, None, now
+            notice.save(update_fields=["state", "sent_at", "updated_at"])
+        # Only these rows: the notice's other pending copies are already queued.
+        queue_ids = [row.pk for row in retried]
+        queue_ids += [row.pk for row in new_rows if row.state == Delivery.State.PENDING]
+        transaction.on_commit(lambda: deliveries_enqueue(delivery_ids=queue_ids))
+    audit_record(actor=actor, action="notice.caught_up", target=notice, data=counts)
+    return counts
 
 
 def _utc(moment: datetime) -> str:

@@ -21,8 +21,8 @@ from ..selectors import (
     reason_label,
     vulnerabilities_visible_to,
 )
-from ..services import notice_create, notice_send, notice_update
-from ..services.notices import DEFAULT_OUTER_SUBJECT
+from ..services import notice_catch_up, notice_create, notice_send, notice_update
+from ..services.notices import DEFAULT_OUTER_SUBJECT, SENDABLE_CASE_STATES
 from ._shared import report, staff_required
 
 
@@ -149,6 +149,28 @@ def notice_send_view(request, pk: int):
 
 
 @staff_required
+@require_POST
+def notice_catch_up_view(request, pk: int):
+    notice = _notice_or_404(request, pk)
+    try:
+        counts = notice_catch_up(notice=notice, actor=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        queued = counts["retried"] + counts["added"]
+        if queued:
+            messages.success(
+                request,
+                f"{queued} more {'copy is' if queued == 1 else 'copies are'} being sent "
+                f"({counts['retried']} retried, {counts['added']} for people new to the "
+                "audience).",
+            )
+        else:
+            messages.info(request, "Nobody else can receive this notice yet.")
+    return redirect(notice.get_staff_url())
+
+
+@staff_required
 def notice_detail_view(request, pk: int):
     notice = _notice_or_404(request, pk)
     summary = None
@@ -165,5 +187,7 @@ def notice_detail_view(request, pk: int):
             "summary": summary,
             "revisions": list(notice.revisions.order_by("created_at", "pk")),
             "can_revise": notice.state != Notice.State.DRAFT and notice.vulnerability.is_open,
+            "can_catch_up": notice.state != Notice.State.DRAFT
+            and notice.vulnerability.state in SENDABLE_CASE_STATES,
         },
     )
