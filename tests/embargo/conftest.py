@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.embargo.keyring import people_keys
+from tests.embargo.keyring import agents_stop, people_keys
 from tests.embargo.keyring import team_key as make_team_key
 
 
@@ -24,12 +24,17 @@ def keys_cache_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def person_keys():
-    """people_keys(n): the first n cached test people with real cv25519 keys."""
+    """people_keys(n): the first n cached test people with real cv25519 keys. Tests
+    decrypt in the cached homes, which starts their agents: stopped when the run ends."""
+    used = []
 
     def get(count: int):
-        return people_keys(count, keys_cache_dir())
+        used.append(keys_cache_dir())
+        return people_keys(count, used[-1])
 
-    return get
+    yield get
+    for cache_dir in set(used):
+        agents_stop(cache_dir)
 
 
 @pytest.fixture

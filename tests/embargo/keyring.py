@@ -79,6 +79,19 @@ def split_export(data: bytes) -> dict[str, tuple[str, str]]:
     return keys
 
 
+def agent_stop(home: str | Path) -> None:
+    """Stop the gpg-agent that key generation or a decryption started in `home`."""
+    subprocess.run(
+        ["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True, check=False
+    )
+
+
+def agents_stop(cache_dir: str | Path) -> None:
+    """Stop the agents of every cached home (the homes and their keys stay cached)."""
+    for home in Path(cache_dir).glob("home-*"):
+        agent_stop(home)
+
+
 def _generate(home: Path, indexes: list[int]) -> None:
     if not indexes:
         return
@@ -112,11 +125,7 @@ def people_keys(count: int, cache_dir: str | Path, homes: int = 2) -> list[Perso
         exported: dict[str, tuple[str, str]] = {}
         for path in home_paths:
             exported.update(split_export(gpg_run(path, "--export").stdout))
-            subprocess.run(
-                ["gpgconf", "--homedir", str(path), "--kill", "gpg-agent"],
-                capture_output=True,
-                check=False,
-            )
+            agent_stop(path)
         for i in todo:
             email = f"person{i}@{EMAIL_DOMAIN}"
             fingerprint, armored = exported[email]
@@ -174,10 +183,6 @@ def team_key(cache_dir: str | Path) -> tuple[Path, Path, str]:
             key_file.chmod(0o600)
             fpr_file.write_text(fingerprint)
         finally:
-            subprocess.run(
-                ["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"],
-                capture_output=True,
-                check=False,
-            )
+            agent_stop(home)
             subprocess.run(["rm", "-rf", str(home)], check=False)
     return key_file, pass_file, fpr_file.read_text().strip()
