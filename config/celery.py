@@ -1,9 +1,39 @@
 import os
+import signal
 
 from celery import Celery
+from celery.signals import worker_process_init, worker_process_shutdown
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("haulout")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+# Each pool process builds its own gpg home (embargo.crypto), and signing starts a
+# gpg-agent in it. billiard ends pool processes with os._exit, so crypto's atexit hook
+# never runs there: without these two hooks every stopped worker left its agents behind.
+
+
+@worker_process_shutdown.connect
+def gpg_home_close(**kwargs) -> None:
+    """A pool process leaving normally (warm shutdown, --max-tasks-per-child)."""
+    from embargo.crypto import worker_home_close
+
+    worker_home_close()
+
+
+@worker_process_init.connect
+def gpg_home_close_on_sigterm(**kwargs) -> None:
+    """Celery resets SIGTERM to its default in pool processes, so a SIGTERM sent to the
+    whole process group (honcho on Ctrl+C, `kill -- -PGID`, a container stop) ended them
+    at once. Close the home first, then end by SIGTERM as before: an interrupted task is
+    redelivered (acks_late) exactly as it was without this handler."""
+
+    def terminate(signum, frame):
+        gpg_home_close()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, terminate)

@@ -1,0 +1,66 @@
+"""A stopped Celery worker leaves no gpg home and no gpg-agent behind, whether the
+SIGTERM reaches the whole process group (honcho on Ctrl+C) or only the main process."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from embargo.models import Delivery
+from embargo.services import notice_send
+from tests.embargo.helpers import bulk_people, case_ready, notice_draft
+from tests.embargo.services import wait_for
+
+pytestmark = [pytest.mark.services]
+
+
+def agents_for(homes: set[Path]) -> list[int]:
+    """Pids of live gpg-agent processes started in one of `homes`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if args and args[0].endswith(b"gpg-agent"):
+            text = b" ".join(args).decode(errors="replace")
+            if any(str(home) in text for home in homes):
+                found.append(int(proc.name))
+    return found
+
+
+@pytest.mark.parametrize("signalled", ["process group", "main process"])
+def test_a_stopped_worker_closes_its_gpg_homes_and_their_agents(
+    real_services_factory, private_redis, person_keys, settings, signalled
+):
+    services = real_services_factory(broker_url=private_redis.url)
+    bulk_people(person_keys(3))
+    case = case_ready()
+    notice = notice_draft(case=case)
+    root = Path(settings.GPG_HOME_ROOT)
+    before = set(root.glob("worker-*"))
+    worker = services.worker("stopping")
+    notice_send(notice=notice, actor=case.created_by)
+    wait_for(
+        lambda: Delivery.objects.filter(notice=notice, state=Delivery.State.SENT).count() == 3,
+        timeout=120,
+        what="the copies to be sent",
+    )
+    made = set(root.glob("worker-*")) - before
+    assert made, "the worker signed nothing in a home of its own"
+    assert agents_for(made), "signing should have started an agent in the worker's home"
+
+    if signalled == "process group":
+        worker.stop()  # SIGTERM to the group, as honcho sends it
+    else:
+        os.kill(worker.process.pid, signal.SIGTERM)
+        worker.process.wait(30)
+
+    assert worker.process.returncode is not None
+    wait_for(lambda: not agents_for(made), timeout=10, what="the agents to exit")
+    assert not any(home.exists() for home in made)
