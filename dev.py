@@ -5,7 +5,8 @@
     python3 dev.py test   # set up, then the whole test suite (extra args go to pytest)
 
 Also: `lint`, `check-deploy`, `totp [EMAIL]`, `manage ARGS` (manage.py with the local
-settings, e.g. `manage demo_decrypt --to EMAIL`), `install`. The Makefile targets call these.
+settings, e.g. `manage demo_decrypt --to EMAIL`), `bench [N]` (the benchmarks; needs
+Redis, REDIS_URL), `install`. The Makefile targets call these.
 The virtual environment lives in .venv and is reinstalled only when pyproject.toml changes.
 """
 
@@ -108,6 +109,17 @@ def totp(args: list[str]) -> None:
     _check(PYTHON, "manage.py", "demo_totp", *args, env=_local_env())
 
 
+def bench(args: list[str]) -> None:
+    """Both benchmarks; each prints its figures as ratios against a baseline it measures
+    in the same run."""
+    install()
+    recipients = args[0] if args else "1000"
+    env = {**os.environ}
+    env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+    _check(PYTHON, "benchmarks/gpg_homes.py", "--sign", env=env)
+    _check(PYTHON, "benchmarks/fanout.py", "--recipients", recipients, env=env)
+
+
 def manage(args: list[str]) -> None:
     install()
     _check(PYTHON, "manage.py", *args, env=_local_env())
@@ -115,6 +127,7 @@ def manage(args: list[str]) -> None:
 
 COMMANDS = {
     "manage": manage,
+    "bench": bench,
     "install": lambda args: install(),
     "run": run,
     "test": test,

@@ -13,10 +13,16 @@ class AccountAdapter(DefaultAccountAdapter):
         from .models import Organization, TeamMember
 
         user = request.user
-        if user.is_authenticated and TeamMember.objects.filter(
-            user=user,
-            organization__status__in=[Organization.Status.SUSPENDED, Organization.Status.REMOVED],
-        ).exists():
+        if (
+            user.is_authenticated
+            and TeamMember.objects.filter(
+                user=user,
+                organization__status__in=[
+                    Organization.Status.SUSPENDED,
+                    Organization.Status.REMOVED,
+                ],
+            ).exists()
+        ):
             messages.warning(
                 request,
                 "Your organisation has been suspended or removed from the distributors list.",
