@@ -171,7 +171,7 @@ def demo_summary_lines() -> list[str]:
     ):
         lines.append(f"  {person.email:34} password: {person.password:32} {role}")
     lines.append(f"Reviewer TOTP secret (base32, add to any authenticator app): {DEMO_TOTP_SECRET}")
-    lines.append("No authenticator app? `make totp` prints the current 6-digit code.")
+    lines.append("No authenticator app? `python3 dev.py totp` prints the current 6-digit code.")
     return lines
 
 

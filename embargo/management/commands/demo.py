@@ -60,4 +60,5 @@ class Command(BaseCommand):
         if notice is not None and notice.state == Notice.State.DRAFT:
             preview = reverse("embargo:notice_preview", kwargs={"pk": notice.pk})
             write(f"  Draft notice to preview and send: {settings.SITE_URL}{preview}")
-        write("After sending: `.venv/bin/python manage.py demo_decrypt --to <email>`.")
+        # dev.py sets DJANGO_SECURE=0, without which demo_decrypt refuses to run.
+        write("After sending: `python3 dev.py manage demo_decrypt --to <email>`.")
