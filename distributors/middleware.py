@@ -7,7 +7,9 @@ from django.contrib import messages
 from django.shortcuts import redirect
 
 # Paths that hold embargo or membership decisions; everything under them needs MFA.
-STAFF_PATH_PREFIXES = ("/staff/", "/admin/")
+# The member leak pages (/leaks/) are included because staff read every organisation's
+# reports and sanctions there too; members are not affected (this is for staff only).
+STAFF_PATH_PREFIXES = ("/staff/", "/admin/", "/leaks/")
 # The admin login is allauth's login (see config/urls.py); it must stay reachable.
 EXEMPT_PATHS = ("/admin/login/", "/admin/logout/")
 

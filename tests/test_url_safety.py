@@ -1,0 +1,362 @@
+"""A safety net over every URL of the project, so a new page cannot forget its guard.
+
+It walks the URL configuration (allauth's own pages and the Django admin excepted: they
+have their own tests and allauth's rate limits), fills each pattern's arguments with real
+objects that belong to one organisation (Acme) where it knows the route, or with dummy
+values where it does not, and asserts:
+
+- under /staff/: anonymous people are sent to sign in, an admin of the very organisation
+  the objects belong to gets a 404 (the page does not admit to existing), a staff member
+  without a second factor is sent to set one up, and the view is wrapped by
+  distributors.views.common.staff_required;
+- everywhere else except the public pages listed below: anonymous people never get a
+  page, and a person of another organisation gets a 404 for an object of Acme's;
+- no request by an outsider changes anything (the audit log is unchanged);
+- no pattern carries anything but ids, slugs and codes (embargoed text never goes in a URL).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from distributors.models import Application, AuditEvent, TeamMember
+from distributors.selectors import policy_versions
+from embargo.models import LeakReport, Sanction
+from embargo.services import notice_send
+from embargo.services.leaks import leak_report_confirm, leak_report_file
+from embargo.tasks import delivery_send_task
+from tests.conftest import enable_totp
+from tests.embargo.helpers import case_ready, notice_draft
+from tests.factories import (
+    ApplicationFactory,
+    InvitationFactory,
+    MemberOrganizationFactory,
+    QuestionFactory,
+    StaffFactory,
+    TeamMemberFactory,
+    VouchFactory,
+    make_eligible,
+)
+
+pytestmark = pytest.mark.django_db
+
+# Pages anyone may open, and why.
+PUBLIC = {
+    # The dashboard: a welcome for anonymous people, their own applications otherwise.
+    "home",
+    # Advisories exist publicly only after disclosure (the selector returns disclosed cases).
+    "embargo:advisory_list",
+    "embargo:advisory_detail",
+    # The security team's public key, for reporters to encrypt to.
+    "embargo:team_key",
+    # The emailed invitation link: whoever holds the secret token may read what it is for;
+    # accepting it needs a signed-in account with the invited, verified address.
+    "distributors:invitation",
+}
+
+# Every argument a URL may carry. Free text (a subject, a title, a pasted leak) never goes
+# in a URL: addresses end up in logs, browser history and Referer headers.
+ALLOWED_KWARGS = {
+    "pk",
+    "number",
+    "question_pk",
+    "vouch_pk",
+    "slug",
+    "token",
+    "reference_code",
+    "public_id",
+}
+DUMMY = {
+    "int": 1,
+    "slug": "x",
+    "reference_code": "ABCDEFGHIJ",
+    "public_id": "HAUL-2026-0001",
+    "token": "not-a-real-token",
+}
+PARAMETER = re.compile(r"<(?:(?P<converter>\w+):)?(?P<name>\w+)>")
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # namespaced, e.g. "embargo:case_detail"
+    route: str  # e.g. "staff/cases/<int:pk>/"
+    callback: object
+
+    @property
+    def is_staff(self) -> bool:
+        return self.route.startswith("staff/")
+
+    @property
+    def kwargs(self) -> list[tuple[str, str]]:
+        return [
+            (match["converter"] or "str", match["name"]) for match in PARAMETER.finditer(self.route)
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _walk(patterns, prefix: str = "", namespace: str = ""):
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            module = getattr(entry.urlconf_module, "__name__", "")
+            if entry.namespace == "admin" or module.startswith("allauth"):
+                continue
+            space = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern), space)
+        elif isinstance(entry, URLPattern):
+            yield Route(
+                name=f"{namespace}{entry.name}",
+                route=prefix + str(entry.pattern),
+                callback=entry.callback,
+            )
+
+
+ROUTES = sorted(_walk(get_resolver().url_patterns), key=lambda r: r.route)
+STAFF_ROUTES = [r for r in ROUTES if r.is_staff]
+OTHER_ROUTES = [r for r in ROUTES if not r.is_staff and r.name not in PUBLIC]
+OBJECT_ROUTES = [r for r in OTHER_ROUTES if r.kwargs]
+
+
+# ---------------------------------------------------------------- the world
+
+
+@pytest.fixture
+def world(monkeypatch):
+    """Acme (a member) owns every object; Other is another member organisation."""
+    monkeypatch.setattr(delivery_send_task, "apply_async", lambda *a, **k: None)
+    acme = MemberOrganizationFactory(name="Acme Safety", slug="acme-safety")
+    owner_membership = make_eligible(TeamMemberFactory(organization=acme, is_admin=True))
+    owner = owner_membership.user
+    other_org = MemberOrganizationFactory(name="Other Safety", slug="other-safety")
+    outsider = make_eligible(TeamMemberFactory(organization=other_org, is_admin=True)).user
+    staff = StaffFactory()
+    enable_totp(staff)
+
+    application = ApplicationFactory(
+        organization=acme, created_by=owner, state=Application.State.NEEDS_INFO
+    )
+    question = QuestionFactory(application=application, asked_by=staff)
+    vouch = VouchFactory(application=application, requested_by=owner)
+    # A vouch is the voucher's to answer: one addressed to Acme's admin.
+    vouch_to_owner = VouchFactory(voucher=owner, voucher_organization=acme)
+    invitation = InvitationFactory(organization=acme, invited_by=owner, token="safety-token")
+    teammate = TeamMemberFactory(organization=acme)
+
+    case = case_ready(actor=staff)
+    notice = notice_draft(case=case, actor=staff)
+    notice_send(notice=notice, actor=staff)
+    delivery = notice.deliveries.get(user=owner)
+    report = leak_report_file(
+        actor=staff,
+        organization=acme,
+        vulnerability=case,
+        notice=notice,
+        source=LeakReport.Source.FOUND,
+        what_leaked="The patch.",
+        leaked_to="A forum.",
+        how="Unknown.",
+    )
+    leak_report_confirm(report=report, actor=staff, reason="Traced.")
+    sanction = Sanction.objects.get(leak_report=report)
+
+    # The most specific route prefix names the object a `pk` stands for.
+    pks = {
+        "applications/": application.pk,
+        "staff/applications/": application.pk,
+        "vouches/": vouch_to_owner.pk,
+        "me/keys/": owner.pgp_keys.get(state="active").pk,
+        "organizations/<slug:slug>/team/": teammate.pk,
+        "organizations/<slug:slug>/team/invitations/": invitation.pk,
+        "staff/cases/": case.pk,
+        "staff/notices/": notice.pk,
+        "leaks/": report.pk,
+        "staff/leaks/": report.pk,
+        "leaks/sanctions/": sanction.pk,
+        "staff/sanctions/": sanction.pk,
+    }
+    values = {
+        "slug": acme.slug,
+        "question_pk": question.pk,
+        "vouch_pk": vouch.pk,
+        "token": "safety-token",
+        "reference_code": delivery.reference_code,
+        "public_id": case.public_id,
+    }
+
+    def kwargs_for(route: Route) -> dict:
+        result = {}
+        for converter, name in route.kwargs:
+            if name == "pk":
+                prefix = max((p for p in pks if route.route.startswith(p)), key=len, default=None)
+                result[name] = pks[prefix] if prefix else DUMMY["int"]
+            elif name == "number":
+                policy = route.route.startswith("staff/policy/")
+                result[name] = policy_versions().first().number if policy else 1
+            elif name in values:
+                result[name] = values[name]
+            else:
+                result[name] = DUMMY.get(name, DUMMY.get(converter, "x"))
+        return result
+
+    def url(route: Route) -> str:
+        return reverse(route.name, kwargs=kwargs_for(route))
+
+    assert TeamMember.objects.filter(pk=teammate.pk, organization=acme).exists()
+    return _World(owner=owner, outsider=outsider, staff=staff, url=url)
+
+
+@dataclass
+class _World:
+    owner: object
+    outsider: object
+    staff: object
+    url: object
+
+
+def _audit_count() -> int:
+    return AuditEvent.objects.count()
+
+
+# ---------------------------------------------------------------- the shape of the URLs
+
+
+def test_the_walk_finds_the_pages_of_both_apps():
+    names = {route.name for route in ROUTES}
+    assert {"distributors:review_detail", "embargo:case_detail", "embargo:leak_detail"} <= names
+    assert len(STAFF_ROUTES) > 20
+    assert not any(route.route.startswith(("admin/", "accounts/")) for route in ROUTES)
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=str)
+def test_urls_carry_only_ids_slugs_and_codes(route):
+    names = {name for _, name in route.kwargs}
+    assert names <= ALLOWED_KWARGS, f"{route.route} takes {names - ALLOWED_KWARGS}"
+
+
+@pytest.mark.parametrize("route", STAFF_ROUTES, ids=str)
+def test_every_staff_view_is_wrapped_by_staff_required(route):
+    assert getattr(route.callback, "haulout_staff_required", False), (
+        f"{route.route} ({route.callback.__module__}.{route.callback.__name__}) "
+        "is not decorated with distributors.views.common.staff_required"
+    )
+
+
+def test_the_staff_marker_is_set_by_staff_required_only():
+    from distributors.views.common import staff_required
+
+    def plain_view(request):
+        raise AssertionError("never called")
+
+    assert not getattr(plain_view, "haulout_staff_required", False)
+    assert staff_required(plain_view).haulout_staff_required is True
+
+
+# ---------------------------------------------------------------- staff pages
+
+
+@pytest.mark.parametrize("route", STAFF_ROUTES, ids=str)
+def test_staff_pages_send_anonymous_people_to_sign_in(route, world, client):
+    url = world.url(route)
+    before = _audit_count()
+    for response in (client.get(url), client.post(url, {})):
+        assert response.status_code == 302, (url, response.status_code)
+        assert response["Location"].startswith(reverse("account_login"))
+    assert _audit_count() == before
+
+
+@pytest.mark.parametrize("route", STAFF_ROUTES, ids=str)
+def test_staff_pages_do_not_exist_for_the_admin_of_the_organisation_concerned(
+    route, world, mfa_client
+):
+    url = world.url(route)
+    client = mfa_client(world.owner)
+    before = _audit_count()
+    assert client.get(url).status_code in (404, 405), url
+    assert client.post(url, {}).status_code == 404, url
+    assert _audit_count() == before
+
+
+@pytest.mark.parametrize("route", STAFF_ROUTES, ids=str)
+def test_staff_pages_send_staff_without_a_second_factor_to_set_one_up(
+    route, world, client, staff_without_mfa
+):
+    url = world.url(route)
+    client.force_login(staff_without_mfa)
+    before = _audit_count()
+    for response in (client.get(url), client.post(url, {})):
+        assert response.status_code == 302, (url, response.status_code)
+        assert response["Location"] == reverse("mfa_activate_totp")
+    assert _audit_count() == before
+
+
+@pytest.mark.parametrize("route", STAFF_ROUTES, ids=str)
+def test_staff_pages_open_for_staff_on_real_objects_and_never_fail(route, world, mfa_client):
+    """The objects above are the right ones (so the 404s before are the guard's, not a
+    missing row's), and a dummy id is a plain 404, never a 500."""
+    url = world.url(route)
+    response = mfa_client(world.staff).get(url)
+    assert response.status_code in (200, 302, 405), (url, response.status_code)
+    dummy = {name: DUMMY.get(name, DUMMY.get(conv, "x")) for conv, name in route.kwargs}
+    if dummy:
+        dummy = {k: (987654 if v == 1 else v) for k, v in dummy.items()}
+        response = mfa_client(world.staff).get(reverse(route.name, kwargs=dummy))
+        assert response.status_code in (404, 405), (route.name, response.status_code)
+
+
+# ---------------------------------------------------------------- everything else
+
+
+@pytest.mark.parametrize("route", OTHER_ROUTES, ids=str)
+def test_anonymous_people_never_get_a_private_page(route, world, client):
+    url = world.url(route)
+    before = _audit_count()
+    for response in (client.get(url), client.post(url, {})):
+        assert response.status_code != 200, url
+        assert response.status_code in (302, 404, 405), (url, response.status_code)
+        if response.status_code == 302:
+            assert response["Location"].startswith(reverse("account_login"))
+    assert _audit_count() == before
+
+
+@pytest.mark.parametrize("route", OBJECT_ROUTES, ids=str)
+def test_another_organisation_gets_404_for_acmes_objects(route, world, mfa_client):
+    url = world.url(route)
+    client = mfa_client(world.outsider)
+    before = _audit_count()
+    assert client.get(url).status_code in (404, 405), url
+    assert client.post(url, {}).status_code == 404, url
+    assert _audit_count() == before
+
+
+@pytest.mark.parametrize("route", OBJECT_ROUTES, ids=str)
+def test_the_owner_opens_acmes_objects(route, world, mfa_client):
+    """The same URLs work for their owner: the outsider's 404 above is the scoping."""
+    response = mfa_client(world.owner).get(world.url(route))
+    assert response.status_code in (200, 302, 405), (route.name, response.status_code)
+    if response.status_code == 302:
+        assert not response["Location"].startswith(reverse("account_login"))
+
+
+@pytest.mark.parametrize("route", OBJECT_ROUTES, ids=str)
+def test_staff_without_a_second_factor_never_open_an_organisations_objects(
+    route, world, client, staff_without_mfa
+):
+    """Staff read every organisation's objects, so wherever they do it a second factor is
+    required, not only under /staff/."""
+    client.force_login(staff_without_mfa)
+    url = world.url(route)
+    before = _audit_count()
+    for response in (client.get(url), client.post(url, {})):
+        assert response.status_code in (302, 404, 405), (url, response.status_code)
+        if response.status_code == 302 and response["Location"] != reverse("mfa_activate_totp"):
+            # Sent on to the staff page (an application goes to its review page).
+            target = client.get(response["Location"])
+            assert target.status_code in (302, 404), (url, response["Location"])
+            if target.status_code == 302:
+                assert target["Location"] == reverse("mfa_activate_totp"), url
+    assert _audit_count() == before
