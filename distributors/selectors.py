@@ -277,6 +277,28 @@ def invitations_open(*, organization: Organization):
     )
 
 
+def invitations_of(*, organization: Organization):
+    """Every invitation of the organisation (open, used or revoked): the admins' actions
+    load one from here, so an id from another organisation is a 404."""
+    from .models import Invitation
+
+    return Invitation.objects.filter(organization=organization)
+
+
+def team_members_of(*, organization: Organization) -> QuerySet[TeamMember]:
+    return TeamMember.objects.filter(organization=organization).select_related("user")
+
+
+def applications_administered_by(user) -> QuerySet[Application]:
+    """Applications of the organisations this person is an admin of: only they act on the
+    application's vouches; staff get the same 404 as anyone else."""
+    if not user.is_authenticated:
+        return Application.objects.none()
+    return Application.objects.select_related("organization").filter(
+        organization__people__user=user, organization__people__is_admin=True
+    )
+
+
 def pgp_keys_of(*, user):
     from .models import PgpKey
 

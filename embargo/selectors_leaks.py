@@ -63,6 +63,25 @@ def notices_received_by(*, organization: Organization) -> QuerySet[Notice]:
     )
 
 
+def notices_received_by_any(*, organizations: QuerySet[Organization]) -> QuerySet[Notice]:
+    """Notices whose copies went to any of the organisations (those a person reports for)."""
+    return (
+        Notice.objects.filter(deliveries__organization__in=organizations)
+        .exclude(state=Notice.State.DRAFT)
+        .select_related("vulnerability")
+        .distinct()
+        .order_by("-send_started_at", "-pk")
+    )
+
+
+def delivery_of_case_by_code(*, vulnerability_id: int, reference_code: str) -> Delivery | None:
+    """The copy of one of the case's notices with that reference code, if any: a leak is
+    only ever traced to a copy of its own case."""
+    return Delivery.objects.filter(
+        reference_code=reference_code, notice__vulnerability_id=vulnerability_id
+    ).first()
+
+
 def retrospectives_due_for(user) -> QuerySet[Sanction]:
     """Warnings whose retrospective the person, as an admin, must still answer."""
     if not user.is_authenticated:

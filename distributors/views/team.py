@@ -18,12 +18,14 @@ from django.views.decorators.http import require_POST
 from ..eligibility import eligibility_for_audience
 from ..forms import form_errors_from
 from ..forms_team import InvitationForm, TeamMemberUpdateForm
-from ..models import Invitation, Organization, TeamMember
+from ..models import Invitation, Organization
 from ..selectors import (
+    invitations_of,
     invitations_open,
     organizations_for_staff,
     organizations_with_team_visible_to,
     team_member_for,
+    team_members_of,
 )
 from ..services.team import (
     invitation_accept,
@@ -119,7 +121,7 @@ def invitation_create_view(request, slug: str):
 @require_POST
 def invitation_revoke_view(request, slug: str, pk: int):
     organization = _visible_organization(request, slug)
-    invitation = get_object_or_404(Invitation.objects.filter(organization=organization), pk=pk)
+    invitation = get_object_or_404(invitations_of(organization=organization), pk=pk)
     try:
         invitation_revoke(actor=request.user, invitation=invitation)
     except (PermissionDenied, ValidationError) as error:
@@ -133,9 +135,7 @@ def invitation_revoke_view(request, slug: str, pk: int):
 @require_POST
 def team_member_update_view(request, slug: str, pk: int):
     organization = _visible_organization(request, slug)
-    member = get_object_or_404(
-        TeamMember.objects.filter(organization=organization).select_related("user"), pk=pk
-    )
+    member = get_object_or_404(team_members_of(organization=organization), pk=pk)
     form = TeamMemberUpdateForm(request.POST, prefix=f"m{member.pk}")
     if not form.is_valid():  # pragma: no cover - two checkboxes are always valid
         messages.error(request, "The change could not be read; try again.")
@@ -153,9 +153,7 @@ def team_member_update_view(request, slug: str, pk: int):
 @require_POST
 def team_member_remove_view(request, slug: str, pk: int):
     organization = _visible_organization(request, slug)
-    member = get_object_or_404(
-        TeamMember.objects.filter(organization=organization).select_related("user"), pk=pk
-    )
+    member = get_object_or_404(team_members_of(organization=organization), pk=pk)
     try:
         team_member_remove(actor=request.user, member=member)
     except (PermissionDenied, ValidationError) as error:

@@ -6,7 +6,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -15,21 +14,11 @@ from django.views.decorators.http import require_POST
 from ..forms import form_errors_from
 from ..forms_trust import VouchAnswerForm, VouchGraphFilterForm, VouchRequestForm
 from ..models import Application, Criterion, Vouch
-from ..selectors import vouch_graph, vouches_addressed_to
+from ..selectors import applications_administered_by, vouch_graph, vouches_addressed_to
 from ..services import vouch_confirm, vouch_decline, vouch_request, vouch_withdraw
 from .common import staff_required
 
 GRAPH_PAGE_SIZE = 100
-
-
-def _administered_applications(user) -> QuerySet[Application]:
-    # Only the applying organisation's admins act on its vouches; staff have no business
-    # asking on an applicant's behalf, so they get the same 404 as anyone else.
-    if not user.is_authenticated:
-        return Application.objects.none()
-    return Application.objects.select_related("organization").filter(
-        organization__people__user=user, organization__people__is_admin=True
-    )
 
 
 def vouch_page_url(application: Application) -> str:
@@ -53,7 +42,7 @@ def vouch_page_url(application: Application) -> str:
 @login_required
 @require_POST
 def vouch_request_view(request, pk: int):
-    application = get_object_or_404(_administered_applications(request.user), pk=pk)
+    application = get_object_or_404(applications_administered_by(request.user), pk=pk)
     form = VouchRequestForm(request.POST)
     if not form.is_valid():
         for errors in form.errors.values():
@@ -75,7 +64,7 @@ def vouch_request_view(request, pk: int):
 @login_required
 @require_POST
 def vouch_withdraw_view(request, pk: int, vouch_pk: int):
-    application = get_object_or_404(_administered_applications(request.user), pk=pk)
+    application = get_object_or_404(applications_administered_by(request.user), pk=pk)
     vouch = get_object_or_404(application.vouches.all(), pk=vouch_pk)
     try:
         vouch_withdraw(vouch=vouch, actor=request.user)

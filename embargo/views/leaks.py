@@ -29,13 +29,15 @@ from ..forms_leaks import (
     StaffLeakReportForm,
     TraceForm,
 )
-from ..models import Delivery, LeakReport, Notice
+from ..models import LeakReport, Notice
 from ..selectors import notices_visible_to, vulnerabilities_visible_to
 from ..selectors_leaks import (
+    delivery_of_case_by_code,
     leak_dashboard,
     leak_reports_visible_to,
     leak_trace,
     notice_trace_capacity,
+    notices_received_by_any,
     organization_leak_history,
     organizations_reporting_for,
     retrospectives_due_for,
@@ -77,13 +79,7 @@ def leak_create_view(request):
     organizations = organizations_reporting_for(request.user)
     if not organizations.exists():
         raise Http404("You are not in an organisation that receives notices.")
-    notices = (
-        Notice.objects.filter(deliveries__organization__in=organizations)
-        .exclude(state=Notice.State.DRAFT)
-        .select_related("vulnerability")
-        .distinct()
-        .order_by("-send_started_at", "-pk")
-    )
+    notices = notices_received_by_any(organizations=organizations)
     form = MemberLeakReportForm(request.POST or None, organizations=organizations, notices=notices)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -211,9 +207,9 @@ def staff_leak_confirm_view(request, pk: int):
     delivery = None
     code = form.cleaned_data["reference_code"].strip().upper()
     if code:
-        delivery = Delivery.objects.filter(
-            reference_code=code, notice__vulnerability_id=leak.vulnerability_id
-        ).first()
+        delivery = delivery_of_case_by_code(
+            vulnerability_id=leak.vulnerability_id, reference_code=code
+        )
         if delivery is None:
             messages.error(request, "No copy of this case has that reference code.")
             return redirect(leak.get_staff_url())
