@@ -4,7 +4,9 @@ go through the review pages and services so each one leaves an audit event."""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import transaction
 
+from .audit import audit_record
 from .models import Application, AuditEvent, Criterion, Organization, TeamMember
 
 
@@ -28,6 +30,25 @@ class OrganizationAdmin(admin.ModelAdmin):
     readonly_fields = ("status", "member_since", "created_at")
     inlines = [TeamMemberInline]
 
+    def has_add_permission(self, request) -> bool:
+        # Organisations come from an application or the founding-member command.
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Deleting would erase a removal (the organisation could apply again), its people,
+        # its copies of notices and its leak history. Removal is a sanction, with a reason.
+        return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            audit_record(
+                actor=request.user,
+                action="organization.edited_in_admin",
+                target=obj,
+                data={"fields": sorted(form.changed_data)},
+            )
+
 
 @admin.register(TeamMember)
 class TeamMemberAdmin(admin.ModelAdmin):
@@ -36,6 +57,18 @@ class TeamMemberAdmin(admin.ModelAdmin):
     search_fields = ("user__email", "organization__name")
     list_select_related = ("user", "organization")
     raw_id_fields = ("user", "organization")
+
+    # Read-only: who is in a team, an admin or need-to-know decides who gets embargoed
+    # notices, so it changes only on the team pages, through services that check the
+    # rules (the last admin, the invitation's verified address) and leave an audit event.
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Criterion)
@@ -50,6 +83,17 @@ class CriterionAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         # Answers and reviews point at criteria; retire one with is_active instead.
         return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        # The wording applicants answer against is part of the record: who changed what.
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            audit_record(
+                actor=request.user,
+                action="criterion.edited_in_admin",
+                target=obj,
+                data={"fields": sorted(form.changed_data)},
+            )
 
 
 @admin.register(Application)
