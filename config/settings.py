@@ -6,6 +6,7 @@ environment: DATABASE_URL, CELERY_BROKER_URL, CACHE_URL, EMAIL_URL and friends.
 """
 
 import os
+import time
 from pathlib import Path
 
 import environ
@@ -20,7 +21,9 @@ if (BASE_DIR / ".env").exists():
 VAR_DIR = Path(env.str("HAULOUT_VAR_DIR", default=str(BASE_DIR / "var")))
 if not VAR_DIR.is_absolute():
     VAR_DIR = BASE_DIR / VAR_DIR
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+# Private to the service's user: the embedded SQLite database (every case and notice),
+# the secret key, the gpg homes and the team key live here.
+VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # Secure transport is the default; only a local development or test run turns it off.
@@ -34,9 +37,20 @@ if not SECRET_KEY:
     if not _key_file.exists():
         from django.core.management.utils import get_random_secret_key
 
-        _key_file.write_text(get_random_secret_key() + get_random_secret_key())
-        _key_file.chmod(0o600)
-    SECRET_KEY = _key_file.read_text().strip()
+        # Created private (never briefly world-readable) and exclusively: when several
+        # processes start at once, one writes the key and the others read it.
+        try:
+            _fd = os.open(_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(_fd, "w") as _out:
+                _out.write(get_random_secret_key() + get_random_secret_key())
+    for _ in range(50):  # another process may be writing it this instant
+        SECRET_KEY = _key_file.read_text().strip()
+        if SECRET_KEY:
+            break
+        time.sleep(0.02)
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
@@ -198,6 +212,8 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 SESSION_COOKIE_SECURE = SECURE
 CSRF_COOKIE_SECURE = SECURE
 SESSION_COOKIE_HTTPONLY = True
+# No script of ours reads the CSRF cookie (forms carry the token in a hidden field).
+CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 12)
