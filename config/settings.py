@@ -171,6 +171,8 @@ ACCOUNT_RATE_LIMITS = {
 }
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = True
+# People are known by their address; the generated username means nothing to them.
+ACCOUNT_USER_DISPLAY = "distributors.adapters.user_display"
 # Confirming in the same browser session signs the person in and returns them to where
 # they were going (an invitation link), instead of dropping the ?next= on the floor.
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
@@ -220,7 +222,9 @@ SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 12)
 SECURE_SSL_REDIRECT = SECURE
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000) if SECURE else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE
-SECURE_HSTS_PRELOAD = SECURE
+# Preload is on for check --deploy; a deployment that cannot commit to HTTPS for every
+# subdomain turns it off before submitting the domain to browser preload lists.
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=SECURE)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"

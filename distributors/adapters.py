@@ -29,3 +29,7 @@ class AccountAdapter(DefaultAccountAdapter):
             )
             return reverse("distributors:standing")
         return super().get_login_redirect_url(request)
+
+
+def user_display(user) -> str:
+    return user.email

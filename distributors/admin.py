@@ -4,7 +4,7 @@ go through the review pages and services so each one leaves an audit event."""
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db import transaction
+from django.db import models, transaction
 
 from .audit import audit_record
 from .models import Application, AuditEvent, Criterion, Organization, TeamMember
@@ -26,6 +26,8 @@ class OrganizationAdmin(admin.ModelAdmin):
     list_display = ("name", "status", "website", "member_since", "created_at")
     list_filter = ("status",)
     search_fields = ("name", "slug", "website")
+    # A website typed without a scheme is an https one.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     # Status moves only through services (approval, suspension), never by hand.
     readonly_fields = ("status", "member_since", "created_at")
     inlines = [TeamMemberInline]

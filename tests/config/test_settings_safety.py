@@ -72,3 +72,12 @@ def test_the_generated_secret_key_and_var_folder_are_private_and_stable(tmp_path
     first = key_file.read_text()
     _settings_in_a_fresh_process(var_dir)
     assert key_file.read_text() == first
+
+
+def test_people_are_shown_by_their_email_address_not_the_generated_username(db):
+    from allauth.account.utils import user_display
+
+    from tests.factories import UserFactory
+
+    user = UserFactory(username="person-generated-name", email="lead@puffin.example.org")
+    assert user_display(user) == "lead@puffin.example.org"
