@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 
 from ..forms import form_errors_from
@@ -38,3 +39,23 @@ def service_error_report(request, form, error: ValidationError) -> None:
         form_errors_from(form, error)
     else:
         messages.error(request, " ".join(error.messages))
+
+
+def service_run(
+    request, call: Callable[[], object], *, success: str, permission_denied: bool = False
+) -> bool:
+    """Run a service for a button that redirects the same way whatever happens: its
+    ValidationError (and its PermissionDenied, only when asked for) becomes an error message,
+    otherwise `success` is shown. True on success. Anything else is not caught, so a bug
+    still surfaces as one instead of being passed off as a refusal."""
+    caught = (ValidationError, PermissionDenied) if permission_denied else (ValidationError,)
+    try:
+        call()
+    except caught as error:
+        if isinstance(error, ValidationError):
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.error(request, str(error) or "You cannot do this.")
+        return False
+    messages.success(request, success)
+    return True

@@ -37,7 +37,7 @@ from ..services.team import (
     team_member_remove,
     team_member_update,
 )
-from .common import staff_required
+from .common import service_run, staff_required
 
 
 def _team_url(organization: Organization) -> str:
@@ -122,12 +122,12 @@ def invitation_create_view(request, slug: str):
 def invitation_revoke_view(request, slug: str, pk: int):
     organization = _visible_organization(request, slug)
     invitation = get_object_or_404(invitations_of(organization=organization), pk=pk)
-    try:
-        invitation_revoke(actor=request.user, invitation=invitation)
-    except (PermissionDenied, ValidationError) as error:
-        messages.error(request, _message(error))
-    else:
-        messages.success(request, f"The invitation for {invitation.email} was revoked.")
+    service_run(
+        request,
+        lambda: invitation_revoke(actor=request.user, invitation=invitation),
+        success=f"The invitation for {invitation.email} was revoked.",
+        permission_denied=True,
+    )
     return redirect(_team_url(organization))
 
 
@@ -140,12 +140,12 @@ def team_member_update_view(request, slug: str, pk: int):
     if not form.is_valid():  # pragma: no cover - two checkboxes are always valid
         messages.error(request, "The change could not be read; try again.")
         return redirect(_team_url(organization))
-    try:
-        team_member_update(actor=request.user, member=member, **form.cleaned_data)
-    except (PermissionDenied, ValidationError) as error:
-        messages.error(request, _message(error))
-    else:
-        messages.success(request, f"Updated {member.user.email}.")
+    service_run(
+        request,
+        lambda: team_member_update(actor=request.user, member=member, **form.cleaned_data),
+        success=f"Updated {member.user.email}.",
+        permission_denied=True,
+    )
     return redirect(_team_url(organization))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,7 +16,7 @@ from ..forms_trust import VouchAnswerForm, VouchGraphFilterForm, VouchRequestFor
 from ..models import Application, Criterion, Vouch
 from ..selectors import applications_administered_by, vouch_graph, vouches_addressed_to
 from ..services import vouch_confirm, vouch_decline, vouch_request, vouch_withdraw
-from .common import staff_required
+from .common import service_run, staff_required
 
 GRAPH_PAGE_SIZE = 100
 
@@ -48,16 +48,16 @@ def vouch_request_view(request, pk: int):
         for errors in form.errors.values():
             messages.error(request, " ".join(errors))
         return redirect(vouch_page_url(application))
-    try:
-        vouch_request(
+    service_run(
+        request,
+        lambda: vouch_request(
             application=application,
             voucher_email=form.cleaned_data["voucher_email"],
             actor=request.user,
-        )
-    except (ValidationError, PermissionDenied) as error:
-        messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
-    else:
-        messages.success(request, "We have asked them to vouch for you; they will get an email.")
+        ),
+        success="We have asked them to vouch for you; they will get an email.",
+        permission_denied=True,
+    )
     return redirect(vouch_page_url(application))
 
 
@@ -66,12 +66,12 @@ def vouch_request_view(request, pk: int):
 def vouch_withdraw_view(request, pk: int, vouch_pk: int):
     application = get_object_or_404(applications_administered_by(request.user), pk=pk)
     vouch = get_object_or_404(application.vouches.all(), pk=vouch_pk)
-    try:
-        vouch_withdraw(vouch=vouch, actor=request.user)
-    except (ValidationError, PermissionDenied) as error:
-        messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
-    else:
-        messages.success(request, "The vouch request was withdrawn.")
+    service_run(
+        request,
+        lambda: vouch_withdraw(vouch=vouch, actor=request.user),
+        success="The vouch request was withdrawn.",
+        permission_denied=True,
+    )
     return redirect(vouch_page_url(application))
 
 

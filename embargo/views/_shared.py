@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from distributors.views.common import service_error_report as report
-from distributors.views.common import staff_required
+from distributors.views.common import service_run, staff_required
 
-__all__ = ["report", "staff_required"]
+__all__ = ["report", "service_run", "staff_required"]

@@ -36,7 +36,7 @@ from ..services import (
     vulnerability_update,
 )
 from ..services.reporter import first_response_due_for_alert, vulnerability_first_response_record
-from ._shared import report, staff_required
+from ._shared import report, service_run, staff_required
 
 # What each audit action means, for the history table; unknown actions show as recorded.
 ACTION_WORDS = {
@@ -283,12 +283,11 @@ def case_disclose_view(request, pk: int):
 @require_POST
 def case_first_response_view(request, pk: int):
     case = _case_or_404(request, pk)
-    try:
-        vulnerability_first_response_record(vulnerability=case, actor=request.user)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, "First response to the reporter recorded.")
+    service_run(
+        request,
+        lambda: vulnerability_first_response_record(vulnerability=case, actor=request.user),
+        success="First response to the reporter recorded.",
+    )
     return redirect("embargo:case_detail", pk=case.pk)
 
 

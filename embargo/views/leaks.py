@@ -53,7 +53,7 @@ from ..services.leaks import (
     sanction_lift,
 )
 from ._shared import report as report_error
-from ._shared import staff_required
+from ._shared import service_run, staff_required
 
 # ---------------------------------------------------------------- members
 
@@ -213,14 +213,13 @@ def staff_leak_confirm_view(request, pk: int):
         if delivery is None:
             messages.error(request, "No copy of this case has that reference code.")
             return redirect(leak.get_staff_url())
-    try:
-        leak_report_confirm(
+    service_run(
+        request,
+        lambda: leak_report_confirm(
             report=leak, actor=request.user, reason=form.cleaned_data["reason"], delivery=delivery
-        )
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, "Leak confirmed; the sanction ladder was applied.")
+        ),
+        success="Leak confirmed; the sanction ladder was applied.",
+    )
     return redirect(leak.get_staff_url())
 
 
@@ -232,12 +231,13 @@ def staff_leak_dismiss_view(request, pk: int):
     if not form.is_valid():
         messages.error(request, "Give a reason for the decision.")
         return redirect(leak.get_staff_url())
-    try:
-        leak_report_dismiss(report=leak, actor=request.user, reason=form.cleaned_data["reason"])
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, "Leak report dismissed.")
+    service_run(
+        request,
+        lambda: leak_report_dismiss(
+            report=leak, actor=request.user, reason=form.cleaned_data["reason"]
+        ),
+        success="Leak report dismissed.",
+    )
     return redirect(leak.get_staff_url())
 
 
@@ -249,17 +249,16 @@ def staff_leak_disclosure_view(request, pk: int):
     if not form.is_valid():
         messages.error(request, "Give the new disclosure time in UTC.")
         return redirect(leak.get_staff_url())
-    try:
-        leak_disclosure_move(
+    service_run(
+        request,
+        lambda: leak_disclosure_move(
             report=leak,
             actor=request.user,
             disclosure_at=form.cleaned_data["disclosure_at"],
             note=form.cleaned_data["note"],
-        )
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, "Disclosure moved; every recipient gets an encrypted notice.")
+        ),
+        success="Disclosure moved; every recipient gets an encrypted notice.",
+    )
     return redirect(leak.get_staff_url())
 
 
@@ -315,12 +314,13 @@ def staff_sanction_lift_view(request, pk: int):
     if not form.is_valid():
         messages.error(request, "Give a reason.")
         return redirect(url)
-    try:
-        sanction_lift(sanction=sanction, actor=request.user, reason=form.cleaned_data["reason"])
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, "Suspension lifted.")
+    service_run(
+        request,
+        lambda: sanction_lift(
+            sanction=sanction, actor=request.user, reason=form.cleaned_data["reason"]
+        ),
+        success="Suspension lifted.",
+    )
     return redirect(url)
 
 
