@@ -6,6 +6,7 @@ in the code base builds gpg arguments.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import shutil
@@ -41,6 +42,36 @@ THROWAWAY_PREFIX = "haulout-gpg-"
 MAX_HOME_PATH = 80
 
 
+# python-gnupg reads gpg's status lines through codecs.getreader(encoding) with strict
+# errors, in a thread: a user ID that is not valid UTF-8 (gpg prints it raw in IMPORTED
+# and similar lines) killed that thread, the result came back empty and a good key was
+# refused as unreadable. This codec is UTF-8 whose stream reader replaces bad bytes.
+STATUS_ENCODING = "haulout_utf8_replace"
+
+
+def _status_codec(name: str) -> codecs.CodecInfo | None:
+    if name != STATUS_ENCODING:
+        return None
+    utf8 = codecs.lookup("utf-8")
+
+    class Reader(utf8.streamreader):
+        def __init__(self, stream, errors: str = "replace") -> None:
+            super().__init__(stream, errors)
+
+    return codecs.CodecInfo(
+        name=STATUS_ENCODING,
+        encode=utf8.encode,
+        decode=lambda data, errors="replace": utf8.decode(data, errors),
+        incrementalencoder=utf8.incrementalencoder,
+        incrementaldecoder=utf8.incrementaldecoder,
+        streamreader=Reader,
+        streamwriter=utf8.streamwriter,
+    )
+
+
+codecs.register(_status_codec)
+
+
 class GpgUnavailable(Exception):
     """The gpg binary cannot be started, or a home directory cannot be used."""
 
@@ -64,7 +95,7 @@ class Gpg(gnupg.GPG):
                 gnupghome=home,
                 options=BASE_OPTIONS,
                 env=_environment(),
-                encoding="utf-8",
+                encoding=STATUS_ENCODING,
             )
         except (OSError, ValueError) as error:
             raise GpgUnavailable(f"cannot run gpg ({settings.GPG_BINARY}): {error}") from error

@@ -170,6 +170,26 @@ def test_user_ids_in_utf8_or_with_invalid_bytes_are_read_safely():
     assert report.warnings == []
 
 
+def test_a_key_whose_only_user_id_is_not_utf8_is_still_read():
+    # gpg prints the primary user ID raw in its import status line; a strict decoder in
+    # python-gnupg's reader thread used to die on it and the key came back "unreadable".
+    with Home() as home:
+        subprocess.run(
+            [b"gpg", b"--homedir", home.path.encode(), b"--batch", b"--passphrase", b"",
+             b"--pinentry-mode", b"loopback", b"--quick-gen-key",
+             b"Bad \xff\xfe <bad@example.org>", b"ed25519", b"cert,sign", b"never"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        listing = home.gpg("--with-colons", "--list-keys").decode("utf-8", "replace")
+        fpr = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr"))
+        home.add_encryption_subkey(fpr)
+        armored = home.export(fpr)
+    report = pgp.key_inspect(armored=armored, account_email="bad@example.org")
+    assert report.fingerprint == fpr
+    assert report.emails == ["bad@example.org"]
+    assert report.uids[0].startswith("Bad ")
+
+
 def test_a_key_expiring_within_30_days_is_accepted_with_a_warning():
     report = pgp.key_inspect(armored=load("expiring-soon"), now=EXPIRING_SOON_NOW)
     assert report.expires_at == datetime(2045, 6, 1, 12, tzinfo=UTC)
