@@ -189,10 +189,10 @@ def encryption_key_ids(key: dict) -> set[str]:
     return ids
 
 
-def ciphertext_is_for(ciphertext: str, key_ids: set[str]) -> bool:
+def ciphertext_is_for(ciphertext: str, key_ids: set[str], *, verify_checksum: bool = True) -> bool:
     """True if an armored message has exactly one recipient, and it is one of `key_ids`."""
     try:
-        blocks = openpgp.dearmor(ciphertext)
+        blocks = openpgp.dearmor(ciphertext, verify_checksum=verify_checksum)
         if len(blocks) != 1 or blocks[0].kind != "MESSAGE":
             return False
         recipients = openpgp.recipient_key_ids(blocks[0].data)

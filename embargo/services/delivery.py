@@ -35,7 +35,7 @@ from distributors.models import Organization
 
 from ..models import Delivery, Notice, Vulnerability
 from .delivery_mail import connection_drop as _connection_drop  # noqa: F401 (tests)
-from .delivery_mail import notice_plaintext, notice_wire, wire_is_encrypted
+from .delivery_mail import notice_plaintext, notice_wire_start, wire_is_encrypted
 from .delivery_mail import smtp_code as _smtp_code
 from .delivery_mail import smtp_reason as _smtp_reason
 from .delivery_mail import smtp_send as _smtp_send
@@ -340,7 +340,10 @@ def deliveries_send(*, delivery_ids: Iterable[int]) -> dict[int, str]:
 def _send_part(rows: list[Delivery], claimed: dict[int, int]):
     """Checks a few claimed copies together, then sends each; yields (row, outcome).
     Copies the SMTP server took are marked sent together at the end of the part, also
-    when something goes wrong half-way (a crash re-sends at most this part's copies)."""
+    when something goes wrong half-way (a crash re-sends at most this part's copies).
+
+    Pipelined: the next copy's gpg runs while this one goes out by SMTP, so a worker
+    keeps gpg busy instead of waiting on it, then on SMTP, in turn."""
     from .tracing import delivery_variants
 
     ready = []
@@ -352,14 +355,42 @@ def _send_part(rows: list[Delivery], claimed: dict[int, int]):
             yield row, state
     variants = delivery_variants(deliveries=[row for row, _, _ in ready])
     sent: list[tuple[Delivery, int]] = []
+    # Copies whose gpg is running, oldest first: at most the one being sent and the next.
+    in_flight: list[tuple[Delivery, int, object]] = []
+
+    def deliver_oldest() -> tuple[Delivery, str | None]:
+        """Sends the oldest sealed copy: its row, and its outcome unless it was sent
+        (those are marked below, together)."""
+        row, attempt, pending = in_flight[0]
+        outcome = _send_one(row, attempt, pending)
+        in_flight.pop(0)
+        if outcome == Delivery.State.SENT:
+            sent.append((row, attempt))
+            return row, None
+        return row, outcome
+
     try:
         for row, attempt, key in ready:
-            outcome = _send_one(row, attempt=attempt, armored=key.armored, variant=variants[row.pk])
-            if outcome == Delivery.State.SENT:
-                sent.append((row, attempt))
+            started = _start_one(
+                row, attempt=attempt, armored=key.armored, variant=variants[row.pk]
+            )
+            if isinstance(started, str):  # failed or deferred before gpg ran
+                yield row, started
             else:
-                yield row, outcome
+                in_flight.append((row, attempt, started))
+            while len(in_flight) > 1:
+                done, outcome = deliver_oldest()
+                if outcome is not None:
+                    yield done, outcome
+        while in_flight:
+            done, outcome = deliver_oldest()
+            if outcome is not None:
+                yield done, outcome
     finally:
+        # An error elsewhere: copies not handed to SMTP stay claimed and unsent (given
+        # back by deliveries_send), and no gpg is left running for them.
+        for _row, _attempt, pending in in_flight:
+            pending.abandon()
         marked = _mark_sent(sent)
     for row, _ in sent:
         # Not marked: the claim passed to someone else meanwhile (the sweeper's
@@ -468,7 +499,26 @@ def _checked(rows: list[Delivery], claimed: dict[int, int]):
             yield row, attempt, None, (), item.key
 
 
-def _send_one(row: Delivery, *, attempt: int, armored: str, variant) -> str:
+def _start_one(row: Delivery, *, attempt: int, armored: str, variant):
+    """Builds the copy's text and starts its gpg: a PendingWire, or the row's outcome
+    when it could not start (failed: nothing to encrypt with; deferred: unforeseen)."""
+    from ..crypto import CryptoError
+
+    try:
+        return notice_wire_start(delivery=row, armored=armored, variant=variant)
+    except CryptoError as error:
+        _finish(
+            row, attempt=attempt, state=Delivery.State.FAILED, reason=f"Encryption failed: {error}"
+        )
+        return Delivery.State.FAILED
+    except Exception as error:
+        # The type only: an exception's text could quote the message it choked on.
+        logger.error("Delivery %s: unexpected %s while building", row.pk, type(error).__name__)
+        return _defer(row, attempt=attempt, reason=f"Unexpected error: {type(error).__name__}")
+
+
+def _send_one(row: Delivery, attempt: int, pending) -> str:
+    """Waits for the copy's gpg, checks the result and hands it to SMTP."""
     from ..crypto import CryptoError
 
     def finish(state, reason=""):
@@ -478,11 +528,10 @@ def _send_one(row: Delivery, *, attempt: int, armored: str, variant) -> str:
     # A copy the SMTP server took is returned as SENT and marked by the caller.
 
     try:
-        wire = notice_wire(delivery=row, armored=armored, variant=variant)
+        wire = pending.result()
     except CryptoError as error:
         return finish(Delivery.State.FAILED, reason=f"Encryption failed: {error}")
     except Exception as error:
-        # The type only: an exception's text could quote the message it choked on.
         logger.error("Delivery %s: unexpected %s while building", row.pk, type(error).__name__)
         return _defer(row, attempt=attempt, reason=f"Unexpected error: {type(error).__name__}")
     if not wire_is_encrypted(wire, reference_code=row.reference_code):

@@ -71,9 +71,15 @@ def notice_plaintext(*, delivery: Delivery, variant=None) -> str:
 
 def notice_wire(*, delivery: Delivery, armored: str, variant=None) -> bytes:
     """The copy as it goes on the wire: RFC 3156 PGP/MIME, CRLF line ends."""
+    return notice_wire_start(delivery=delivery, armored=armored, variant=variant).result()
+
+
+def notice_wire_start(*, delivery: Delivery, armored: str, variant=None):
+    """notice_wire() with gpg started; the returned PendingWire's result() waits for it
+    (abandon() stops it)."""
     from email.utils import format_datetime, formataddr
 
-    from ..crypto import pgp_mime_wire, protected_entity
+    from ..crypto import pgp_mime_wire_start, protected_entity
 
     from_email = formataddr((settings.SITE_NAME, settings.SECURITY_TEAM_EMAIL))
     entity = protected_entity(
@@ -83,7 +89,7 @@ def notice_wire(*, delivery: Delivery, armored: str, variant=None) -> bytes:
         message_id=delivery.message_id,
         text=notice_plaintext(delivery=delivery, variant=variant),
     )
-    return pgp_mime_wire(
+    return pgp_mime_wire_start(
         recipient_armored=armored,
         fingerprint=delivery.fingerprint,
         entity=entity,

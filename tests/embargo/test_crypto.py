@@ -413,3 +413,53 @@ def test_a_public_key_file_holding_a_secret_key_is_never_published(generated_tea
     settings.HAULOUT_TEAM_PUBLIC_KEY_FILE = key_file  # the operator pointed at the wrong file
     with pytest.raises(crypto.CryptoError):
         crypto.team_public_key_armored()
+
+
+def test_two_notices_sealed_at_once_each_decrypt_for_their_own_recipient(team, recipient):
+    # A worker starts the next copy's gpg before it sends the previous one.
+    armored, fingerprint = recipient
+    first = crypto.notice_seal_start(
+        recipient_armored=armored, fingerprint=fingerprint, plaintext=b"first copy"
+    )
+    second = crypto.notice_seal_start(
+        recipient_armored=armored, fingerprint=fingerprint, plaintext=b"second copy"
+    )
+    for sealing, expected in ((second, b"second copy"), (first, b"first copy")):
+        code, plaintext, status = gpg_decrypt(
+            sealing.result(),
+            secret=load("good-cv25519.secret"),
+            signer_public=crypto.team_public_key_armored(),
+        )
+        assert code == 0, status
+        assert plaintext == expected
+    assert not list(crypto._home_get().path.glob("recipient-*"))
+
+
+def test_an_abandoned_sealing_stops_gpg_and_leaves_no_key_file(team, recipient, settings, tmp_path):
+    settings.GPG_BINARY = gpg_wrapper(
+        tmp_path, 'case " $* " in *" --encrypt "*) exec sleep 60;; esac\nexec REAL "$@"\n'
+    )
+    armored, fingerprint = recipient
+    sealing = crypto.notice_seal_start(
+        recipient_armored=armored, fingerprint=fingerprint, plaintext=b"x"
+    )
+    process = sealing._run.process
+    sealing.abandon()
+    assert process.returncode is not None
+    assert not list(crypto._home_get().path.glob("recipient-*"))
+
+
+def test_a_gpg_that_hangs_while_encrypting_fails_closed_at_the_time_limit(
+    team, recipient, settings, tmp_path, monkeypatch
+):
+    settings.GPG_BINARY = gpg_wrapper(
+        tmp_path, 'case " $* " in *" --encrypt "*) exec sleep 60;; esac\nexec REAL "$@"\n'
+    )
+    monkeypatch.setattr(crypto, "GPG_TIME_LIMIT", 0.5)
+    armored, fingerprint = recipient
+    started = time.monotonic()
+    with pytest.raises(crypto.CryptoError, match="too long"):
+        crypto.notice_encrypt_and_sign(
+            recipient_armored=armored, fingerprint=fingerprint, plaintext=b"x"
+        )
+    assert time.monotonic() - started < 10

@@ -203,3 +203,60 @@ def test_two_workers_racing_on_overlapping_batches_send_each_row_once(
     assert sorted(message.to[0] for message in mail.outbox) == sorted(row.email for row in rows)
     assert {row.attempts for row in Delivery.objects.filter(pk__in=ids)} == {1}
     assert AuditEvent.objects.filter(action="delivery.sent").count() == len(ids)
+
+
+def test_the_next_copys_gpg_runs_while_the_previous_copy_goes_out(batch, monkeypatch):
+    # The worker's pipeline: when a copy is handed to SMTP, the next copy's gpg has
+    # already been started (and not yet collected).
+    started, collected, in_flight_at_send = [], [], []
+    real_start, real_send = crypto.notice_seal_start, delivery_module._smtp_send
+
+    def start(**kwargs):
+        sealing = real_start(**kwargs)
+        started.append(sealing)
+        real_result = sealing.result
+
+        def result():
+            collected.append(sealing)
+            return real_result()
+
+        sealing.result = result
+        return sealing
+
+    def send(wire, *, from_email, to):
+        in_flight_at_send.append(len(started) - len(collected))
+        return real_send(wire, from_email=from_email, to=to)
+
+    monkeypatch.setattr(crypto, "notice_seal_start", start)
+    monkeypatch.setattr(delivery_module, "_smtp_send", send)
+    ids = [row.pk for row in batch["rows"]]
+    assert deliveries_send(delivery_ids=ids) == dict.fromkeys(ids, Delivery.State.SENT)
+    # Every copy but the last of each part of the batch had the next one's gpg running.
+    assert in_flight_at_send.count(1) >= len(ids) - 1
+    assert len(mail.outbox) == len(ids)
+
+
+def test_an_error_mid_pipeline_stops_the_running_gpg_and_gives_the_rows_back(batch, monkeypatch):
+    started = []
+    real_start = crypto.notice_seal_start
+
+    def start(**kwargs):
+        sealing = real_start(**kwargs)
+        started.append(sealing)
+        return sealing
+
+    def broken_send(*args, **kwargs):
+        raise RuntimeError("a fault outside the send path's own handling")
+
+    monkeypatch.setattr(crypto, "notice_seal_start", start)
+    monkeypatch.setattr(delivery_module, "_send_one", broken_send)
+    ids = [row.pk for row in batch["rows"]]
+    with pytest.raises(RuntimeError):
+        deliveries_send(delivery_ids=ids)
+    assert started and all(sealing._run.done for sealing in started)
+    assert all(sealing._run.process.returncode is not None for sealing in started)
+    assert not list(crypto._home_get().path.glob("recipient-*"))
+    assert mail.outbox == []
+    assert set(Delivery.objects.filter(pk__in=ids).values_list("state", flat=True)) == {
+        Delivery.State.PENDING
+    }

@@ -1,0 +1,94 @@
+"""embargo.gpgrun: a gpg run started now and finished later, never left running."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import pytest
+
+from embargo.gpgrun import GpgRun, GpgRunError
+
+PYTHON = sys.executable
+
+
+def _run(code: str, *, stdin: bytes = b"", time_limit: float = 10) -> GpgRun:
+    # Any program stands in for gpg here: the runner only feeds, reads and waits.
+    return GpgRun([PYTHON, "-c", code], stdin=stdin, env=dict(os.environ), time_limit=time_limit)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_it_returns_the_exit_status_and_both_outputs():
+    run = _run(
+        "import sys; data = sys.stdin.buffer.read(); sys.stdout.buffer.write(data[::-1]);"
+        " sys.stderr.write('status line'); sys.exit(3)",
+        stdin=b"abc",
+    )
+    assert run.finish() == (3, b"cba", b"status line")
+
+
+def test_input_and_output_larger_than_a_pipe_do_not_deadlock():
+    # 1 MiB each way: far more than a pipe holds, so feeding and reading must interleave.
+    data = os.urandom(1 << 20)
+    run = _run(
+        "import sys\nwhile chunk := sys.stdin.buffer.read(4096): sys.stdout.buffer.write(chunk)",
+        stdin=data,
+    )
+    returncode, out, _ = run.finish()
+    assert returncode == 0 and out == data
+
+
+def test_the_caller_can_work_while_the_program_runs():
+    run = _run("import time; time.sleep(0.3); print('done')")
+    started = time.monotonic()
+    time.sleep(0.3)  # the caller's own work, while the program runs
+    returncode, out, _ = run.finish()
+    # Both waits overlapped: finish() took far less than the program's 0.3 s.
+    assert returncode == 0 and out.strip() == b"done"
+    assert time.monotonic() - started < 0.55
+
+
+def test_a_program_that_hangs_is_killed_at_the_time_limit():
+    run = _run("import time; time.sleep(60)", time_limit=0.5)
+    started = time.monotonic()
+    with pytest.raises(GpgRunError, match="too long"):
+        run.finish()
+    assert time.monotonic() - started < 5
+    assert run.process.returncode is not None  # killed and reaped
+
+
+def test_a_program_that_closes_its_output_but_keeps_running_is_killed_too():
+    run = _run("import os, time; os.close(1); os.close(2); time.sleep(60)", time_limit=0.5)
+    with pytest.raises(GpgRunError, match="too long"):
+        run.finish()
+    assert run.process.returncode is not None
+
+
+def test_a_program_that_stops_reading_its_input_is_not_an_error_of_the_runner():
+    run = _run("import sys; sys.stdout.write('early'); sys.exit(2)", stdin=os.urandom(1 << 20))
+    returncode, out, _ = run.finish()
+    assert (returncode, out) == (2, b"early")
+
+
+def test_abandon_kills_and_reaps_the_program_and_frees_its_pipes():
+    run = _run("import time; time.sleep(60)")
+    pid = run.process.pid
+    run.abandon()
+    assert run.process.returncode is not None and _gone(pid)
+    assert run.process.stdout.closed and run.process.stderr.closed
+    run.abandon()  # twice is harmless
+    with pytest.raises(GpgRunError):
+        run.finish()
+
+
+def test_a_missing_program_raises_gpg_run_error():
+    with pytest.raises(GpgRunError, match="cannot start"):
+        GpgRun(["/nonexistent/gpg"], stdin=b"", env={}, time_limit=1)
