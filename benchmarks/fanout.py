@@ -4,11 +4,12 @@
 
 N need-to-know people with real cv25519 keys (generated once, cached in var/bench-keys/),
 two Celery worker processes on the real Redis (a queue of the run's own), gpg, and an
-SMTP sink on loopback (benchmarks/smtp_sink.py). Measured: from pressing "send" (notice_send) to the last message
-arriving at the sink. Baseline, in the same run: `gpg --encrypt --sign` of a message of
-the same size to the same N keys (each given with --recipient-file, as the workers do)
-in two parallel processes. Database: a scratch database created next to the one in
-DATABASE_URL (PostgreSQL) and dropped afterwards, or a temporary SQLite file.
+SMTP sink on loopback (benchmarks/smtp_sink.py). Measured: from pressing "send"
+(notice_send) to the last message arriving at the sink. Baseline, in the same run:
+`gpg --encrypt --sign` of a message of the same size to the same N keys (each given
+with --recipient-file, as the workers do) in two parallel processes. Database: a scratch
+database created next to the one in DATABASE_URL (PostgreSQL) and dropped afterwards,
+or a temporary SQLite file.
 
 On stderr, for each phase, the CPU milliseconds per copy of every process that used
 any (gpg runs count under the worker that started them, as "worker:children"): where
