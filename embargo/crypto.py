@@ -42,7 +42,10 @@ GPG_TIME_LIMIT = 60.0  # seconds per gpg run; signing waits on the agent, so be 
 # it calibrates to ~100 ms and repeats on every signature (measured 0.36 s per notice
 # here). The team passphrase is 256 random bits, so iterated hashing adds nothing
 # against guessing; the minimum count makes a signature cost milliseconds.
-AGENT_CONF = "s2k-count 65536\n"
+# The passphrase is cached for the agent's whole life (it is in the worker's memory
+# anyway): two gpg runs that sign at once while it is not cached can race in the agent
+# ("signing failed: Invalid value"), and a worker has two runs going at times.
+AGENT_CONF = "s2k-count 65536\ndefault-cache-ttl 315360000\nmax-cache-ttl 315360000\n"
 _FINGERPRINT = re.compile(r"^[0-9A-F]{40}$")
 
 
@@ -467,6 +470,16 @@ def _home_build(config: tuple) -> _Home:
         raise CryptoError("gpg did not export the team public key")
     home.team_fingerprint = fingerprint
     home.team_public = exported
+    # One signature now, alone: it checks the passphrase and fills the agent's cache
+    # before the worker's pipelined runs sign two at a time.
+    gpg = home.gpg()
+    signed = _run(
+        gpg,
+        "team key check",
+        lambda: gpg.sign(b"haulout", keyid=fingerprint, passphrase=passphrase, detach=True),
+    )
+    if not signed.data:
+        raise CryptoError("the team key cannot sign with its passphrase")
     return home
 
 

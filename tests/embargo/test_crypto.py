@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import stat
+import subprocess
 import tempfile
 import time
 from email.message import EmailMessage
@@ -463,3 +464,35 @@ def test_a_gpg_that_hangs_while_encrypting_fails_closed_at_the_time_limit(
             recipient_armored=armored, fingerprint=fingerprint, plaintext=b"x"
         )
     assert time.monotonic() - started < 10
+
+
+def test_the_team_passphrase_is_in_the_agents_cache_before_the_first_notice(team):
+    # Two runs signing at once while it is not cached can race in gpg-agent ("signing
+    # failed: Invalid value"), and a worker starts the next copy's gpg before the last
+    # one is done: the home's build signs once, alone, to fill the cache.
+    home = crypto._home_get()
+    listed = subprocess.run(
+        ["gpg-connect-agent", "--homedir", str(home.path), "KEYINFO --list", "/bye"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    keys = [line.split() for line in listed.splitlines() if line.startswith("S KEYINFO")]
+    # Fields: S KEYINFO <keygrip> <type> <serial> <idstr> <cached> ...
+    assert keys and any(fields[6] == "1" for fields in keys)
+    conf = (home.path / "gpg-agent.conf").read_text()
+    assert "max-cache-ttl 315360000" in conf and "default-cache-ttl 315360000" in conf
+
+
+def test_sealings_started_two_at_a_time_in_fresh_homes_all_succeed(team, recipient):
+    armored, fingerprint = recipient
+    for _ in range(8):
+        crypto.worker_home_close()
+        pair = [
+            crypto.notice_seal_start(
+                recipient_armored=armored, fingerprint=fingerprint, plaintext=b"x"
+            )
+            for _ in range(2)
+        ]
+        for sealing in pair:
+            assert sealing.result().startswith(b"-----BEGIN PGP MESSAGE-----")
