@@ -512,9 +512,15 @@ def _start_one(row: Delivery, *, attempt: int, armored: str, variant):
         )
         return Delivery.State.FAILED
     except Exception as error:
-        # The type only: an exception's text could quote the message it choked on.
-        logger.error("Delivery %s: unexpected %s while building", row.pk, type(error).__name__)
-        return _defer(row, attempt=attempt, reason=f"Unexpected error: {type(error).__name__}")
+        return _unexpected(row, attempt=attempt, error=error, doing="building")
+
+
+def _unexpected(row: Delivery, *, attempt: int, error: Exception, doing: str) -> str:
+    """Gives the row back for a retry (the attempt limit ends a repeating fault) rather
+    than leave it claimed until the sweeper's timeout. Logs the type only: an exception's
+    text could quote the message it choked on."""
+    logger.error("Delivery %s: unexpected %s while %s", row.pk, type(error).__name__, doing)
+    return _defer(row, attempt=attempt, reason=f"Unexpected error: {type(error).__name__}")
 
 
 def _send_one(row: Delivery, attempt: int, pending) -> str:
@@ -532,8 +538,7 @@ def _send_one(row: Delivery, attempt: int, pending) -> str:
     except CryptoError as error:
         return finish(Delivery.State.FAILED, reason=f"Encryption failed: {error}")
     except Exception as error:
-        logger.error("Delivery %s: unexpected %s while building", row.pk, type(error).__name__)
-        return _defer(row, attempt=attempt, reason=f"Unexpected error: {type(error).__name__}")
+        return _unexpected(row, attempt=attempt, error=error, doing="building")
     if not wire_is_encrypted(wire, reference_code=row.reference_code):
         return finish(Delivery.State.FAILED, reason="Encryption produced no usable message.")
     try:
@@ -545,10 +550,7 @@ def _send_one(row: Delivery, attempt: int, pending) -> str:
             return finish(Delivery.State.FAILED, reason=reason)
         return _defer(row, attempt=attempt, reason=reason)
     except Exception as error:
-        # Unforeseen: give the row back (the attempt limit ends a repeating fault) rather
-        # than leave it claimed until the sweeper's timeout.
-        logger.error("Delivery %s: unexpected %s while sending", row.pk, type(error).__name__)
-        return _defer(row, attempt=attempt, reason=f"Unexpected error: {type(error).__name__}")
+        return _unexpected(row, attempt=attempt, error=error, doing="sending")
     return Delivery.State.SENT
 
 

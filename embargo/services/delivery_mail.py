@@ -69,14 +69,9 @@ def notice_plaintext(*, delivery: Delivery, variant=None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def notice_wire(*, delivery: Delivery, armored: str, variant=None) -> bytes:
-    """The copy as it goes on the wire: RFC 3156 PGP/MIME, CRLF line ends."""
-    return notice_wire_start(delivery=delivery, armored=armored, variant=variant).result()
-
-
 def notice_wire_start(*, delivery: Delivery, armored: str, variant=None):
-    """notice_wire() with gpg started; the returned PendingWire's result() waits for it
-    (abandon() stops it)."""
+    """The copy as it goes on the wire (RFC 3156 PGP/MIME, CRLF line ends), with gpg
+    started: the returned PendingWire's result() waits for it, abandon() stops it."""
     from email.utils import format_datetime, formataddr
 
     from ..crypto import pgp_mime_wire_start, protected_entity
