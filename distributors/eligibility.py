@@ -15,7 +15,7 @@ from datetime import datetime
 
 from allauth.mfa.models import Authenticator
 from django.db import models
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, FilteredRelation, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from .models import Organization, PgpKey, PolicyAcceptance, PolicyVersion, TeamMember
@@ -75,22 +75,7 @@ def _members(*, policy: PolicyVersion | int | None) -> QuerySet[TeamMember]:
     else:
         accepted = Exists(PolicyAcceptance.objects.filter(user=OuterRef("user_id"), version=policy))
     return (
-        TeamMember.objects.select_related("organization", "user")
-        .annotate(
-            has_totp=Exists(
-                Authenticator.objects.filter(user=OuterRef("user_id"), type=Authenticator.Type.TOTP)
-            ),
-            has_accepted_policy=accepted,
-            has_revoked_key=Exists(
-                # Only a key that was once trusted: withdrawing an unproven upload
-                # says nothing about a compromise.
-                PgpKey.objects.filter(
-                    user=OuterRef("user_id"),
-                    state=PgpKey.State.REVOKED,
-                    verified_at__isnull=False,
-                )
-            ),
-        )
+        _annotated(TeamMember.objects.select_related("organization", "user"), accepted=accepted)
         .prefetch_related(
             Prefetch(
                 "user__pgp_keys",
@@ -102,31 +87,80 @@ def _members(*, policy: PolicyVersion | int | None) -> QuerySet[TeamMember]:
     )
 
 
+def _annotated(queryset: QuerySet[TeamMember], *, accepted) -> QuerySet[TeamMember]:
+    """The facts about a person that live in other tables, as annotations."""
+    return queryset.annotate(
+        has_totp=Exists(
+            Authenticator.objects.filter(user=OuterRef("user_id"), type=Authenticator.Type.TOTP)
+        ),
+        has_accepted_policy=accepted,
+        has_revoked_key=Exists(
+            # Only a key that was once trusted: withdrawing an unproven upload
+            # says nothing about a compromise.
+            PgpKey.objects.filter(
+                user=OuterRef("user_id"),
+                state=PgpKey.State.REVOKED,
+                verified_at__isnull=False,
+            )
+        ),
+    )
+
+
 def _evaluate(member: TeamMember, *, disclosure_at: datetime, now: datetime) -> Eligibility:
-    reasons: list[str] = []
-    org_reason = _ORG_REASONS.get(member.organization.status)
-    if org_reason:
-        reasons.append(org_reason)
-    if not member.user.is_active:
-        reasons.append(Reason.ACCOUNT_INACTIVE)
-    if not member.is_need_to_know:
-        reasons.append(Reason.NOT_NEED_TO_KNOW)
-    if not member.has_totp:
-        reasons.append(Reason.NO_MFA)
-    if not member.has_accepted_policy:
-        reasons.append(Reason.POLICY_NOT_ACCEPTED)
     keys = member.user.active_pgp_keys
     key = keys[0] if keys else None
-    if key is None:
+    reasons = _reasons(
+        org_status=member.organization.status,
+        user_active=member.user.is_active,
+        need_to_know=member.is_need_to_know,
+        has_totp=member.has_totp,
+        accepted=member.has_accepted_policy,
+        has_key=key is not None,
+        key_expires_at=key.expires_at if key else None,
+        has_revoked_key=member.has_revoked_key,
+        disclosure_at=disclosure_at,
+        now=now,
+    )
+    return Eligibility(member=member, key=key, reasons=reasons)
+
+
+def _reasons(
+    *,
+    org_status: str,
+    user_active: bool,
+    need_to_know: bool,
+    has_totp: bool,
+    accepted: bool,
+    has_key: bool,
+    key_expires_at: datetime | None,
+    has_revoked_key: bool,
+    disclosure_at: datetime,
+    now: datetime,
+) -> tuple[str, ...]:
+    """The rules, in one place for both ways of reading the facts (full rows for the
+    pages, bare values at send time)."""
+    reasons: list[str] = []
+    org_reason = _ORG_REASONS.get(org_status)
+    if org_reason:
+        reasons.append(org_reason)
+    if not user_active:
+        reasons.append(Reason.ACCOUNT_INACTIVE)
+    if not need_to_know:
+        reasons.append(Reason.NOT_NEED_TO_KNOW)
+    if not has_totp:
+        reasons.append(Reason.NO_MFA)
+    if not accepted:
+        reasons.append(Reason.POLICY_NOT_ACCEPTED)
+    if not has_key:
         reasons.append(Reason.NO_VERIFIED_KEY)
         # With no active key, a revoked one means the person's last key was revoked:
         # say so, because "no key" alone would hide a possible compromise.
-        if member.has_revoked_key:
+        if has_revoked_key:
             reasons.append(Reason.KEY_REVOKED)
-    elif key.expires_at is not None and key.expires_at <= max(disclosure_at, now):
+    elif key_expires_at is not None and key_expires_at <= max(disclosure_at, now):
         # The copy must still be decryptable, and the key usable, on disclosure day.
         reasons.append(Reason.KEY_EXPIRES_BEFORE_DISCLOSURE)
-    return Eligibility(member=member, key=key, reasons=tuple(str(r) for r in reasons))
+    return tuple(str(reason) for reason in reasons)
 
 
 def eligibility_for_audience(
@@ -149,22 +183,97 @@ def eligibility_for_audience(
     return [_evaluate(member, disclosure_at=disclosure_at, now=now) for member in queryset]
 
 
-def eligibility_for_members(
+@dataclass(frozen=True, slots=True)
+class SendCheck:
+    """One person, checked again just before their copy goes out: the reasons against,
+    and the active key to encrypt to (empty strings when there is none)."""
+
+    reasons: tuple[str, ...]
+    fingerprint: str
+    armored: str
+
+    @property
+    def eligible(self) -> bool:
+        return not self.reasons
+
+
+def eligibility_at_send(
     *, team_member_ids: Iterable[int], disclosure_at: datetime
-) -> dict[int, Eligibility]:
-    """Several people at once, checked again at send time: {team member id: Eligibility}.
-    A fixed number of queries (the policy, the people, their active keys) however many
-    ids; an id whose membership is gone is simply absent from the result."""
+) -> dict[int, SendCheck]:
+    """Several people at once, checked again at send time: {team member id: SendCheck}.
+    The same rules as eligibility_for_audience(), in one query of bare values: a worker
+    runs this for every few copies it sends, and building model rows for the people,
+    their organisations, accounts and keys cost more than the check itself
+    (benchmarks/fanout.py). An id whose membership is gone is absent from the result."""
     ids = sorted({int(pk) for pk in team_member_ids})
     if not ids:
         return {}
     now = timezone.now()
-    # The current version's id is all the check needs (policy_current() reads its text).
-    policy = PolicyVersion.objects.order_by("-number").values_list("pk", flat=True).first()
-    members = _members(policy=policy).filter(pk__in=ids).order_by()
+    rows = _send_check_queryset().filter(pk__in=ids).values_list(*_SEND_CHECK_FIELDS)
     return {
-        member.pk: _evaluate(member, disclosure_at=disclosure_at, now=now) for member in members
+        pk: SendCheck(
+            reasons=_reasons(
+                org_status=org_status,
+                user_active=user_active,
+                need_to_know=need_to_know,
+                has_totp=has_totp,
+                accepted=accepted,
+                has_key=key_pk is not None,
+                key_expires_at=expires_at,
+                has_revoked_key=has_revoked_key,
+                disclosure_at=disclosure_at,
+                now=now,
+            ),
+            fingerprint=fingerprint or "",
+            armored=armored or "",
+        )
+        for (
+            pk,
+            org_status,
+            user_active,
+            need_to_know,
+            has_totp,
+            accepted,
+            has_revoked_key,
+            key_pk,
+            fingerprint,
+            expires_at,
+            armored,
+        ) in rows
     }
+
+
+_SEND_CHECK_FIELDS = (
+    "pk",
+    "organization__status",
+    "user__is_active",
+    "is_need_to_know",
+    "has_totp",
+    "has_accepted_policy",
+    "has_revoked_key",
+    "active_key__pk",
+    "active_key__fingerprint",
+    "active_key__expires_at",
+    "active_key__armored",
+)
+
+
+def _send_check_queryset() -> QuerySet[TeamMember]:
+    # The current policy version as a subquery, and the one active key (a constraint
+    # allows at most one per person) as a join: one statement for the whole check.
+    current_policy = PolicyVersion.objects.order_by("-number").values("pk")[:1]
+    return _annotated(
+        TeamMember.objects.all(),
+        accepted=Exists(
+            PolicyAcceptance.objects.filter(
+                user=OuterRef("user_id"), version=Subquery(current_policy)
+            )
+        ),
+    ).annotate(
+        active_key=FilteredRelation(
+            "user__pgp_keys", condition=Q(user__pgp_keys__state=PgpKey.State.ACTIVE)
+        )
+    )
 
 
 def eligibility_for_member(*, team_member_id: int, disclosure_at: datetime) -> Eligibility:

@@ -30,7 +30,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from distributors.audit import audit_record, audit_record_many
-from distributors.eligibility import eligibility_for_members
+from distributors.eligibility import eligibility_at_send
 from distributors.models import Organization
 
 from ..models import Delivery, Notice, Vulnerability
@@ -316,11 +316,7 @@ def deliveries_send(*, delivery_ids: Iterable[int]) -> dict[int, str]:
     claimed = _claim(delivery_ids)
     if not claimed:
         return outcomes
-    rows = list(
-        Delivery.objects.filter(pk__in=list(claimed))
-        .select_related("notice__vulnerability")
-        .order_by("pk")
-    )
+    rows = _claimed_rows(list(claimed))
     open_rows = list(rows)
     try:
         step = recheck_every()
@@ -337,6 +333,33 @@ def deliveries_send(*, delivery_ids: Iterable[int]) -> dict[int, str]:
     return outcomes
 
 
+# What sending a copy reads from its row; the rest (timestamps, reasons, state) is
+# written, never read, on this path.
+_SEND_FIELDS = (
+    "id",
+    "notice_id",
+    "member_id",
+    "user_id",
+    "organization_id",
+    "email",
+    "fingerprint",
+    "reference_code",
+    "message_id",
+)
+
+
+def _claimed_rows(ids: list[int]) -> list[Delivery]:
+    """The claimed rows with only what sending reads, and each notice (with its case)
+    read once for the batch rather than joined to every row."""
+    rows = list(Delivery.objects.filter(pk__in=ids).only(*_SEND_FIELDS).order_by("pk"))
+    notices = Notice.objects.select_related("vulnerability").in_bulk(
+        {row.notice_id for row in rows}
+    )
+    for row in rows:
+        row.notice = notices[row.notice_id]
+    return rows
+
+
 def _send_part(rows: list[Delivery], claimed: dict[int, int]):
     """Checks a few claimed copies together, then sends each; yields (row, outcome).
     Copies the SMTP server took are marked sent together at the end of the part, also
@@ -347,9 +370,9 @@ def _send_part(rows: list[Delivery], claimed: dict[int, int]):
     from .tracing import delivery_variants
 
     ready = []
-    for row, attempt, state, reasons, key in _checked(rows, claimed):
+    for row, attempt, state, reasons, check in _checked(rows, claimed):
         if state is None:
-            ready.append((row, attempt, key))
+            ready.append((row, attempt, check.armored))
         else:
             _finish(row, attempt=attempt, state=state, reasons=reasons)
             yield row, state
@@ -370,10 +393,8 @@ def _send_part(rows: list[Delivery], claimed: dict[int, int]):
         return row, outcome
 
     try:
-        for row, attempt, key in ready:
-            started = _start_one(
-                row, attempt=attempt, armored=key.armored, variant=variants[row.pk]
-            )
+        for row, attempt, armored in ready:
+            started = _start_one(row, attempt=attempt, armored=armored, variant=variants[row.pk])
             if isinstance(started, str):  # failed or deferred before gpg ran
                 yield row, started
             else:
@@ -468,8 +489,8 @@ def _update_returning(ids: list[int], *, where_state: str, attempts: int, values
 def _checked(rows: list[Delivery], claimed: dict[int, int]):
     """Eligibility again, now: an organisation can be suspended, a key revoked or a
     policy lapsed between "send" and this copy's turn. Yields (row, attempt, state,
-    reasons, key) where state is None for a copy that may go out."""
-    eligibility = {}
+    reasons, check) where state is None for a copy that may go out."""
+    checks = {}
     by_case: dict[int, list[Delivery]] = {}
     for row in rows:
         by_case.setdefault(row.notice.vulnerability_id, []).append(row)
@@ -477,8 +498,8 @@ def _checked(rows: list[Delivery], claimed: dict[int, int]):
         case = case_rows[0].notice.vulnerability
         if case.state == Vulnerability.State.REJECTED:
             continue
-        eligibility.update(
-            eligibility_for_members(
+        checks.update(
+            eligibility_at_send(
                 team_member_ids=[row.member_id for row in case_rows if row.member_id],
                 disclosure_at=case.disclosure_at,
             )
@@ -488,15 +509,15 @@ def _checked(rows: list[Delivery], claimed: dict[int, int]):
         if row.notice.vulnerability.state == Vulnerability.State.REJECTED:
             yield row, attempt, Delivery.State.CANCELLED, [CASE_CLOSED], None
             continue
-        item = eligibility.get(row.member_id) if row.member_id else None
-        if item is None:
+        check = checks.get(row.member_id) if row.member_id else None
+        if check is None:
             yield row, attempt, Delivery.State.CANCELLED, [MEMBERSHIP_GONE], None
-        elif not item.eligible:
-            yield row, attempt, Delivery.State.CANCELLED, list(item.reasons), None
-        elif item.key is None or not row.fingerprint or item.key.fingerprint != row.fingerprint:
+        elif not check.eligible:
+            yield row, attempt, Delivery.State.CANCELLED, list(check.reasons), None
+        elif not check.fingerprint or check.fingerprint != row.fingerprint:
             yield row, attempt, Delivery.State.CANCELLED, [KEY_CHANGED], None
         else:
-            yield row, attempt, None, (), item.key
+            yield row, attempt, None, (), check
 
 
 def _start_one(row: Delivery, *, attempt: int, armored: str, variant):

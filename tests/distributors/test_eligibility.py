@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from distributors.eligibility import (
     Reason,
+    eligibility_at_send,
     eligibility_for_audience,
     eligibility_for_member,
 )
@@ -316,3 +317,99 @@ def test_the_query_count_does_not_grow_with_the_number_of_people(
     assert len(small_rows) == 10
     assert len(large_rows) == (1010 if audience == "every member" else 1000)
     assert all(row.eligible for row in large_rows)
+
+
+# ---------------------------------------------------------------- the send-time check
+
+
+def _one_person_per_rule() -> list[TeamMember]:
+    """An eligible person, and a person failing each rule (and one failing several)."""
+    people = [_eligible_member() for _ in range(10)]
+    suspended, inactive, unmarked, no_totp, no_policy, no_key, revoked, expiring = people[1:9]
+    Organization.objects.filter(pk=suspended.organization_id).update(
+        status=Organization.Status.SUSPENDED
+    )
+    get_user_model().objects.filter(pk=inactive.user_id).update(is_active=False)
+    TeamMember.objects.filter(pk=unmarked.pk).update(is_need_to_know=False)
+    Authenticator.objects.filter(user=no_totp.user).delete()
+    PolicyAcceptance.objects.filter(user=no_policy.user).delete()
+    PgpKey.objects.filter(user=no_key.user).update(state=PgpKey.State.PENDING)
+    PgpKey.objects.filter(user=revoked.user).update(
+        state=PgpKey.State.REVOKED, revoked_at=timezone.now()
+    )
+    PgpKey.objects.filter(user=expiring.user).update(expires_at=timezone.now() + SOON / 2)
+    several = people[9]
+    TeamMember.objects.filter(pk=several.pk).update(is_need_to_know=False)
+    Authenticator.objects.filter(user=several.user).delete()
+    PgpKey.objects.filter(user=several.user).delete()
+    return people
+
+
+def test_the_send_time_check_gives_each_person_the_same_reasons_and_key_as_the_selector():
+    people = _one_person_per_rule()
+    disclosure = timezone.now() + SOON
+
+    full = {
+        row.member.pk: row
+        for row in eligibility_for_audience(
+            organizations=[person.organization_id for person in people], disclosure_at=disclosure
+        )
+    }
+    checks = eligibility_at_send(
+        team_member_ids=[person.pk for person in people], disclosure_at=disclosure
+    )
+
+    assert set(checks) == {person.pk for person in people}
+    for person in people:
+        expected = full[person.pk]
+        assert checks[person.pk].reasons == expected.reasons, person
+        assert checks[person.pk].eligible == expected.eligible
+        assert checks[person.pk].fingerprint == (expected.key.fingerprint if expected.key else "")
+        assert checks[person.pk].armored == (expected.key.armored if expected.key else "")
+    # Every rule was exercised: nine different outcomes, one of them eligible.
+    assert len({check.reasons for check in checks.values()}) == 10
+    assert [check.eligible for check in checks.values()].count(True) == 1
+
+
+def test_the_send_time_check_counts_only_the_current_policy_version():
+    member = _eligible_member()
+    disclosure = timezone.now() + SOON
+    assert eligibility_at_send(team_member_ids=[member.pk], disclosure_at=disclosure)[
+        member.pk
+    ].eligible
+
+    PolicyVersionFactory()
+
+    check = eligibility_at_send(team_member_ids=[member.pk], disclosure_at=disclosure)[member.pk]
+    assert check.reasons == (Reason.POLICY_NOT_ACCEPTED,)
+
+
+def test_the_send_time_check_leaves_out_a_membership_that_is_gone():
+    member = _eligible_member()
+    gone = _eligible_member()
+    gone_id = gone.pk
+    gone.delete()
+
+    checks = eligibility_at_send(
+        team_member_ids=[member.pk, gone_id], disclosure_at=timezone.now() + SOON
+    )
+
+    assert list(checks) == [member.pk]
+
+
+def test_the_send_time_check_is_one_query_however_many_people(django_assert_num_queries):
+    disclosure = timezone.now() + SOON
+    small, large = MemberOrganizationFactory(), MemberOrganizationFactory()
+    _bulk_people(10, small)
+    _bulk_people(500, large)
+    small_ids = list(TeamMember.objects.filter(organization=small).values_list("pk", flat=True))
+    large_ids = list(TeamMember.objects.filter(organization=large).values_list("pk", flat=True))
+
+    with django_assert_num_queries(1):
+        small_checks = eligibility_at_send(team_member_ids=small_ids, disclosure_at=disclosure)
+    with django_assert_num_queries(1):
+        large_checks = eligibility_at_send(team_member_ids=large_ids, disclosure_at=disclosure)
+
+    assert len(small_checks) == 10
+    assert len(large_checks) == 500
+    assert all(check.eligible for check in large_checks.values())
