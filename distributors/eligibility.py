@@ -9,6 +9,7 @@ the active keys), so a notice to every member costs the same as a notice to one 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -63,6 +64,27 @@ class Eligibility:
     @property
     def eligible(self) -> bool:
         return not self.reasons
+
+    # The attributes SendEligibility has too, so the notice services take either.
+    @property
+    def member_id(self) -> int:
+        return self.member.pk
+
+    @property
+    def user_id(self) -> int:
+        return self.member.user_id
+
+    @property
+    def organization_id(self) -> int:
+        return self.member.organization_id
+
+    @property
+    def email(self) -> str:
+        return self.member.user.email
+
+    @property
+    def fingerprint(self) -> str:
+        return self.key.fingerprint if self.key is not None else ""
 
     @property
     def reason_labels(self) -> list[str]:
@@ -184,10 +206,14 @@ def eligibility_for_audience(
 
 
 @dataclass(frozen=True, slots=True)
-class SendCheck:
-    """One person, checked again just before their copy goes out: the reasons against,
-    and the active key to encrypt to (empty strings when there is none)."""
+class SendEligibility:
+    """One person as the send path needs them: who, where to, the reasons against, and
+    the active key to encrypt to (empty strings when there is none)."""
 
+    member_id: int
+    user_id: int
+    organization_id: int
+    email: str
     reasons: tuple[str, ...]
     fingerprint: str
     armored: str
@@ -197,21 +223,93 @@ class SendCheck:
         return not self.reasons
 
 
+def audience_for_send(
+    *,
+    organizations: Iterable[Organization | int] | None = None,
+    disclosure_at: datetime,
+) -> list[SendEligibility]:
+    """eligibility_for_audience() for the moment "send" is pressed: the same people in
+    the same order with the same reasons, as bare values. A notice to every member
+    builds no model rows for a thousand people, their accounts and keys while the
+    transaction holds the notice (benchmarks/fanout.py)."""
+    queryset = _send_values()
+    if organizations is None:
+        queryset = queryset.filter(organization__status__in=AUDIENCE_STATUSES)
+    else:
+        ids = [org.pk if isinstance(org, Organization) else int(org) for org in organizations]
+        queryset = queryset.filter(organization_id__in=ids)
+    queryset = queryset.order_by("organization__name", "user__email", "pk")
+    return _send_eligibility(queryset, disclosure_at=disclosure_at)
+
+
 def eligibility_at_send(
     *, team_member_ids: Iterable[int], disclosure_at: datetime
-) -> dict[int, SendCheck]:
-    """Several people at once, checked again at send time: {team member id: SendCheck}.
-    The same rules as eligibility_for_audience(), in one query of bare values: a worker
-    runs this for every few copies it sends, and building model rows for the people,
-    their organisations, accounts and keys cost more than the check itself
-    (benchmarks/fanout.py). An id whose membership is gone is absent from the result."""
+) -> dict[int, SendEligibility]:
+    """Several people at once, checked again just before their copies go out:
+    {team member id: SendEligibility}, in one query. A worker runs this for every few
+    copies it sends, and building model rows for the people, their organisations,
+    accounts and keys cost more than the check itself (benchmarks/fanout.py). An id
+    whose membership is gone is absent from the result."""
     ids = sorted({int(pk) for pk in team_member_ids})
     if not ids:
         return {}
-    now = timezone.now()
-    rows = _send_check_queryset().filter(pk__in=ids).values_list(*_SEND_CHECK_FIELDS)
+    queryset = _send_values().filter(pk__in=ids).order_by()
     return {
-        pk: SendCheck(
+        item.member_id: item for item in _send_eligibility(queryset, disclosure_at=disclosure_at)
+    }
+
+
+_SEND_FIELDS = (
+    "pk",
+    "user_id",
+    "organization_id",
+    "user__email",
+    "organization__status",
+    "user__is_active",
+    "is_need_to_know",
+    "has_totp",
+    "has_accepted_policy",
+    "has_revoked_key",
+    "active_key__pk",
+    "active_key__fingerprint",
+    "active_key__expires_at",
+    "active_key__armored",
+)
+
+
+@functools.cache
+def _send_base() -> QuerySet[TeamMember]:
+    """Built once per process and only ever cloned (filter() copies it), never run:
+    assembling the annotations cost as much as running the query. Nothing in it is a
+    value of the moment; the current policy is a subquery."""
+    current_policy = PolicyVersion.objects.order_by("-number").values("pk")[:1]
+    return _annotated(
+        TeamMember.objects.all(),
+        accepted=Exists(
+            PolicyAcceptance.objects.filter(
+                user=OuterRef("user_id"), version=Subquery(current_policy)
+            )
+        ),
+    ).annotate(
+        # At most one active key per person (a constraint): a join, not a prefetch.
+        active_key=FilteredRelation(
+            "user__pgp_keys", condition=Q(user__pgp_keys__state=PgpKey.State.ACTIVE)
+        )
+    )
+
+
+def _send_values() -> QuerySet:
+    return _send_base().values_list(*_SEND_FIELDS)
+
+
+def _send_eligibility(queryset: QuerySet, *, disclosure_at: datetime) -> list[SendEligibility]:
+    now = timezone.now()
+    return [
+        SendEligibility(
+            member_id=pk,
+            user_id=user_id,
+            organization_id=organization_id,
+            email=email,
             reasons=_reasons(
                 org_status=org_status,
                 user_active=user_active,
@@ -229,6 +327,9 @@ def eligibility_at_send(
         )
         for (
             pk,
+            user_id,
+            organization_id,
+            email,
             org_status,
             user_active,
             need_to_know,
@@ -239,41 +340,8 @@ def eligibility_at_send(
             fingerprint,
             expires_at,
             armored,
-        ) in rows
-    }
-
-
-_SEND_CHECK_FIELDS = (
-    "pk",
-    "organization__status",
-    "user__is_active",
-    "is_need_to_know",
-    "has_totp",
-    "has_accepted_policy",
-    "has_revoked_key",
-    "active_key__pk",
-    "active_key__fingerprint",
-    "active_key__expires_at",
-    "active_key__armored",
-)
-
-
-def _send_check_queryset() -> QuerySet[TeamMember]:
-    # The current policy version as a subquery, and the one active key (a constraint
-    # allows at most one per person) as a join: one statement for the whole check.
-    current_policy = PolicyVersion.objects.order_by("-number").values("pk")[:1]
-    return _annotated(
-        TeamMember.objects.all(),
-        accepted=Exists(
-            PolicyAcceptance.objects.filter(
-                user=OuterRef("user_id"), version=Subquery(current_policy)
-            )
-        ),
-    ).annotate(
-        active_key=FilteredRelation(
-            "user__pgp_keys", condition=Q(user__pgp_keys__state=PgpKey.State.ACTIVE)
-        )
-    )
+        ) in queryset
+    ]
 
 
 def eligibility_for_member(*, team_member_id: int, disclosure_at: datetime) -> Eligibility:

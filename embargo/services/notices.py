@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import make_msgid
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -19,7 +20,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from distributors.audit import audit_record
-from distributors.eligibility import Eligibility, eligibility_for_audience
+from distributors.eligibility import (
+    Eligibility,
+    SendEligibility,
+    audience_for_send,
+    eligibility_for_audience,
+)
 from distributors.models import Organization
 
 from ..models import TEXT_MAX_LENGTH, Delivery, Notice, Vulnerability
@@ -171,18 +177,23 @@ def notice_update(
     return notice
 
 
-def audience_one_per_person(audience: list[Eligibility]) -> list[Eligibility]:
+# An audience entry: the full selector's rows (preview, catch-up) or the bare values
+# read when "send" is pressed; both have the attributes used below.
+_Entry = TypeVar("_Entry", Eligibility, SendEligibility)
+
+
+def audience_one_per_person(audience: list[_Entry]) -> list[_Entry]:
     """One entry per person: someone in two organisations gets one copy, and an eligible
     membership wins over one that is not (notice_send and its preview both use this)."""
-    chosen: dict[int, Eligibility] = {}
+    chosen: dict[int, _Entry] = {}
     for item in audience:
-        current = chosen.get(item.member.user_id)
+        current = chosen.get(item.user_id)
         if current is None or (item.eligible and not current.eligible):
-            chosen[item.member.user_id] = item
+            chosen[item.user_id] = item
     return list(chosen.values())
 
 
-def _delivery_rows(*, notice: Notice, audience: list[Eligibility], now: datetime) -> list:
+def _delivery_rows(*, notice: Notice, audience: list[_Entry], now: datetime) -> list:
     """New Delivery rows: pending for the eligible, withheld with the reasons for others."""
     codes: set[str] = set()
     rows = []
@@ -191,15 +202,14 @@ def _delivery_rows(*, notice: Notice, audience: list[Eligibility], now: datetime
         while code in codes:
             code = reference_code_new()
         codes.add(code)
-        member = item.member
         rows.append(
             Delivery(
                 notice=notice,
-                member=member,
-                user_id=member.user_id,
-                organization_id=member.organization_id,
-                email=member.user.email,
-                fingerprint=item.key.fingerprint if item.key is not None else "",
+                member_id=item.member_id,
+                user_id=item.user_id,
+                organization_id=item.organization_id,
+                email=item.email,
+                fingerprint=item.fingerprint,
                 reference_code=code,
                 message_id=message_id_new(),
                 state=Delivery.State.PENDING if item.eligible else Delivery.State.WITHHELD,
@@ -234,7 +244,7 @@ def notice_send(*, notice: Notice, actor) -> Notice:
     if organizations == []:
         raise ValidationError("Choose at least one organisation, or send to every member.")
     audience = audience_one_per_person(
-        eligibility_for_audience(organizations=organizations, disclosure_at=case.disclosure_at)
+        audience_for_send(organizations=organizations, disclosure_at=case.disclosure_at)
     )
     if not any(item.eligible for item in audience):
         raise ValidationError(

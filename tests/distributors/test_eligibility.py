@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from distributors.eligibility import (
     Reason,
+    audience_for_send,
     eligibility_at_send,
     eligibility_for_audience,
     eligibility_for_member,
@@ -413,3 +414,57 @@ def test_the_send_time_check_is_one_query_however_many_people(django_assert_num_
     assert len(small_checks) == 10
     assert len(large_checks) == 500
     assert all(check.eligible for check in large_checks.values())
+
+
+@pytest.mark.parametrize("audience", ["every member", "chosen organisations"])
+def test_the_audience_read_at_send_is_the_selector_s_in_the_same_order(audience):
+    people = _one_person_per_rule()
+    # A second membership for one person, in another organisation: both rows are listed.
+    TeamMemberFactory(user=people[0].user, organization=MemberOrganizationFactory())
+    disclosure = timezone.now() + SOON
+    organizations = (
+        None if audience == "every member" else [person.organization_id for person in people[:6]]
+    )
+
+    full = eligibility_for_audience(organizations=organizations, disclosure_at=disclosure)
+    lean = audience_for_send(organizations=organizations, disclosure_at=disclosure)
+
+    def shape(item):
+        return (
+            item.member_id,
+            item.user_id,
+            item.organization_id,
+            item.email,
+            item.reasons,
+            item.fingerprint,
+        )
+
+    assert [shape(item) for item in lean] == [shape(row) for row in full]
+    # The full rows' shared attributes are their member's and key's.
+    assert [shape(row) for row in full] == [
+        (
+            row.member.pk,
+            row.member.user_id,
+            row.member.organization_id,
+            row.member.user.email,
+            row.reasons,
+            row.key.fingerprint if row.key else "",
+        )
+        for row in full
+    ]
+    assert len(lean) == (11 if audience == "every member" else 6)
+
+
+def test_the_audience_read_at_send_is_one_query_however_many_people(django_assert_num_queries):
+    disclosure = timezone.now() + SOON
+    small, large = MemberOrganizationFactory(), MemberOrganizationFactory()
+    _bulk_people(10, small)
+    _bulk_people(500, large)
+
+    with django_assert_num_queries(1):
+        small_audience = audience_for_send(organizations=[small], disclosure_at=disclosure)
+    with django_assert_num_queries(1):
+        large_audience = audience_for_send(organizations=[large], disclosure_at=disclosure)
+
+    assert len(small_audience) == 10
+    assert len(large_audience) == 500
