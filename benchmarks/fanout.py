@@ -261,9 +261,13 @@ def main(argv=None) -> int:
                 )
             )  # fmt: skip
         deadline = time.monotonic() + 120
+        # Ready, with its gpg home built (embargo.crypto.worker_home_prepare), as a worker
+        # that has been running for a while is.
         while not all(
-            b" ready." in (VAR_DIR / f"bench-worker-{i}.log").read_bytes()
-            for i in range(args.workers)
+            b" ready." in log and b"gpg home ready" in log
+            for log in (
+                (VAR_DIR / f"bench-worker-{i}.log").read_bytes() for i in range(args.workers)
+            )
         ):
             if time.monotonic() > deadline or any(w.poll() is not None for w in workers):
                 raise RuntimeError("workers did not start; see var/bench/bench-worker-*.log")

@@ -1,5 +1,6 @@
 import os
 import signal
+import threading
 
 from celery import Celery
 from celery.signals import (
@@ -27,6 +28,17 @@ def gpg_home_close(**kwargs) -> None:
     from embargo.crypto import worker_home_close
 
     worker_home_close()
+
+
+@worker_process_init.connect
+def gpg_home_prepare(**kwargs) -> None:
+    """Each pool process builds its gpg home as it starts, not during its first notice:
+    a wrong key or passphrase shows in the worker's log at once. In a thread: Celery
+    gives a starting pool process a few seconds (worker_proc_alive_timeout), and gpg is
+    allowed longer; a task that comes first waits for the home under its lock."""
+    from embargo.crypto import worker_home_prepare
+
+    threading.Thread(target=worker_home_prepare, name="gpg-home", daemon=True).start()
 
 
 @worker_process_init.connect

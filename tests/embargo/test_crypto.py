@@ -207,6 +207,45 @@ def test_a_wrong_team_passphrase_raises(team, recipient, settings, tmp_path):
         )
 
 
+def _agents_in(root: Path) -> list[str]:
+    """Command lines of live gpg-agent processes whose home is under `root`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if args and args[0].endswith(b"gpg-agent") and str(root).encode() in b" ".join(args):
+            found.append(b" ".join(args).decode(errors="replace"))
+    return found
+
+
+def test_a_home_that_fails_half_way_leaves_no_folder_and_no_agent(team, settings, tmp_path):
+    # The wrong passphrase is found at the last step, after the import started an agent.
+    wrong = tmp_path / "wrong.passphrase"
+    wrong.write_text("not-the-passphrase\n")
+    settings.HAULOUT_TEAM_KEY_PASSPHRASE_FILE = wrong
+    root = Path(settings.GPG_HOME_ROOT)
+
+    assert crypto.worker_home_prepare() is False
+
+    assert not list(root.glob(f"worker-{os.getpid()}-*"))
+    deadline = time.monotonic() + 10
+    while _agents_in(root) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _agents_in(root) == []
+
+
+def test_preparing_the_worker_home_imports_the_team_key_and_starts_its_agent(team, settings):
+    root = Path(settings.GPG_HOME_ROOT)
+
+    assert crypto.worker_home_prepare() is True
+
+    [home] = root.glob(f"worker-{os.getpid()}-*")
+    assert (home / "pubring.kbx").exists()
+    assert _agents_in(home)
+
+
 def test_a_missing_team_key_raises(team, recipient, settings, tmp_path):
     settings.HAULOUT_TEAM_KEY_FILE = tmp_path / "absent.asc"
     armored, fingerprint = recipient

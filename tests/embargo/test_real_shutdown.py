@@ -64,3 +64,27 @@ def test_a_stopped_worker_closes_its_gpg_homes_and_their_agents(
     assert worker.process.returncode is not None
     wait_for(lambda: not agents_for(made), timeout=10, what="the agents to exit")
     assert not any(home.exists() for home in made)
+
+
+def test_a_starting_worker_builds_its_gpg_home_before_any_task(
+    real_services_factory, private_redis, settings
+):
+    services = real_services_factory(broker_url=private_redis.url)
+    root = Path(settings.GPG_HOME_ROOT)
+    before = set(root.glob("worker-*"))
+
+    worker = services.worker("preparing").wait_ready()
+
+    # No notice was sent: the home, its imported team key and its agent are there anyway.
+    wait_for(
+        lambda: "gpg home ready" in worker.output(),
+        timeout=60,
+        what="the worker to build its gpg home",
+    )
+    made = set(root.glob("worker-*")) - before
+    assert made
+    assert agents_for(made)
+    assert all((home / "pubring.kbx").exists() for home in made)
+    worker.stop()
+    wait_for(lambda: not agents_for(made), timeout=10, what="the agents to exit")
+    assert not any(home.exists() for home in made)
