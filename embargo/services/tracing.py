@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from .. import tracing
@@ -45,9 +45,9 @@ def delivery_variant(*, delivery: Delivery) -> tuple[tracing.Variant, tracing.Pa
 def delivery_variants(
     *, deliveries: Sequence[Delivery]
 ) -> dict[int, tuple[tracing.Variant, tracing.ParsedBody]]:
-    """The variants of a batch of copies in two queries: one insert of the derived choices
-    (a copy already recorded keeps its record: the insert skips it), one read of what is
-    recorded. Same outcome as delivery_variant() for each copy."""
+    """The variants of a batch of copies, usually in one statement: the derived choices
+    are inserted where no record exists, and only copies that had one already (rendered
+    before: a retry) are read back. Same outcome as delivery_variant() for each copy."""
     if not deliveries:
         return {}
     parsed_by_notice: dict[int, tracing.ParsedBody] = {}
@@ -61,18 +61,16 @@ def delivery_variants(
         )
         for delivery in deliveries
     }
-    now = timezone.now()
-    DeliveryVariation.objects.bulk_create(
-        [
-            DeliveryVariation(delivery_id=pk, choices=variant.as_record(), created_at=now)
-            for pk, variant in derived.items()
-        ],
-        ignore_conflicts=True,
-    )
-    records = dict(
-        DeliveryVariation.objects.filter(delivery_id__in=list(derived)).values_list(
-            "delivery_id", "choices"
+    inserted = _records_insert(derived)
+    earlier = [pk for pk in derived if pk not in inserted]
+    records = (
+        dict(
+            DeliveryVariation.objects.filter(delivery_id__in=earlier).values_list(
+                "delivery_id", "choices"
+            )
         )
+        if earlier
+        else {}
     )
     result = {}
     for delivery in deliveries:
@@ -81,3 +79,44 @@ def delivery_variants(
         variant = tracing.Variant.from_record(record, parsed) if record is not None else None
         result[delivery.pk] = (variant or derived[delivery.pk], parsed)
     return result
+
+
+def _records_insert(derived: dict[int, tracing.Variant]) -> set[int]:
+    """Records the choices of every copy that has no record yet (an existing record is
+    kept: it is what that copy said before). Returns the ids this call recorded."""
+    now = timezone.now()
+    if connection.vendor not in ("postgresql", "sqlite"):
+        DeliveryVariation.objects.bulk_create(
+            [
+                DeliveryVariation(delivery_id=pk, choices=variant.as_record(), created_at=now)
+                for pk, variant in derived.items()
+            ],
+            ignore_conflicts=True,
+        )
+        return set()  # cannot tell which were new: every record is read back
+    # Django's bulk_create(ignore_conflicts=True) cannot say which rows it inserted;
+    # INSERT ... ON CONFLICT DO NOTHING RETURNING can, which saves reading back the
+    # records of a first send (PostgreSQL, SQLite 3.35+).
+    meta = DeliveryVariation._meta
+    quote = connection.ops.quote_name
+    delivery, choices, created_at = (
+        meta.get_field(name) for name in ("delivery", "choices", "created_at")
+    )
+    params: list = []
+    for pk, variant in derived.items():
+        params += [
+            pk,
+            choices.get_db_prep_save(variant.as_record(), connection),
+            created_at.get_db_prep_save(now, connection),
+        ]
+    values = ", ".join(["(%s, %s, %s)"] * len(derived))
+    # Only quoted names and %s placeholders are formatted into the SQL.
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608
+        f"({quote(delivery.column)}, {quote(choices.column)}, {quote(created_at.column)}) "
+        f"VALUES {values} ON CONFLICT ({quote(delivery.column)}) DO NOTHING "
+        f"RETURNING {quote(delivery.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {int(row[0]) for row in cursor.fetchall()}

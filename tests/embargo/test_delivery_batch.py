@@ -260,3 +260,37 @@ def test_an_error_mid_pipeline_stops_the_running_gpg_and_gives_the_rows_back(bat
     assert set(Delivery.objects.filter(pk__in=ids).values_list("state", flat=True)) == {
         Delivery.State.PENDING
     }
+
+
+def _queries_to_send(rows) -> list[str]:
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        outcomes = deliveries_send(delivery_ids=[row.pk for row in rows])
+    assert set(outcomes.values()) == {Delivery.State.SENT}
+    return [query["sql"] for query in captured.captured_queries]
+
+
+def test_a_batch_costs_the_same_queries_however_many_copies_it_holds(batch, settings):
+    settings.HAULOUT_DELIVERY_RECHECK_EVERY = 10  # each batch is one part
+    rows = batch["rows"]
+    _queries_to_send(rows[:1])  # fills the content-type cache, as a running worker has it
+
+    one = _queries_to_send(rows[1:2])
+    three = _queries_to_send(rows[2:5])  # row 5 stays pending: neither batch ends the notice
+
+    assert len(one) == len(three) <= 10, "\n".join(q[:90] for q in [*one, "---", *three])
+
+
+def test_each_part_of_a_batch_adds_a_fixed_handful_of_queries(batch, settings):
+    settings.HAULOUT_DELIVERY_RECHECK_EVERY = 1  # a part per copy
+    rows = batch["rows"]
+    _queries_to_send(rows[:1])
+
+    one_part = _queries_to_send(rows[1:2])
+    three_parts = _queries_to_send(rows[2:5])
+
+    # Per part: the re-check, the wording record, and marking the copies sent with their
+    # audit events (an UPDATE and an INSERT inside a savepoint here, a transaction in a
+    # worker).
+    assert len(three_parts) - len(one_part) == 2 * 6, "\n".join(q[:90] for q in three_parts)

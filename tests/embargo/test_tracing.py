@@ -16,6 +16,7 @@ from embargo.models import Delivery, DeliveryVariation, Notice
 from embargo.selectors_leaks import leak_trace, notice_trace_capacity
 from embargo.services.delivery import notice_plaintext
 from embargo.services.notices import message_id_new, reference_code_new
+from embargo.services.tracing import delivery_variants
 from tests.embargo.helpers import case_ready, notice_draft
 
 pytestmark = pytest.mark.django_db
@@ -133,6 +134,38 @@ def test_the_choices_of_each_copy_are_recorded_and_reused(traced, settings):
     settings.HAULOUT_TRACE_SECRET = "rotated"
     assert notice_plaintext(delivery=delivery) == text
     assert DeliveryVariation.objects.filter(delivery=delivery).count() == 1
+
+
+def test_a_batch_records_every_copy_s_choices_in_one_statement(traced, django_assert_num_queries):
+    copies = traced["deliveries"][:10]
+
+    with django_assert_num_queries(1):
+        variants = delivery_variants(deliveries=copies)
+
+    records = dict(
+        DeliveryVariation.objects.filter(delivery__in=copies).values_list("delivery_id", "choices")
+    )
+    assert set(records) == {copy.pk for copy in copies}
+    assert all(records[pk] == variant.as_record() for pk, (variant, _) in variants.items())
+
+
+def test_a_batch_keeps_what_a_copy_said_before_under_a_rotated_secret(traced, settings):
+    copies = traced["deliveries"][:4]
+    before = notice_plaintext(delivery=copies[0])  # rendered (and recorded) once already
+    settings.HAULOUT_TRACE_SECRET = "rotated"
+
+    variants = delivery_variants(deliveries=copies)
+
+    assert notice_plaintext(delivery=copies[0], variant=variants[copies[0].pk]) == before
+    assert DeliveryVariation.objects.filter(delivery__in=copies).count() == 4
+    # The other three are new, so they follow the new secret, like a single rendering.
+    for copy in copies[1:]:
+        assert variants[copy.pk][0].as_record() == (
+            DeliveryVariation.objects.get(delivery=copy).choices
+        )
+        assert notice_plaintext(delivery=copy) == notice_plaintext(
+            delivery=copy, variant=variants[copy.pk]
+        )
 
 
 def test_a_copy_of_another_cases_notice_ranks_nobody(traced):
