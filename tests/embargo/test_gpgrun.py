@@ -92,3 +92,49 @@ def test_abandon_kills_and_reaps_the_program_and_frees_its_pipes():
 def test_a_missing_program_raises_gpg_run_error():
     with pytest.raises(GpgRunError, match="cannot start"):
         GpgRun(["/nonexistent/gpg"], stdin=b"", env={}, time_limit=1)
+
+
+_LINE_BY_LINE = (
+    "import sys, time\n"
+    "for n in range(40):\n"
+    "    sys.stderr.write(f'[GNUPG:] LINE {n}\\n'); sys.stderr.flush(); time.sleep(0.002)\n"
+    "sys.stdout.write('done')"
+)
+
+
+def test_status_written_a_line_at_a_time_is_collected_whole_with_few_wake_ups(monkeypatch):
+    import embargo.gpgrun as gpgrun
+
+    polls = []
+    real_poll = gpgrun.select.poll
+
+    class CountingPoll:
+        def __init__(self):
+            self._poll = real_poll()
+            self.register, self.unregister = self._poll.register, self._poll.unregister
+
+        def poll(self, timeout):
+            polls.append(timeout)
+            return self._poll.poll(timeout)
+
+    monkeypatch.setattr(gpgrun.select, "poll", CountingPoll)
+    run = _run(_LINE_BY_LINE)
+
+    returncode, out, err = run.finish()
+
+    assert (returncode, out) == (0, b"done")
+    assert err.decode().splitlines() == [f"[GNUPG:] LINE {n}" for n in range(40)]
+    # The output fits in the pipes: finish() sleeps until the exit, then reads it all,
+    # instead of waking for each of the forty lines.
+    assert len(polls) < 8, len(polls)
+
+
+def test_output_far_beyond_the_expected_size_is_drained_not_left_stuck():
+    # A tiny input promises a small output; 3 MiB fills any pipe several times over.
+    run = _run("import sys; sys.stdout.buffer.write(b'x' * (3 << 20))", stdin=b"x")
+    started = time.monotonic()
+
+    returncode, out, _ = run.finish()
+
+    assert returncode == 0 and out == b"x" * (3 << 20)
+    assert time.monotonic() - started < 5
