@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import random
+import re
 
 import pytest
 
@@ -63,3 +65,37 @@ def test_packets_raw_of_two_keys_regroups_into_each_key():
             keys.append(b"")
         keys[-1] += raw
     assert keys == [first, second]
+
+
+# What dearmor used to find blocks with; _armor_bodies must find exactly the same.
+_REFERENCE_ARMOR = re.compile(
+    r"^-----BEGIN PGP (?P<kind>[A-Z ,/0-9]+)-----[ \t]*\r?\n"
+    r"(?P<body>.*?)"
+    r"^-----END PGP (?P=kind)-----[ \t]*$",
+    re.MULTILINE | re.DOTALL,
+)
+_FRAGMENTS = [
+    "-----BEGIN PGP MESSAGE-----\n",
+    "-----BEGIN PGP MESSAGE-----  \r\n",
+    "-----BEGIN PGP PUBLIC KEY BLOCK-----\n",
+    "-----END PGP MESSAGE-----",
+    "-----END PGP MESSAGE-----\t \n",
+    "-----END PGP MESSAGE-----x\n",
+    "-----END PGP PUBLIC KEY BLOCK-----\n",
+    "-----END PGP MESSAGE PART 1-----\n",
+    " -----END PGP MESSAGE-----\n",
+    "hQEMA+x/base64+data==\n",
+    "Comment: a header\n",
+    "\n",
+    "\r\n",
+    "text around ",
+    "=AbCd\n",
+]
+
+
+def test_the_armor_scanner_finds_the_same_blocks_as_the_reference_expression():
+    rng = random.Random(20261127)
+    for _ in range(20000):
+        text = "".join(rng.choice(_FRAGMENTS) for _ in range(rng.randint(0, 12)))
+        expected = [(m["kind"], m["body"]) for m in _REFERENCE_ARMOR.finditer(text)]
+        assert list(openpgp._armor_bodies(text)) == expected, repr(text)
