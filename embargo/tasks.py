@@ -30,7 +30,7 @@ def delivery_send_task(self, delivery_ids: list[int] | int) -> None:
 
 @shared_task(ignore_result=True)
 def deliveries_sweep_task() -> None:
-    from .services.delivery import deliveries_sweep
+    from .services.delivery_queue import deliveries_sweep
 
     deliveries_sweep()
 

@@ -10,7 +10,8 @@ from .cases import (
     vulnerability_transition,
     vulnerability_update,
 )
-from .delivery import DeliveryDeferred, deliveries_enqueue, deliveries_sweep, delivery_send
+from .delivery import DeliveryDeferred, delivery_send
+from .delivery_queue import deliveries_enqueue, deliveries_sweep
 from .followup import (
     acknowledgement_reminders_send,
     delivery_acknowledge,

@@ -372,7 +372,7 @@ def vulnerability_disclose(*, vulnerability: Vulnerability, actor=None) -> Vulne
 
 
 def _queue_quietly(task, *args) -> None:
-    from .delivery import queue_or_log
+    from .delivery_queue import queue_or_log
 
     queue_or_log(task, *args)
 

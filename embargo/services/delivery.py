@@ -1,5 +1,5 @@
-"""Sending people's copies of a notice, a batch at a time, and the sweeper that makes sure
-every copy goes.
+"""Sending people's copies of a notice, a batch at a time (queueing them, and the sweeper
+that makes sure every copy goes: delivery_queue.py).
 
 At-least-once without loss, and never twice at the same time:
 - a task carries a short list of row ids (ids only) and claims them with one conditional
@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import smtplib
 from collections.abc import Iterable
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -57,18 +56,10 @@ REASON_LABELS = {
 SKIPPED = "skipped"  # nothing to claim: sent, claimed or cancelled elsewhere
 DEFERRED = "deferred"  # a temporary failure: pending again, to be retried soon
 
-# Copies per task. Bigger batches spread the per-task cost (queueing, claim, the
-# eligibility and tracing queries) over more copies; smaller ones share the work more
-# evenly between workers at the end of a fan-out.
-DEFAULT_BATCH_SIZE = 40
 # Copies per eligibility re-check within a batch (and per write marking copies sent): a
 # suspension, removal, revoked key or lapsed policy stops every copy not yet checked
 # when it happened; a crash re-sends at most this many copies already handed to SMTP.
 DEFAULT_RECHECK_EVERY = 10
-
-
-def batch_size() -> int:
-    return max(1, int(getattr(settings, "HAULOUT_DELIVERY_BATCH_SIZE", DEFAULT_BATCH_SIZE)))
 
 
 def recheck_every() -> int:
@@ -77,99 +68,6 @@ def recheck_every() -> int:
 
 class DeliveryDeferred(Exception):
     """A temporary failure: the row is pending again and the task should retry soon."""
-
-
-# ---------------------------------------------------------------- queueing
-
-
-_PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
-
-
-def queue_or_log(task, *args) -> bool:
-    """Queues a task; if the broker is unreachable, logs that (ids only) and carries on.
-    Callers rely on the sweeper, or a later run of a periodic task, to catch up."""
-    try:
-        # One quick reconnect (a pooled connection may predate a broker restart), then
-        # give up: with the broker down the caller must not stall.
-        task.apply_async(args=args, retry=True, retry_policy=_PUBLISH_RETRY)
-    except Exception as error:  # any broker or connection error
-        logger.warning(
-            "Could not queue %s%r: %s; a periodic task will pick it up.",
-            task.name,
-            args,
-            type(error).__name__,
-        )
-        return False
-    return True
-
-
-def deliveries_enqueue(*, notice_id: int | None = None, delivery_ids=None) -> int:
-    """Queues send tasks for the pending rows (of a notice, or the given ids), a batch of
-    ids per task. Stops at the first broker error: the rows stay pending and the sweeper
-    retries them. Returns how many rows were queued."""
-    from ..tasks import delivery_send_task
-
-    if delivery_ids is None:
-        delivery_ids = list(
-            Delivery.objects.filter(notice_id=notice_id, state=Delivery.State.PENDING)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-    delivery_ids = [int(pk) for pk in delivery_ids]
-    queued = 0
-    for batch in _batches(delivery_ids, batch_size()):
-        if not queue_or_log(delivery_send_task, batch):
-            logger.warning(
-                "Queued %d of %d deliveries; the rest stay pending for the sweeper.",
-                queued,
-                len(delivery_ids),
-            )
-            break
-        queued += len(batch)
-    return queued
-
-
-def _batches(ids: list[int], size: int) -> list[list[int]]:
-    """Full batches, then the last two batches' worth in quarters: the workers finish
-    together instead of one waiting on another's last full batch."""
-    batches, start = [], 0
-    while len(ids) - start > 2 * size:
-        batches.append(ids[start : start + size])
-        start += size
-    tail = max(1, size // 4)
-    return batches + [ids[i : i + tail] for i in range(start, len(ids), tail)]
-
-
-def deliveries_sweep(*, now=None) -> int:
-    """Queues again every copy left behind: pending too long since it was last queued, or
-    claimed by a worker that never finished (killed, or lost its connection)."""
-    now = now or timezone.now()
-    pending_cutoff = now - timedelta(seconds=settings.HAULOUT_DELIVERY_PENDING_TIMEOUT)
-    sending_cutoff = now - timedelta(seconds=settings.HAULOUT_DELIVERY_SENDING_TIMEOUT)
-    stuck = list(
-        Delivery.objects.filter(state=Delivery.State.SENDING, claimed_at__lt=sending_cutoff)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:5000]
-    )
-    if stuck:
-        # Conditional, like the claim: a worker that finishes meanwhile keeps its result.
-        Delivery.objects.filter(
-            pk__in=stuck, state=Delivery.State.SENDING, claimed_at__lt=sending_cutoff
-        ).update(state=Delivery.State.PENDING, queued_at=pending_cutoff)
-        logger.warning("Released %d deliveries whose worker never finished.", len(stuck))
-    waiting = list(
-        Delivery.objects.filter(state=Delivery.State.PENDING, queued_at__lte=pending_cutoff)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:5000]
-    )
-    if waiting:
-        Delivery.objects.filter(pk__in=waiting, state=Delivery.State.PENDING).update(queued_at=now)
-        deliveries_enqueue(delivery_ids=waiting)
-    # A notice whose last rows were finished by this sweep, or by a worker that died just
-    # before it could mark the notice, is closed here.
-    for notice_id in Notice.objects.filter(state=Notice.State.SENDING).values_list("pk", flat=True):
-        notice_finish_if_done(notice_id=notice_id)
-    return len(waiting)
 
 
 # ---------------------------------------------------------------- state changes
@@ -591,11 +489,8 @@ __all__ = [
     "DEFERRED",
     "SKIPPED",
     "DeliveryDeferred",
-    "deliveries_enqueue",
     "deliveries_send",
-    "deliveries_sweep",
     "delivery_send",
     "notice_finish_if_done",
     "notice_plaintext",
-    "queue_or_log",
 ]

@@ -74,7 +74,7 @@ def notice_wire_start(*, delivery: Delivery, armored: str, variant=None):
     started: the returned PendingWire's result() waits for it, abandon() stops it."""
     from email.utils import format_datetime, formataddr
 
-    from ..crypto import pgp_mime_wire_start, protected_entity
+    from ..pgpmime import pgp_mime_wire_start, protected_entity
 
     from_email = formataddr((settings.SITE_NAME, settings.SECURITY_TEAM_EMAIL))
     entity = protected_entity(

@@ -14,7 +14,7 @@ from distributors.audit import audit_record
 
 from ..mail import plain_mail
 from ..models import Delivery, Notice, Vulnerability
-from .delivery import queue_or_log
+from .delivery_queue import queue_or_log
 
 # Same answer for "no such code" and "not yours": a code tells nobody whose it is.
 NOT_YOURS = "This acknowledgement link does not belong to your account."

@@ -72,7 +72,7 @@ def _text(value: str, *, field: str, label: str, required: bool, limit=LEAK_TEXT
 
 
 def _queue(task, *args) -> None:
-    from .delivery import queue_or_log
+    from .delivery_queue import queue_or_log
 
     transaction.on_commit(lambda: queue_or_log(task, *args))
 

@@ -224,7 +224,7 @@ def _delivery_rows(*, notice: Notice, audience: list[_Entry], now: datetime) -> 
 
 @transaction.atomic
 def notice_send(*, notice: Notice, actor) -> Notice:
-    from .delivery import deliveries_enqueue
+    from .delivery_queue import deliveries_enqueue
 
     notice = Notice.objects.select_for_update().get(pk=notice.pk)
     if notice.state != Notice.State.DRAFT:
@@ -302,7 +302,7 @@ def notice_catch_up(*, notice: Notice, actor) -> dict[str, int]:
     copy keeps its reference code and Message-ID. People who joined the audience after
     the send get rows of their own. Those still not eligible keep their state, with the
     reasons brought up to date."""
-    from .delivery import deliveries_enqueue
+    from .delivery_queue import deliveries_enqueue
 
     if not (actor.is_authenticated and actor.is_staff):
         raise ValidationError("Only the security team can send copies.")

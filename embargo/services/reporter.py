@@ -138,7 +138,7 @@ def reporter_update_text(*, case: Vulnerability, event: AuditEvent) -> str:
 
 
 def reporter_message(*, case: Vulnerability, event: AuditEvent) -> MimeMessage:
-    from ..crypto import pgp_mime_message
+    from ..pgpmime import pgp_mime_message
 
     inner = MimeMessage()
     inner["Subject"] = f"Your report {case.public_id}: {case.title}"[:200]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from distributors import pgp
-from embargo import crypto
+from embargo import crypto, pgpmime
 from tests.keys import (
     gpg_decrypt,
     gpg_list_packets,
@@ -288,7 +288,7 @@ def make_inner() -> EmailMessage:
 
 def test_the_pgp_mime_message_follows_rfc_3156(team, recipient):
     armored, fingerprint = recipient
-    outer = crypto.pgp_mime_message(
+    outer = pgpmime.pgp_mime_message(
         recipient_armored=armored,
         fingerprint=fingerprint,
         inner=make_inner(),
@@ -331,7 +331,7 @@ def test_the_pgp_mime_message_follows_rfc_3156(team, recipient):
 def test_the_pgp_mime_message_refuses_to_let_headers_replace_its_own(team, recipient):
     armored, fingerprint = recipient
     with pytest.raises(crypto.CryptoError):
-        crypto.pgp_mime_message(
+        pgpmime.pgp_mime_message(
             recipient_armored=armored,
             fingerprint=fingerprint,
             inner=make_inner(),
@@ -345,7 +345,7 @@ def test_the_pgp_mime_message_refuses_to_let_headers_replace_its_own(team, recip
 
 def test_no_pgp_mime_message_is_built_when_encryption_fails(team):
     with pytest.raises(crypto.CryptoError):
-        crypto.pgp_mime_message(
+        pgpmime.pgp_mime_message(
             recipient_armored=load("revoked"),
             fingerprint=pgp_fingerprint(load("revoked")),
             inner=make_inner(),

@@ -15,8 +15,7 @@ import pytest
 
 from embargo import crypto
 from embargo.models import Delivery, Notice
-from embargo.services import delivery as delivery_module
-from embargo.services import notice_send
+from embargo.services import delivery_queue, notice_send
 from tests.embargo.gpgcheck import (
     decrypt,
     encrypted_part,
@@ -57,7 +56,7 @@ def test_fan_out_to_200_people_one_private_signed_copy_each(
     queued = redis_dump(real_services.broker_url)
     published = [item for item in real_services.published if "delivery_send" in item[0]]
     # Batches: far fewer task messages than rows, and every one of them in Redis.
-    assert FANOUT // delivery_module.batch_size() <= len(published) < FANOUT // 4
+    assert FANOUT // delivery_queue.batch_size() <= len(published) < FANOUT // 4
     assert queued.count(b'"task": "embargo.tasks.delivery_send_task"') >= len(published)
     assert CANARY.encode() not in queued
     assert case.title.encode() not in queued and notice.subject.encode() not in queued
