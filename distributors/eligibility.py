@@ -5,6 +5,10 @@ change, a key revocation or a suspension and the moment a notice is sent. The se
 runs a fixed number of queries however many people there are (the policy version, the
 people with their organisation, user, MFA and acceptance as annotations, and one query for
 the active keys), so a notice to every member costs the same as a notice to one team.
+
+The send path reads the same facts as bare values in one query (audience_for_send when
+"send" is pressed, eligibility_at_send before every few copies) and applies the same
+rules (_reasons) to them: no model rows for people it only needs to check.
 """
 
 from __future__ import annotations
