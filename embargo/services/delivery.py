@@ -233,7 +233,7 @@ def deliveries_send(*, delivery_ids: Iterable[int]) -> dict[int, str]:
 
 # What sending a copy reads from its row; the rest (timestamps, reasons, state) is
 # written, never read, on this path.
-_SEND_FIELDS = (
+_CLAIMED_ROW_FIELDS = (
     "id",
     "notice_id",
     "member_id",
@@ -249,7 +249,7 @@ _SEND_FIELDS = (
 def _claimed_rows(ids: list[int]) -> list[Delivery]:
     """The claimed rows with only what sending reads, and each notice (with its case)
     read once for the batch rather than joined to every row."""
-    rows = list(Delivery.objects.filter(pk__in=ids).only(*_SEND_FIELDS).order_by("pk"))
+    rows = list(Delivery.objects.filter(pk__in=ids).only(*_CLAIMED_ROW_FIELDS).order_by("pk"))
     notices = Notice.objects.select_related("vulnerability").in_bulk(
         {row.notice_id for row in rows}
     )
