@@ -10,6 +10,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from .models import AuditEvent, Organization
+from .sqlrows import rows_insert
 
 
 def audit_record(
@@ -44,28 +45,42 @@ def audit_record_many(
     actor,
     action: str,
     targets: list[tuple[models.Model, int | None, dict[str, Any]]],
-) -> list[AuditEvent]:
+) -> int:
     """One event per (target, organization id, data), in one insert: for services that
     change many rows of one kind at once (a batch of notice copies). Same rules as
-    audit_record: inside the change's transaction, append-only."""
+    audit_record: inside the change's transaction, append-only. Returns how many."""
     if not transaction.get_connection().in_atomic_block:
         raise PermissionDenied("Audit events are written inside the change's transaction.")
     if not targets:
-        return []
+        return 0
     now = timezone.now()
-    actor = actor if actor is not None and actor.is_authenticated else None
-    return AuditEvent.objects.bulk_create(
-        [
-            AuditEvent(
-                actor=actor,
-                action=action,
-                target_type=ContentType.objects.get_for_model(target),
-                target_id=str(target.pk),
-                target_repr=str(target)[:300],
-                organization_id=organization_id,
-                data=data or {},
-                created_at=now,
+    actor_id = actor.pk if actor is not None and actor.is_authenticated else None
+    return rows_insert(
+        model=AuditEvent,
+        fields=_MANY_FIELDS,
+        rows=[
+            (
+                actor_id,
+                action,
+                ContentType.objects.get_for_model(target).pk,
+                str(target.pk),
+                str(target)[:300],
+                organization_id,
+                data or {},
+                now,
             )
             for target, organization_id, data in targets
-        ]
+        ],
     )
+
+
+_MANY_FIELDS = (
+    "actor",
+    "action",
+    "target_type",
+    "target_id",
+    "target_repr",
+    "organization",
+    "data",
+    "created_at",
+)

@@ -27,6 +27,7 @@ from distributors.eligibility import (
     eligibility_for_audience,
 )
 from distributors.models import Organization
+from distributors.sqlrows import rows_insert
 
 from ..models import TEXT_MAX_LENGTH, Delivery, Notice, Vulnerability
 
@@ -193,33 +194,67 @@ def audience_one_per_person(audience: list[_Entry]) -> list[_Entry]:
     return list(chosen.values())
 
 
-def _delivery_rows(*, notice: Notice, audience: list[_Entry], now: datetime) -> list:
-    """New Delivery rows: pending for the eligible, withheld with the reasons for others."""
+# What a new Delivery row is written with, in the order of _delivery_values().
+_DELIVERY_FIELDS = (
+    "notice",
+    "member",
+    "user",
+    "organization",
+    "email",
+    "fingerprint",
+    "reference_code",
+    "message_id",
+    "state",
+    "reasons",
+    "failure_reason",
+    "attempts",
+    "created_at",
+    "queued_at",
+    "finished_at",
+)
+
+
+def _delivery_values(*, notice: Notice, audience: list[_Entry], now: datetime) -> list[tuple]:
+    """The values of the new rows (see _DELIVERY_FIELDS): pending for the eligible,
+    withheld with the reasons for others."""
     codes: set[str] = set()
     rows = []
+    pending, withheld = Delivery.State.PENDING.value, Delivery.State.WITHHELD.value
     for item in audience:
         code = reference_code_new()
         while code in codes:
             code = reference_code_new()
         codes.add(code)
+        eligible = item.eligible
         rows.append(
-            Delivery(
-                notice=notice,
-                member_id=item.member_id,
-                user_id=item.user_id,
-                organization_id=item.organization_id,
-                email=item.email,
-                fingerprint=item.fingerprint,
-                reference_code=code,
-                message_id=message_id_new(),
-                state=Delivery.State.PENDING if item.eligible else Delivery.State.WITHHELD,
-                reasons=list(item.reasons),
-                created_at=now,
-                queued_at=now if item.eligible else None,
-                finished_at=None if item.eligible else now,
+            (
+                notice.pk,
+                item.member_id,
+                item.user_id,
+                item.organization_id,
+                item.email,
+                item.fingerprint,
+                code,
+                message_id_new(),
+                pending if eligible else withheld,
+                list(item.reasons),
+                "",
+                0,
+                now,
+                now if eligible else None,
+                None if eligible else now,
             )
         )
     return rows
+
+
+def _delivery_rows(*, notice: Notice, audience: list[_Entry], now: datetime) -> list[Delivery]:
+    """The same rows as Delivery instances, for a caller that needs their ids back."""
+    names = [Delivery._meta.get_field(name).attname for name in _DELIVERY_FIELDS]
+    return [
+        Delivery(**dict(zip(names, values, strict=True)))
+        for values in _delivery_values(notice=notice, audience=audience, now=now)
+    ]
 
 
 @transaction.atomic
@@ -252,19 +287,22 @@ def notice_send(*, notice: Notice, actor) -> Notice:
             "member organisation, need-to-know, two-factor sign-in, the current policy "
             "and a verified key valid past the disclosure date)."
         )
-    rows = _delivery_rows(notice=notice, audience=audience, now=now)
-    Delivery.objects.bulk_create(rows, batch_size=500)
+    rows_insert(
+        model=Delivery,
+        fields=_DELIVERY_FIELDS,
+        rows=_delivery_values(notice=notice, audience=audience, now=now),
+    )
     notice.state = Notice.State.SENDING
     notice.send_started_at = now
     notice.sent_by = actor
     notice.updated_at = now
     notice.save(update_fields=["state", "send_started_at", "sent_by", "updated_at"])
-    pending = sum(1 for row in rows if row.state == Delivery.State.PENDING)
+    pending = sum(1 for item in audience if item.eligible)
     audit_record(
         actor=actor,
         action="notice.send_started",
         target=notice,
-        data={"recipients": pending, "withheld": len(rows) - pending},
+        data={"recipients": pending, "withheld": len(audience) - pending},
     )
     if case.state != Vulnerability.State.NOTIFIED:
         previous = case.state
@@ -277,8 +315,8 @@ def notice_send(*, notice: Notice, actor) -> Notice:
             target=case,
             data={"from": previous, "to": case.state},
         )
-    # Ids are read back after the insert: bulk_create does not return them on every
-    # database, and the task needs nothing else.
+    # Ids are read back after commit: the insert does not return them, and the tasks
+    # need nothing else.
     notice_id = notice.pk
     transaction.on_commit(lambda: deliveries_enqueue(notice_id=notice_id))
     return notice
