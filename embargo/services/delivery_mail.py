@@ -18,6 +18,7 @@ from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.utils import timezone
 
 from ..models import Delivery
+from ..smtpio import message_send
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +168,8 @@ def connection_drop() -> None:
 def smtp_send(wire: bytes, *, from_email: str, to: str) -> None:
     wrapped = _Prebuilt(wire, from_email=from_email, to=to)
     # Plain ASCII addresses need none of the backend's address rewriting, whose parsing
-    # cost a tenth of a worker's time per copy: straight to smtplib on its connection.
+    # cost a tenth of a worker's time per copy: straight onto its open connection,
+    # pipelined where the server allows (embargo/smtpio.py).
     direct = from_email.isascii() and to.isascii()
     for attempt in (1, 2):
         connection = _connection()
@@ -175,7 +177,7 @@ def smtp_send(wire: bytes, *, from_email: str, to: str) -> None:
         try:
             connection.open()
             if direct and isinstance(connection, SmtpBackend):
-                connection.connection.sendmail(from_email, [to], wire)
+                message_send(connection.connection, from_addr=from_email, to_addr=to, message=wire)
             else:
                 connection.send_messages([wrapped])
             return

@@ -69,12 +69,22 @@ class Received:
 @dataclass
 class SmtpSink:
     """aiosmtpd handler keeping every message's raw bytes. `rcpt_reply(address, n)` may
-    return an SMTP reply (e.g. "451 ...") for the n-th RCPT of that address."""
+    return an SMTP reply (e.g. "451 ...") for the n-th RCPT of that address. aiosmtpd
+    reads commands in order from its stream, so pipelined commands need nothing more
+    than the offer in EHLO."""
 
     messages: list[Received] = field(default_factory=list)
     rcpt_attempts: Counter = field(default_factory=Counter)
     rcpt_reply: object = None
+    # Offer PIPELINING (RFC 2920), as Postfix and most MTAs do; False tests the fallback.
+    pipelining: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         with self.lock:

@@ -1,0 +1,79 @@
+"""One message to one recipient over an open smtplib connection, pipelined when the
+server allows it (RFC 2920): MAIL, RCPT and DATA go out in one write and their three
+replies are read together, then the message and its reply. Two round trips rather than
+smtplib's four; in a fan-out each round trip is a wake-up of the worker and of the mail
+server, per copy (benchmarks/fanout.py).
+
+Same outcome as smtplib's sendmail() for every reply: the same exceptions with the same
+codes, RSET after a refusal (so the connection carries the next message), and the
+connection closed after a 421. A server without PIPELINING, or an address that is not a
+plain one, gets sendmail() itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import smtplib
+
+# A bare ASCII address with nothing SMTP gives meaning to: no spaces, angle brackets,
+# quotes or line breaks. Anything else goes through smtplib's own quoting.
+_PLAIN_ADDRESS = re.compile(r"[!#-'*+\-./0-9=?A-Z^_`a-z{|}~]+@[A-Za-z0-9.\-\[\]:]+")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+_RCPT_OK = (250, 251)
+
+
+def message_send(connection: smtplib.SMTP, *, from_addr: str, to_addr: str, message: bytes):
+    """Sends `message` (the wire bytes, CRLF line ends) to `to_addr`. Raises what
+    smtplib.SMTP.sendmail raises."""
+    connection.ehlo_or_helo_if_needed()
+    if not (
+        connection.does_esmtp
+        and connection.has_extn("pipelining")
+        and _PLAIN_ADDRESS.fullmatch(from_addr)
+        and _PLAIN_ADDRESS.fullmatch(to_addr)
+    ):
+        connection.sendmail(from_addr, [to_addr], message)
+        return
+    size = f" SIZE={len(message)}" if connection.has_extn("size") else ""
+    connection.send(f"MAIL FROM:<{from_addr}>{size}\r\nRCPT TO:<{to_addr}>\r\nDATA\r\n")
+    # Every reply is read before acting on any (they are all on their way), unless one
+    # is 421: the server is closing the connection and sends no more.
+    replies = []
+    while len(replies) < 3 and (not replies or replies[-1][0] != 421):
+        replies.append(connection.getreply())
+    codes = [code for code, _ in replies]
+    if codes[-1] == 354 and (codes[0] != 250 or codes[1] not in _RCPT_OK):
+        # The server took DATA for a transaction it had refused: end it, empty.
+        connection.send(b".\r\n")
+        connection.getreply()
+    (mail, mail_text), *later = replies
+    if mail != 250:
+        _give_up(connection, mail)
+        raise smtplib.SMTPSenderRefused(mail, mail_text, from_addr)
+    rcpt, rcpt_text = later[0]
+    if rcpt not in _RCPT_OK:
+        _give_up(connection, rcpt)
+        raise smtplib.SMTPRecipientsRefused({to_addr: (rcpt, rcpt_text)})
+    data, data_text = later[1]
+    if data != 354:
+        _give_up(connection, data)
+        raise smtplib.SMTPDataError(data, data_text)
+    payload = _LEADING_DOT.sub(b"..", message)
+    if not payload.endswith(b"\r\n"):
+        payload += b"\r\n"
+    connection.send(payload + b".\r\n")
+    code, text = connection.getreply()
+    if code != 250:
+        _give_up(connection, code)
+        raise smtplib.SMTPDataError(code, text)
+
+
+def _give_up(connection: smtplib.SMTP, code: int) -> None:
+    # As smtplib does: 421 means the server is closing the connection; after any other
+    # refusal RSET clears the transaction for the next message.
+    if code == 421:
+        connection.close()
+        return
+    with contextlib.suppress(smtplib.SMTPServerDisconnected):
+        connection.rset()
