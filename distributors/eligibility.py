@@ -14,13 +14,23 @@ rules (_reasons) to them: no model rows for people it only needs to check.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from allauth.mfa.models import Authenticator
 from django.db import models
-from django.db.models import Exists, FilteredRelation, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import (
+    Exists,
+    FilteredRelation,
+    Func,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.utils import timezone
 
 from .models import Organization, PgpKey, PolicyAcceptance, PolicyVersion, TeamMember
@@ -113,14 +123,30 @@ def _members(*, policy: PolicyVersion | int | None) -> QuerySet[TeamMember]:
     )
 
 
-def _annotated(queryset: QuerySet[TeamMember], *, accepted) -> QuerySet[TeamMember]:
-    """The facts about a person that live in other tables, as annotations."""
+class _Found(Func):
+    """True when a correlated subquery finds a row, as `(subquery) IS NOT NULL` rather
+    than EXISTS. For a few people PostgreSQL may answer EXISTS by reading the whole
+    other table into a hash (it did for the send-time check of ten people among a
+    thousand, every ten copies); a scalar subquery is looked up person by person
+    through the index, whatever the size of the list."""
+
+    template = "((%(expressions)s) IS NOT NULL)"
+    output_field = models.BooleanField()
+
+
+def _found(queryset: QuerySet) -> _Found:
+    return _Found(Subquery(queryset.values(found=models.Value(1))[:1]))
+
+
+def _annotated(queryset: QuerySet[TeamMember], *, accepted, found=Exists) -> QuerySet[TeamMember]:
+    """The facts about a person that live in other tables, as annotations. `found`
+    turns a correlated queryset into "has a row": EXISTS, or _found for a few people."""
     return queryset.annotate(
-        has_totp=Exists(
+        has_totp=found(
             Authenticator.objects.filter(user=OuterRef("user_id"), type=Authenticator.Type.TOTP)
         ),
         has_accepted_policy=accepted,
-        has_revoked_key=Exists(
+        has_revoked_key=found(
             # Only a key that was once trusted: withdrawing an unproven upload
             # says nothing about a compromise.
             PgpKey.objects.filter(
@@ -257,10 +283,49 @@ def eligibility_at_send(
     ids = sorted({int(pk) for pk in team_member_ids})
     if not ids:
         return {}
-    queryset = _send_values().filter(pk__in=ids).order_by()
     return {
-        item.member_id: item for item in _send_eligibility(queryset, disclosure_at=disclosure_at)
+        item.member_id: item
+        for item in _send_eligibility(_send_check_rows(ids), disclosure_at=disclosure_at)
     }
+
+
+# The send-time check compiled to SQL, by number of people, per thread (a compiler holds
+# its thread's connection): compiling it cost more than running it.
+_send_check_cache = threading.local()
+_SEND_CHECK_CACHED_SIZES = 64
+
+
+def _send_check_rows(ids: list[int]) -> list:
+    compiled = getattr(_send_check_cache, "by_size", None)
+    if compiled is None:
+        compiled = _send_check_cache.by_size = {}
+    entry = compiled.get(len(ids))
+    if entry is None:
+        entry = _send_check_compile(len(ids))
+        if len(ids) <= _SEND_CHECK_CACHED_SIZES:
+            compiled[len(ids)] = entry
+    compiler, sql, template, positions, converters = entry
+    params = list(template)
+    for position, pk in zip(positions, ids, strict=True):
+        params[position] = pk
+    with compiler.connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return list(compiler.apply_converters(rows, converters)) if converters else rows
+
+
+def _send_check_compile(size: int) -> tuple:
+    """The check for `size` people: the compiler, its SQL and parameters with stand-in
+    ids (negative: no real id is), where those stand in the parameters, and the
+    converters Django applies to the values it reads."""
+    stand_ins = [-(index + 1) for index in range(size)]
+    queryset = _send_values(per_person=True).filter(pk__in=stand_ins).order_by()
+    compiler = queryset.query.get_compiler(using=queryset.db)
+    sql, params = compiler.as_sql()
+    params = list(params)
+    positions = [params.index(stand_in) for stand_in in stand_ins]
+    fields = [selected[0] for selected in compiler.select[: compiler.col_count]]
+    return compiler, sql, tuple(params), positions, compiler.get_converters(fields)
 
 
 _SEND_FIELDS = (
@@ -282,18 +347,21 @@ _SEND_FIELDS = (
 
 
 @functools.cache
-def _send_base() -> QuerySet[TeamMember]:
+def _send_base(*, per_person: bool) -> QuerySet[TeamMember]:
     """Built once per process and only ever cloned (filter() copies it), never run:
     assembling the annotations cost as much as running the query. Nothing in it is a
-    value of the moment; the current policy is a subquery."""
+    value of the moment; the current policy is a subquery. `per_person`: the facts are
+    looked up person by person (a few people), not across the tables (everyone)."""
+    found = _found if per_person else Exists
     current_policy = PolicyVersion.objects.order_by("-number").values("pk")[:1]
     return _annotated(
         TeamMember.objects.all(),
-        accepted=Exists(
+        accepted=found(
             PolicyAcceptance.objects.filter(
                 user=OuterRef("user_id"), version=Subquery(current_policy)
             )
         ),
+        found=found,
     ).annotate(
         # At most one active key per person (a constraint): a join, not a prefetch.
         active_key=FilteredRelation(
@@ -302,11 +370,11 @@ def _send_base() -> QuerySet[TeamMember]:
     )
 
 
-def _send_values() -> QuerySet:
-    return _send_base().values_list(*_SEND_FIELDS)
+def _send_values(*, per_person: bool = False) -> QuerySet:
+    return _send_base(per_person=per_person).values_list(*_SEND_FIELDS)
 
 
-def _send_eligibility(queryset: QuerySet, *, disclosure_at: datetime) -> list[SendEligibility]:
+def _send_eligibility(rows: Iterable, *, disclosure_at: datetime) -> list[SendEligibility]:
     now = timezone.now()
     return [
         SendEligibility(
@@ -344,7 +412,7 @@ def _send_eligibility(queryset: QuerySet, *, disclosure_at: datetime) -> list[Se
             fingerprint,
             expires_at,
             armored,
-        ) in queryset
+        ) in rows
     ]
 
 

@@ -398,6 +398,30 @@ def test_the_send_time_check_leaves_out_a_membership_that_is_gone():
     assert list(checks) == [member.pk]
 
 
+def test_the_send_time_check_reads_each_call_s_own_people_as_they_are_at_that_moment():
+    # The check's SQL is compiled once per list size and reused: every call must still
+    # read its own ids, and what the tables say now.
+    disclosure = timezone.now() + SOON
+    first = [_eligible_member() for _ in range(3)]
+    second = [_eligible_member() for _ in range(3)]
+    second_ids = [person.pk for person in second]
+
+    assert set(
+        eligibility_at_send(team_member_ids=[p.pk for p in first], disclosure_at=disclosure)
+    ) == {p.pk for p in first}
+    assert set(eligibility_at_send(team_member_ids=second_ids, disclosure_at=disclosure)) == set(
+        second_ids
+    )
+
+    Organization.objects.filter(pk=second[1].organization_id).update(
+        status=Organization.Status.SUSPENDED
+    )
+    checks = eligibility_at_send(team_member_ids=second_ids, disclosure_at=disclosure)
+
+    assert checks[second[1].pk].reasons == (Reason.ORG_SUSPENDED,)
+    assert checks[second[0].pk].eligible and checks[second[2].pk].eligible
+
+
 def test_the_send_time_check_is_one_query_however_many_people(django_assert_num_queries):
     disclosure = timezone.now() + SOON
     small, large = MemberOrganizationFactory(), MemberOrganizationFactory()
