@@ -217,12 +217,9 @@ def deliveries_send(*, delivery_ids: Iterable[int]) -> dict[int, str]:
     rows = _claimed_rows(list(claimed))
     open_rows = list(rows)
     try:
-        step = recheck_every()
-        for start in range(0, len(rows), step):
-            part = rows[start : start + step]
-            for row, outcome in _send_part(part, claimed):
-                outcomes[row.pk] = outcome
-                open_rows.remove(row)
+        for row, outcome in _send_parts(rows, claimed):
+            outcomes[row.pk] = outcome
+            open_rows.remove(row)
     except Exception:
         _release(open_rows, claimed)
         raise
@@ -258,30 +255,27 @@ def _claimed_rows(ids: list[int]) -> list[Delivery]:
     return rows
 
 
-def _send_part(rows: list[Delivery], claimed: dict[int, int]):
-    """Checks a few claimed copies together, then sends each; yields (row, outcome).
-    Copies the SMTP server took are marked sent together at the end of the part, also
-    when something goes wrong half-way (a crash re-sends at most this part's copies).
+def _send_parts(rows: list[Delivery], claimed: dict[int, int]):
+    """Sends the claimed copies a part at a time (recheck_every()); yields (row, outcome).
+    Each part's copies are checked together just before they go out, and the copies the
+    SMTP server took are marked sent together at the end of each part, also when
+    something goes wrong half-way (a crash re-sends at most a part's worth of copies).
 
-    Pipelined: the next copy's gpg runs while this one goes out by SMTP, so a worker
-    keeps gpg busy instead of waiting on it, then on SMTP, in turn."""
+    Pipelined: the next copy's gpg runs while this one goes out by SMTP, and the last
+    copy of a part is still in gpg while the part's copies are marked sent and the next
+    part is checked: a worker keeps gpg busy instead of waiting on it, then on SMTP, then
+    on the database, in turn. That last copy is checked again and marked with the next
+    part."""
     from .tracing import delivery_variants
 
-    ready = []
-    for row, attempt, state, reasons, check in _checked(rows, claimed):
-        if state is None:
-            ready.append((row, attempt, check.armored))
-        else:
-            _finish(row, attempt=attempt, state=state, reasons=reasons)
-            yield row, state
-    variants = delivery_variants(deliveries=[row for row, _, _ in ready])
-    sent: list[tuple[Delivery, int]] = []
+    step = recheck_every()
+    sent: list[tuple[Delivery, int]] = []  # handed to SMTP, not yet marked
     # Copies whose gpg is running, oldest first: at most the one being sent and the next.
     in_flight: list[tuple[Delivery, int, object]] = []
 
     def deliver_oldest() -> tuple[Delivery, str | None]:
         """Sends the oldest sealed copy: its row, and its outcome unless it was sent
-        (those are marked below, together)."""
+        (those are marked together, later)."""
         row, attempt, pending = in_flight[0]
         outcome = _send_one(row, attempt, pending)
         in_flight.pop(0)
@@ -290,31 +284,63 @@ def _send_part(rows: list[Delivery], claimed: dict[int, int]):
             return row, None
         return row, outcome
 
+    def mark():
+        """Marks what was sent so far; yields each copy's outcome."""
+        done = sent[:]
+        sent.clear()
+        marked = _mark_sent(done)
+        for row, _ in done:
+            # Not marked: the claim passed to someone else meanwhile (the sweeper's
+            # timeout); theirs is the row now. Reported as skipped, like a lost claim.
+            yield row, Delivery.State.SENT if row.pk in marked else SKIPPED
+
     try:
-        for row, attempt, armored in ready:
-            started = _start_one(row, attempt=attempt, armored=armored, variant=variants[row.pk])
-            if isinstance(started, str):  # failed or deferred before gpg ran
-                yield row, started
-            else:
-                in_flight.append((row, attempt, started))
-            while len(in_flight) > 1:
-                done, outcome = deliver_oldest()
-                if outcome is not None:
-                    yield done, outcome
+        for start in range(0, len(rows), step):
+            # The copy carried over from the previous part (still in gpg, not yet sent)
+            # is checked again with this part: what is known now applies to it too.
+            carried = {entry[0].pk: entry for entry in in_flight}
+            part = rows[start : start + step] + [entry[0] for entry in in_flight]
+            ready = []
+            for row, attempt, state, reasons, check in _checked(part, claimed):
+                if row.pk in carried:
+                    if state is not None:
+                        carried[row.pk][2].abandon()
+                        in_flight.remove(carried[row.pk])
+                        _finish(row, attempt=attempt, state=state, reasons=reasons)
+                        yield row, state
+                elif state is None:
+                    ready.append((row, attempt, check.armored))
+                else:
+                    _finish(row, attempt=attempt, state=state, reasons=reasons)
+                    yield row, state
+            variants = delivery_variants(deliveries=[row for row, _, _ in ready])
+            for row, attempt, armored in ready:
+                started = _start_one(
+                    row, attempt=attempt, armored=armored, variant=variants[row.pk]
+                )
+                if isinstance(started, str):  # failed or deferred before gpg ran
+                    yield row, started
+                else:
+                    in_flight.append((row, attempt, started))
+                while len(in_flight) > 1:
+                    done, outcome = deliver_oldest()
+                    if outcome is not None:
+                        yield done, outcome
+            if start + step < len(rows):  # the last part is marked once, below
+                yield from mark()
         while in_flight:
             done, outcome = deliver_oldest()
             if outcome is not None:
                 yield done, outcome
+        yield from mark()
     finally:
         # An error elsewhere: copies not handed to SMTP stay claimed and unsent (given
-        # back by deliveries_send), and no gpg is left running for them.
+        # back by deliveries_send), no gpg is left running for them, and the copies
+        # that did go out are marked.
         for _row, _attempt, pending in in_flight:
             pending.abandon()
-        marked = _mark_sent(sent)
-    for row, _ in sent:
-        # Not marked: the claim passed to someone else meanwhile (the sweeper's
-        # timeout); theirs is the row now. Reported as skipped, like a lost claim.
-        yield row, Delivery.State.SENT if row.pk in marked else SKIPPED
+        if sent:
+            _mark_sent(sent)
 
 
 def _mark_sent(sent: list[tuple[Delivery, int]]) -> set[int]:
