@@ -7,9 +7,10 @@ At-least-once without loss, and never twice at the same time:
   another task or worker claimed first is not among them, so it is never sent twice;
 - the claim number (attempts) fences a slow worker out of a row the sweeper handed on;
 - eligibility is checked again, for a few copies at a time, just before they go out;
-- each copy is marked sent, with its audit event, as soon as the SMTP server took it: a
-  crash mid-batch re-sends only copies not yet marked, at most once each, with the same
-  Message-ID, so a rare duplicate is recognisable as the same message;
+- copies the SMTP server took are marked sent, with their audit events, a few at a time
+  (every recheck_every() copies): a crash mid-batch re-sends only copies not yet marked,
+  at most once each, with the same Message-ID, so a rare duplicate is recognisable as
+  the same message;
 - a temporary SMTP failure puts that copy alone back to pending; the rest of the batch
   goes on; a row whose task was lost (broker down, worker killed) is queued again by the
   sweeper.
