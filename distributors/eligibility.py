@@ -135,7 +135,8 @@ class _Found(Func):
 
 
 def _found(queryset: QuerySet) -> _Found:
-    return _Found(Subquery(queryset.values(found=models.Value(1))[:1]))
+    # No ordering: any row will do, and a model's default ordering would sort for nothing.
+    return _Found(Subquery(queryset.order_by().values(found=models.Value(1))[:1]))
 
 
 def _annotated(queryset: QuerySet[TeamMember], *, accepted, found=Exists) -> QuerySet[TeamMember]:
