@@ -1,10 +1,12 @@
 """A stopped Celery worker leaves no gpg home and no gpg-agent behind, whether the
-SIGTERM reaches the whole process group (honcho on Ctrl+C) or only the main process."""
+SIGTERM reaches the whole process group (honcho on Ctrl+C), only the main process, or the
+group twice."""
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -34,7 +36,7 @@ def agents_for(homes: set[Path]) -> list[int]:
     return found
 
 
-@pytest.mark.parametrize("signalled", ["process group", "main process"])
+@pytest.mark.parametrize("signalled", ["process group", "main process", "group, twice"])
 def test_a_stopped_worker_closes_its_gpg_homes_and_their_agents(
     real_services_factory, private_redis, person_keys, settings, signalled
 ):
@@ -57,6 +59,13 @@ def test_a_stopped_worker_closes_its_gpg_homes_and_their_agents(
 
     if signalled == "process group":
         worker.stop()  # SIGTERM to the group, as honcho sends it
+    elif signalled == "group, twice":
+        # honcho forwards its own SIGTERM to a group that `pkill` or a container stop
+        # has already signalled: the second must not cut the first one's close short.
+        os.killpg(worker.process.pid, signal.SIGTERM)
+        time.sleep(0.05)
+        os.killpg(worker.process.pid, signal.SIGTERM)
+        worker.process.wait(30)
     else:
         os.kill(worker.process.pid, signal.SIGTERM)
         worker.process.wait(30)
