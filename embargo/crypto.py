@@ -57,6 +57,9 @@ class _Home:
     team_fingerprint: str
     team_public: str
     passphrase: str = field(repr=False)
+    # settings.GPG_BINARY found on the PATH once: a bare name had every run try each PATH
+    # entry in turn.
+    binary: str = ""
     # fingerprint -> (sha256 of the armor we imported, its encryption key IDs)
     recipients: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
 
@@ -311,6 +314,9 @@ def _home_build(config: tuple) -> _Home:
 def _home_fill(config: tuple, path: Path, team_armored: str, passphrase: str) -> _Home:
     prototype = _gpg(path, timeout=GPG_TIME_LIMIT)
     home = _Home(config, path, prototype, "", "", passphrase)
+    home.binary = (
+        shutil.which(settings.GPG_BINARY, path=gpg_environment()["PATH"]) or settings.GPG_BINARY
+    )
     gpg = home.gpg()
     imported = _run(gpg, "team key import", lambda: gpg.import_keys(team_armored))
     gpg = home.gpg()
@@ -391,7 +397,7 @@ def _recipient_key(armored: str, fingerprint: str) -> tuple[bytes, frozenset[str
 
 def _seal_command(home: _Home, key_file: str) -> list[str]:
     return [
-        settings.GPG_BINARY,
+        home.binary or settings.GPG_BINARY,
         "--homedir",
         str(home.path),
         "--status-fd",

@@ -31,7 +31,10 @@ def protected_entity(
         encoding, body = "7bit", "\r\n".join(lines).encode("ascii")
     else:
         encoding = "base64"
-        body = base64.encodebytes(text.encode("utf-8")).replace(b"\n", b"\r\n")
+        # Lines of 76, as base64.encodebytes() writes them, cut from one encoding: that
+        # function encodes 57 bytes per call.
+        raw = base64.b64encode(text.encode("utf-8"))
+        body = b"\r\n".join(raw[start : start + 76] for start in range(0, len(raw), 76))
     if not body.endswith(b"\r\n"):
         body += b"\r\n"
     return b"".join(

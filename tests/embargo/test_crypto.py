@@ -159,6 +159,16 @@ def test_a_missing_gpg_binary_raises(team, recipient, settings):
         )
 
 
+def test_a_bare_gpg_name_is_looked_up_on_the_path_once_not_on_every_run(team, settings):
+    settings.GPG_BINARY = "gpg"
+    home = crypto._home_get()
+
+    command = crypto._seal_command(home, "/dev/fd/3")
+
+    assert os.path.isabs(command[0])
+    assert command[0] == shutil.which("gpg", path=os.environ.get("PATH", "/usr/bin:/bin"))
+
+
 def test_a_gpg_binary_that_is_not_gpg_raises(team, recipient, settings, tmp_path):
     settings.GPG_BINARY = gpg_wrapper(tmp_path, "echo 'not gpg at all'\nexit 0\n")
     armored, fingerprint = recipient
