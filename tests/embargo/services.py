@@ -66,6 +66,14 @@ class Received:
     peer: tuple = ()
 
 
+def ehlo_offer(session, hostname: str, responses: list[str], *, pipelining: bool) -> list[str]:
+    """An aiosmtpd handle_EHLO answer: aiosmtpd's own, offering PIPELINING if asked."""
+    session.host_name = hostname
+    if pipelining:
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+    return responses
+
+
 @dataclass
 class SmtpSink:
     """aiosmtpd handler keeping every message's raw bytes. `rcpt_reply(address, n)` may
@@ -81,10 +89,7 @@ class SmtpSink:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
-        session.host_name = hostname
-        if self.pipelining:
-            return [*responses[:-1], "250-PIPELINING", responses[-1]]
-        return responses
+        return ehlo_offer(session, hostname, responses, pipelining=self.pipelining)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         with self.lock:

@@ -137,6 +137,24 @@ def test_the_task_retries_only_the_deferred_ids(batch, monkeypatch):
     assert retried == [([unlucky.pk],)]
 
 
+def removed_as_the_first_copy_goes(monkeypatch, organization_id: int) -> list[str]:
+    """The organisation is removed while the first copy goes out by SMTP. Returns the
+    list the address of every copy sent is added to, as it goes."""
+    real_send = delivery_module._smtp_send
+    calls: list[str] = []
+
+    def send_then_remove(wire, *, from_email, to):
+        calls.append(to)
+        if len(calls) == 1:
+            Organization.objects.filter(pk=organization_id).update(
+                status=Organization.Status.REMOVED
+            )
+        return real_send(wire, from_email=from_email, to=to)
+
+    monkeypatch.setattr(delivery_module, "_smtp_send", send_then_remove)
+    return calls
+
+
 def test_a_removal_during_a_batch_cancels_the_copies_not_yet_checked(batch, monkeypatch, settings):
     # Re-checked every two copies: the organisation removed after the first copy went out
     # loses every copy checked after that, not only those of later batches.
@@ -145,16 +163,7 @@ def test_a_removal_during_a_batch_cancels_the_copies_not_yet_checked(batch, monk
     # Rows run organisation by organisation: three of the first, then three of the second.
     first, second = rows[0].organization_id, rows[-1].organization_id
     assert [row.organization_id for row in rows] == [first] * 3 + [second] * 3
-    real_send = delivery_module._smtp_send
-    calls = []
-
-    def send_then_remove(wire, *, from_email, to):
-        calls.append(to)
-        if len(calls) == 1:
-            Organization.objects.filter(pk=second).update(status=Organization.Status.REMOVED)
-        return real_send(wire, from_email=from_email, to=to)
-
-    monkeypatch.setattr(delivery_module, "_smtp_send", send_then_remove)
+    calls = removed_as_the_first_copy_goes(monkeypatch, second)
     outcomes = deliveries_send(delivery_ids=[row.pk for row in rows])
     assert [outcomes[row.pk] for row in rows] == ["sent"] * 3 + ["cancelled"] * 3
     assert calls == [row.email for row in rows[:3]]
@@ -272,16 +281,7 @@ def test_the_copy_still_in_gpg_at_the_end_of_a_part_is_checked_again_with_the_ne
     rows = batch["rows"]
     first = rows[0].organization_id
     assert [row.organization_id == first for row in rows] == [True] * 3 + [False] * 3
-    real_send = delivery_module._smtp_send
-    calls = []
-
-    def send_then_remove(wire, *, from_email, to):
-        calls.append(to)
-        if len(calls) == 1:
-            Organization.objects.filter(pk=first).update(status=Organization.Status.REMOVED)
-        return real_send(wire, from_email=from_email, to=to)
-
-    monkeypatch.setattr(delivery_module, "_smtp_send", send_then_remove)
+    calls = removed_as_the_first_copy_goes(monkeypatch, first)
     outcomes = deliveries_send(delivery_ids=[row.pk for row in rows])
 
     assert [outcomes[row.pk] for row in rows] == ["sent"] + ["cancelled"] * 2 + ["sent"] * 3

@@ -11,7 +11,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from embargo.smtpio import message_send
-from tests.embargo.services import free_port
+from tests.embargo.services import ehlo_offer, free_port
 
 MESSAGE = (
     b"Subject: test\r\nContent-Type: text/plain\r\n\r\n"
@@ -30,10 +30,7 @@ class Server:
         self.lock = threading.Lock()
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
-        session.host_name = hostname
-        if self.pipelining:
-            return [*responses[:-1], "250-PIPELINING", responses[-1]]
-        return responses
+        return ehlo_offer(session, hostname, responses, pipelining=self.pipelining)
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         if "MAIL" in self.replies:
