@@ -31,7 +31,7 @@ from distributors.gpg import BASE_OPTIONS, Gpg, GpgUnavailable, agent_stop, thro
 from distributors.gpg import _environment as gpg_environment
 from distributors.pgp import ciphertext_is_for
 
-from .gpgrun import GpgRun, GpgRunError
+from .gpgrun import FIRST_PASSED_FD, GpgRun, GpgRunError, descriptors_close_on_exec
 
 GPG_TIME_LIMIT = 60.0  # seconds per gpg run; signing waits on the agent, so be generous
 # The agent re-protects the imported team key with its own passphrase hashing, which
@@ -104,7 +104,7 @@ def notice_seal_start(*, recipient_armored: str, fingerprint: str, plaintext: by
         finally:
             os.close(key_write)
         run = GpgRun(
-            _seal_command(home, f"/dev/fd/{key_read}"),
+            _seal_command(home, f"/dev/fd/{FIRST_PASSED_FD}"),
             # The passphrase goes to gpg on stdin, ahead of the message (--passphrase-fd 0).
             stdin=home.passphrase.encode("utf-8") + b"\n" + plaintext,
             env=gpg_environment(),
@@ -317,6 +317,9 @@ def _home_fill(config: tuple, path: Path, team_armored: str, passphrase: str) ->
     home.binary = (
         shutil.which(settings.GPG_BINARY, path=gpg_environment()["PATH"]) or settings.GPG_BINARY
     )
+    # gpg runs are spawned without closing this process's descriptors (gpgrun.py): any
+    # that a library left inheritable is made close-on-exec now, once.
+    descriptors_close_on_exec()
     gpg = home.gpg()
     imported = _run(gpg, "team key import", lambda: gpg.import_keys(team_armored))
     gpg = home.gpg()

@@ -14,6 +14,13 @@ When all of gpg's output fits in its pipes (they are enlarged for it on Linux), 
 waits for the exit alone and reads everything once: gpg writes its status a line at a
 time, and waking for each line cost ten wake-ups per copy. It still drains the pipes
 every quarter second, so output larger than expected is slower, never stuck.
+
+gpg is started with posix_spawn(), not subprocess.Popen: Popen's own Python cost a
+worker about 0.1 ms of CPU per copy, more than the spawn itself. The child gets exactly
+its three pipes and the descriptors passed to it (as 3, 4, ...): every other descriptor
+of the process is close-on-exec. Python opens all of its own that way (PEP 446), and
+so does libpq; descriptors_close_on_exec() makes sure of the rest when a process first
+prepares to run gpg, in place of Popen's close_fds.
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ import contextlib
 import fcntl
 import os
 import select
-import subprocess
+import shutil
+import signal
 import time
 
 _READ = select.POLLIN | select.POLLHUP | select.POLLERR
@@ -31,6 +39,14 @@ _CHUNK = 65536
 # /proc/sys/fs/pipe-max-size), and how long the exit-only wait goes without draining them.
 _PIPE_BYTES = 1024 * 1024
 _DRAIN_EVERY = 0.25
+# Where the child finds the descriptors passed to it: 3, 4, ... (after stdin, stdout and
+# stderr), whatever their numbers in this process.
+FIRST_PASSED_FD = 3
+# Popen resets these (Python ignores SIGPIPE, and an ignored signal stays ignored across
+# exec); so do we: gpg dies of a closed pipe as it would started from a shell.
+_DEFAULT_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ") if hasattr(signal, name)
+)
 
 
 def _output_bound(input_size: int) -> int:
@@ -43,6 +59,26 @@ class GpgRunError(Exception):
     """The run could not be started, fed or read, or passed its time limit."""
 
 
+def descriptors_close_on_exec() -> int:
+    """Marks every open descriptor above stderr close-on-exec, so that no program this
+    process starts inherits one by accident; returns how many needed it. A process calls
+    this once, before its first gpg run (embargo.crypto does, building its gpg home)."""
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:  # not Linux: Python's own descriptors are close-on-exec already
+        return 0
+    changed = 0
+    for name in names:
+        fd = int(name)
+        if fd <= 2:
+            continue
+        with contextlib.suppress(OSError):  # the listing's own descriptor, now closed
+            if os.get_inheritable(fd):
+                os.set_inheritable(fd, False)
+                changed += 1
+    return changed
+
+
 class GpgRun:
     def __init__(
         self,
@@ -53,34 +89,42 @@ class GpgRun:
         time_limit: float,
         pass_fds: tuple[int, ...] = (),
     ):
+        """Starts `command` (its first item a path, as given to exec) with `stdin` to
+        read; the descriptors in `pass_fds` reach it as 3, 4, ... in that order."""
         self.deadline = time.monotonic() + time_limit
+        self.pid: int | None = None
+        self.returncode: int | None = None
+        self.done = False
+        self._pidfd: int | None = None
+        self._in = self._out = self._err = -1
         try:
-            self.process = subprocess.Popen(
-                command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=env,
-                pass_fds=pass_fds,
-            )
-        except (OSError, ValueError) as error:
+            self._start(command, env, pass_fds)
+        except (OSError, ValueError, TypeError) as error:
+            self._close()
             raise GpgRunError(f"cannot start gpg: {type(error).__name__}") from error
-        self._pidfd = _pidfd(self.process.pid)
         self._input = memoryview(stdin)
-        self._in = self.process.stdin.fileno()
         os.set_blocking(self._in, False)
         if len(stdin) > 65536:  # more than a default pipe takes: make room for it all now
             _pipe_grow(self._in)
-        self._chunks: dict[int, list[bytes]] = {
-            self.process.stdout.fileno(): [],
-            self.process.stderr.fileno(): [],
-        }
-        self.done = False
+        self._chunks: dict[int, list[bytes]] = {self._out: [], self._err: []}
         # Room for all of the output means finish() need not wake for each status line.
         self._output_fits = self._pidfd is not None and all(
             _pipe_grow(fd) >= _output_bound(len(stdin)) for fd in self._chunks
         )
         self._feed()
+
+    def _start(self, command: list[str], env: dict, pass_fds: tuple[int, ...]) -> None:
+        child_in, self._in = os.pipe()
+        child_out = child_err = -1
+        try:
+            self._out, child_out = os.pipe()
+            self._err, child_err = os.pipe()
+            self.pid = _spawn(command, env, [child_in, child_out, child_err, *pass_fds])
+        finally:
+            for fd in (child_in, child_out, child_err):  # the child has its own now
+                if fd >= 0:
+                    os.close(fd)
+        self._pidfd = _pidfd(self.pid)
 
     def _feed(self) -> None:
         """Write what the pipe takes now; close stdin once everything is written (or gpg
@@ -93,7 +137,7 @@ class GpgRun:
             return
         except OSError:  # BrokenPipeError and friends: gpg is not reading any more
             self._input = memoryview(b"")
-        self.process.stdin.close()
+        os.close(self._in)
         self._in = -1
 
     def finish(self) -> tuple[int, bytes, bytes]:
@@ -135,11 +179,10 @@ class GpgRun:
                         else:
                             reading.discard(fd)
                             poller.unregister(fd)
-            remaining = self.deadline - time.monotonic()
             # With a pidfd the process has exited and this returns at once; without one
             # (not Linux) gpg closed its output and is on its way out.
-            returncode = self.process.wait(timeout=max(remaining, 0.001))
-        except (subprocess.TimeoutExpired, GpgRunError):
+            self._reap(self.deadline)
+        except GpgRunError:
             self.abandon()
             raise GpgRunError("gpg took too long") from None
         except OSError as error:
@@ -147,7 +190,7 @@ class GpgRun:
             raise GpgRunError(f"gpg failed: {type(error).__name__}") from error
         out, err = (b"".join(chunks) for chunks in self._chunks.values())
         self._close()
-        return returncode, out, err
+        return self.returncode, out, err
 
     def _wait_for_exit(self) -> None:
         """Sleeps until gpg exits (or the deadline), draining its pipes now and then;
@@ -167,23 +210,72 @@ class GpgRun:
                     while data := os.read(fd, _CHUNK):
                         chunks.append(data)
 
+    def _reap(self, deadline: float | None) -> None:
+        """Collects the exit status; GpgRunError if it has not exited by `deadline`
+        (None: wait as long as it takes, for a process just killed)."""
+        pause = 0.0005
+        while self.returncode is None:
+            pid, status = os.waitpid(self.pid, 0 if deadline is None else os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+                return
+            if time.monotonic() >= deadline:
+                raise GpgRunError("gpg took too long")
+            time.sleep(pause)  # no pidfd (not Linux): gpg closed its output, exits soon
+            pause = min(pause * 2, 0.05)
+
     def abandon(self) -> None:
         """Kills the run if it is still going and frees everything it holds."""
         if self.done:
             return
-        with contextlib.suppress(OSError):
-            self.process.kill()
-        self.process.wait()
+        if self.pid is not None and self.returncode is None:
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                self._reap(None)
         self._close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether every pipe and descriptor of the run is closed."""
+        return self._in < 0 and self._out < 0 and self._err < 0 and self._pidfd is None
 
     def _close(self) -> None:
         self.done = True
-        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
-            with contextlib.suppress(OSError):
-                stream.close()
+        for name in ("_in", "_out", "_err"):
+            fd = getattr(self, name)
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+                setattr(self, name, -1)
         if self._pidfd is not None:
             os.close(self._pidfd)
             self._pidfd = None
+
+
+def _spawn(command: list[str], env: dict, sources: list[int]) -> int:
+    """posix_spawn() of `command` (its first item the program's path) with sources[i] as
+    the child's descriptor i; returns the pid."""
+    program = command[0]
+    if os.sep not in program:  # a bare name: found on the child's PATH, as Popen would
+        program = shutil.which(program, path=env.get("PATH", os.defpath)) or program
+    count = len(sources)
+    # A source among the targets (0 .. count-1) is first copied above them: dup2() onto
+    # a target that another source still needs would clobber it, and dup2() of a
+    # descriptor onto itself would leave it close-on-exec, so the child would not get it.
+    copies = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, count) for fd in sources if fd < count]
+    moved = iter(copies)
+    actions = [
+        (os.POSIX_SPAWN_DUP2, next(moved) if fd < count else fd, target)
+        for target, fd in enumerate(sources)
+    ]
+    try:
+        return os.posix_spawn(
+            program, command, env, file_actions=actions, setsigdef=_DEFAULT_SIGNALS
+        )
+    finally:
+        for fd in copies:
+            os.close(fd)
 
 
 def _pipe_grow(fd: int) -> int:

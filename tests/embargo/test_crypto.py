@@ -493,9 +493,9 @@ def test_an_abandoned_sealing_stops_gpg_and_leaves_no_key_file(team, recipient, 
     sealing = crypto.notice_seal_start(
         recipient_armored=armored, fingerprint=fingerprint, plaintext=b"x"
     )
-    process = sealing._run.process
+    run = sealing._run
     sealing.abandon()
-    assert process.returncode is not None
+    assert run.returncode is not None and run.closed
     assert not list(crypto._home_get().path.glob("recipient-*"))
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 
 import pytest
 
-from embargo.gpgrun import GpgRun, GpgRunError
+from embargo.gpgrun import GpgRun, GpgRunError, descriptors_close_on_exec
 
 PYTHON = sys.executable
 
@@ -62,14 +63,14 @@ def test_a_program_that_hangs_is_killed_at_the_time_limit():
     with pytest.raises(GpgRunError, match="too long"):
         run.finish()
     assert time.monotonic() - started < 5
-    assert run.process.returncode is not None  # killed and reaped
+    assert run.returncode is not None  # killed and reaped
 
 
 def test_a_program_that_closes_its_output_but_keeps_running_is_killed_too():
     run = _run("import os, time; os.close(1); os.close(2); time.sleep(60)", time_limit=0.5)
     with pytest.raises(GpgRunError, match="too long"):
         run.finish()
-    assert run.process.returncode is not None
+    assert run.returncode is not None
 
 
 def test_a_program_that_stops_reading_its_input_is_not_an_error_of_the_runner():
@@ -80,10 +81,10 @@ def test_a_program_that_stops_reading_its_input_is_not_an_error_of_the_runner():
 
 def test_abandon_kills_and_reaps_the_program_and_frees_its_pipes():
     run = _run("import time; time.sleep(60)")
-    pid = run.process.pid
+    pid = run.pid
     run.abandon()
-    assert run.process.returncode is not None and _gone(pid)
-    assert run.process.stdout.closed and run.process.stderr.closed
+    assert run.returncode is not None and _gone(pid)
+    assert run.closed
     run.abandon()  # twice is harmless
     with pytest.raises(GpgRunError):
         run.finish()
@@ -138,3 +139,94 @@ def test_output_far_beyond_the_expected_size_is_drained_not_left_stuck():
 
     assert returncode == 0 and out == b"x" * (3 << 20)
     assert time.monotonic() - started < 5
+
+
+# The child reports its open descriptors without opening one (listing /proc/self/fd would).
+_OPEN_DESCRIPTORS = (
+    "import os, sys\n"
+    "def is_open(fd):\n"
+    "    try:\n"
+    "        os.fstat(fd)\n"
+    "    except OSError:\n"
+    "        return False\n"
+    "    return True\n"
+    "print(os.read(3, 100).decode() if is_open(3) else '-')\n"
+    "print(' '.join(str(fd) for fd in range(1024) if is_open(fd)))"
+)
+
+
+def _passed_pipe(content: bytes) -> int:
+    read, write = os.pipe()
+    os.write(write, content)
+    os.close(write)
+    return read
+
+
+def test_the_program_gets_its_pipes_and_the_passed_descriptor_and_nothing_else():
+    key = _passed_pipe(b"key material")
+    stray = os.open(os.devnull, os.O_RDONLY)  # close-on-exec, as Python opens them all
+    leaky = os.open(os.devnull, os.O_RDONLY)
+    os.set_inheritable(leaky, True)  # as a careless C library might leave one
+    try:
+        assert descriptors_close_on_exec() >= 1
+        assert not os.get_inheritable(leaky)
+        run = GpgRun(
+            [PYTHON, "-c", _OPEN_DESCRIPTORS],
+            stdin=b"",
+            env=dict(os.environ),
+            time_limit=10,
+            pass_fds=(key,),
+        )
+        returncode, out, _ = run.finish()
+    finally:
+        for fd in (key, stray, leaky):
+            os.close(fd)
+    assert returncode == 0
+    assert out.decode().splitlines() == ["key material", "0 1 2 3"]
+
+
+@pytest.mark.parametrize("number", [0, 3])
+def test_a_passed_descriptor_numbered_like_one_of_the_programs_still_reaches_it(number):
+    # A process whose stdin is closed gets 0 for its next pipe, and the key pipe can be
+    # 3 in the worker too: as 0 it must not be overwritten by the program's stdin before
+    # it is handed on as 3; as 3 it must be handed on, not left close-on-exec.
+    key = _passed_pipe(b"same number")
+    saved, inheritable = os.dup(number), os.get_inheritable(number)
+    try:
+        os.dup2(key, number, inheritable=False)
+        run = GpgRun(
+            [PYTHON, "-c", _OPEN_DESCRIPTORS],
+            stdin=b"",
+            env=dict(os.environ),
+            time_limit=10,
+            pass_fds=(number,),
+        )
+        returncode, out, _ = run.finish()
+    finally:
+        os.dup2(saved, number, inheritable=inheritable)
+        os.close(saved)
+        os.close(key)
+    assert returncode == 0
+    assert out.decode().splitlines() == ["same number", "0 1 2 3"]
+
+
+def test_a_program_named_without_a_path_is_found_on_the_given_path():
+    folder = os.path.dirname(PYTHON)
+    run = GpgRun(
+        [os.path.basename(PYTHON), "-c", "print('found')"],
+        stdin=b"",
+        env={"PATH": folder},
+        time_limit=10,
+    )
+    assert run.finish()[:2] == (0, b"found\n")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads Linux's /proc")
+def test_the_program_dies_of_a_closed_pipe_as_it_would_from_a_shell():
+    # Python ignores SIGPIPE, and an ignored signal stays ignored across exec unless the
+    # spawn resets it. cat reports the signals it was started ignoring.
+    run = GpgRun(["/bin/cat", "/proc/self/status"], stdin=b"", env={}, time_limit=10)
+    returncode, out, _ = run.finish()
+    ignored = next(line for line in out.decode().splitlines() if line.startswith("SigIgn:"))
+    assert returncode == 0
+    assert not int(ignored.split()[1], 16) & (1 << (signal.SIGPIPE - 1))
