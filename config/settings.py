@@ -339,7 +339,7 @@ HAULOUT_DELIVERY_MAX_ATTEMPTS = env.int("HAULOUT_DELIVERY_MAX_ATTEMPTS", default
 # A send task carries up to this many delivery ids (never content); eligibility is checked
 # again, and sent copies are recorded, every HAULOUT_DELIVERY_RECHECK_EVERY copies. A crash
 # can therefore re-send at most that many copies, each once and with the same Message-ID.
-HAULOUT_DELIVERY_BATCH_SIZE = env.int("HAULOUT_DELIVERY_BATCH_SIZE", default=40)
+HAULOUT_DELIVERY_BATCH_SIZE = env.int("HAULOUT_DELIVERY_BATCH_SIZE", default=100)
 HAULOUT_DELIVERY_RECHECK_EVERY = env.int("HAULOUT_DELIVERY_RECHECK_EVERY", default=10)
 HAULOUT_ACK_REMINDER_HOURS = env.int("HAULOUT_ACK_REMINDER_HOURS", default=24)
 HAULOUT_ACK_STAFF_ALERT_HOURS = env.int("HAULOUT_ACK_STAFF_ALERT_HOURS", default=24)

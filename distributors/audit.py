@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from .models import AuditEvent, Organization
@@ -72,6 +72,35 @@ def audit_record_many(
             for target, organization_id, data in targets
         ],
     )
+
+
+def audit_insert_from(
+    *,
+    source: str,
+    action: str,
+    target_model: type[models.Model],
+    target_id: str,
+    target_repr: str,
+    organization_id: str,
+    data: str,
+) -> tuple[str, list]:
+    """PostgreSQL: `INSERT ... SELECT ... FROM source`, one event per row of `source` (a
+    data-modifying CTE of the caller's statement that returns the rows it changed), so
+    that a change and its events are one statement, one transaction. The keyword
+    arguments after `target_model` are SQL expressions over `source`; `data` gives jsonb.
+    Returns the SQL and its parameters, for the caller's WITH clause."""
+    meta = AuditEvent._meta
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(meta.get_field(name).column) for name in _MANY_FIELDS)
+    # Only quoted names and the caller's own expressions are formatted into the SQL.
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608
+        f"SELECT NULL, %s, %s, {target_id}, {target_repr}, {organization_id}, {data}, %s "
+        f"FROM {source}"
+    )
+    target_type = ContentType.objects.get_for_model(target_model).pk
+    created_at = meta.get_field("created_at").get_db_prep_save(timezone.now(), connection)
+    return sql, [action, target_type, created_at]
 
 
 _MANY_FIELDS = (

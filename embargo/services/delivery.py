@@ -29,7 +29,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from distributors.audit import audit_record, audit_record_many
+from distributors.audit import audit_insert_from, audit_record, audit_record_many
 from distributors.eligibility import eligibility_at_send
 from distributors.models import Organization
 
@@ -149,6 +149,12 @@ def notice_finish_if_done(*, notice_id: int) -> bool:
 def _claim(delivery_ids: list[int]) -> dict[int, int]:
     """pending -> sending for those of the ids still pending, in one statement; returns
     {id: attempt} for exactly the rows this call claimed."""
+    return {row.pk: attempt for row, attempt in _claim_rows(delivery_ids)}
+
+
+def _claim_rows(delivery_ids: list[int]) -> list[tuple[Delivery, int]]:
+    """_claim(), returning each claimed row (what sending reads of it, by id) with its
+    attempt: the claim's own RETURNING reads the row, so no second query does."""
     now = timezone.now()
     if connection.vendor in ("postgresql", "sqlite"):
         quote = connection.ops.quote_name
@@ -157,6 +163,8 @@ def _claim(delivery_ids: list[int]) -> dict[int, int]:
             quote(Delivery._meta.get_field(name).column)
             for name in ("id", "state", "claimed_at", "attempts")
         )
+        fields = [Delivery._meta.get_field(name) for name in _CLAIMED_ROW_FIELDS]
+        returning = ", ".join(quote(field.column) for field in fields)
         marks = ", ".join(["%s"] * len(delivery_ids))
         if connection.vendor == "postgresql":
             # SKIP LOCKED: a row another worker is claiming right now is theirs; waiting
@@ -170,7 +178,7 @@ def _claim(delivery_ids: list[int]) -> dict[int, int]:
             where = f"{pk} IN ({marks}) AND {state} = %s"
         sql = (
             f"UPDATE {table} SET {state} = %s, {claimed_at} = %s, {attempts} = {attempts} + 1 "  # noqa: S608
-            f"WHERE {where} RETURNING {pk}, {attempts}"
+            f"WHERE {where} RETURNING {attempts}, {returning}"
         )
         params = [
             Delivery.State.SENDING.value,
@@ -180,7 +188,13 @@ def _claim(delivery_ids: list[int]) -> dict[int, int]:
         ]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            return {int(row_id): int(attempt) for row_id, attempt in cursor.fetchall()}
+            found = cursor.fetchall()
+        names = [field.attname for field in fields]
+        claimed = [
+            (Delivery.from_db(connection.alias, names, values[1:]), int(values[0]))
+            for values in found
+        ]
+        return sorted(claimed, key=lambda item: item[0].pk)
     claimed = {}
     for delivery_id in delivery_ids:  # other databases: one conditional UPDATE per row
         if Delivery.objects.filter(pk=delivery_id, state=Delivery.State.PENDING).update(
@@ -189,7 +203,8 @@ def _claim(delivery_ids: list[int]) -> dict[int, int]:
             claimed[delivery_id] = Delivery.objects.values_list("attempts", flat=True).get(
                 pk=delivery_id
             )
-    return claimed
+    rows = Delivery.objects.filter(pk__in=list(claimed)).only(*_CLAIMED_ROW_FIELDS).order_by("pk")
+    return [(row, claimed[row.pk]) for row in rows]
 
 
 def _release(rows: Iterable[Delivery], claimed: dict[int, int]) -> None:
@@ -212,10 +227,11 @@ def deliveries_send(*, delivery_ids: Iterable[int]) -> dict[int, str]:
     outcomes = dict.fromkeys(delivery_ids, SKIPPED)
     if not delivery_ids:
         return outcomes
-    claimed = _claim(delivery_ids)
-    if not claimed:
+    claimed_rows = _claim_rows(delivery_ids)
+    if not claimed_rows:
         return outcomes
-    rows = _claimed_rows(list(claimed))
+    rows = _with_notices([row for row, _ in claimed_rows])
+    claimed = {row.pk: attempt for row, attempt in claimed_rows}
     open_rows = list(rows)
     try:
         for row, outcome in _send_parts(rows, claimed):
@@ -244,10 +260,9 @@ _CLAIMED_ROW_FIELDS = (
 )
 
 
-def _claimed_rows(ids: list[int]) -> list[Delivery]:
-    """The claimed rows with only what sending reads, and each notice (with its case)
-    read once for the batch rather than joined to every row."""
-    rows = list(Delivery.objects.filter(pk__in=ids).only(*_CLAIMED_ROW_FIELDS).order_by("pk"))
+def _with_notices(rows: list[Delivery]) -> list[Delivery]:
+    """The rows, each with its notice (and case): read once for the batch rather than
+    joined to every row."""
     notices = Notice.objects.select_related("vulnerability").in_bulk(
         {row.notice_id for row in rows}
     )
@@ -349,6 +364,8 @@ def _mark_sent(sent: list[tuple[Delivery, int]]) -> set[int]:
     in one transaction. Returns the ids marked."""
     if not sent:
         return set()
+    if connection.vendor == "postgresql":
+        return _mark_sent_in_one_statement(sent)
     now = timezone.now()
     by_attempt: dict[int, list[int]] = {}
     for row, attempt in sent:
@@ -377,6 +394,66 @@ def _mark_sent(sent: list[tuple[Delivery, int]]) -> set[int]:
             ],
         )
     return marked
+
+
+def _mark_sent_in_one_statement(sent: list[tuple[Delivery, int]]) -> set[int]:
+    """_mark_sent() on PostgreSQL: the UPDATE and the audit events it implies are one
+    statement (a data-modifying CTE), so one round trip and one commit per part instead
+    of four round trips (BEGIN, UPDATE, INSERT, COMMIT); the same rows, the same events."""
+    meta = Delivery._meta
+    quote = connection.ops.quote_name
+    column = {name: quote(meta.get_field(name).column) for name in _MARK_COLUMNS}
+    pk_type = meta.pk.rel_db_type(connection)
+    attempts_type = meta.get_field("attempts").db_type(connection)
+    events, event_params = audit_insert_from(
+        source="marked",
+        action=f"delivery.{Delivery.State.SENT}",
+        target_model=Delivery,
+        target_id="marked.id::text",
+        target_repr="marked.repr",
+        organization_id="marked.organization_id",
+        data="jsonb_build_object('attempt', marked.attempt)",
+    )
+    # Only quoted names, the fields' own column types and audit_insert_from()'s SQL are
+    # formatted into the statement; every value is a parameter.
+    sql = (
+        f"WITH marked AS (UPDATE {quote(meta.db_table)} AS sent_row SET "  # noqa: S608
+        f"{column['state']} = %s, {column['failure_reason']} = '', "
+        f"{column['finished_at']} = %s, {column['sent_at']} = %s "
+        f"FROM UNNEST(%s::{pk_type}[], %s::{attempts_type}[], %s::text[]) "
+        f"AS claim(id, attempt, repr) "
+        f"WHERE sent_row.{column['id']} = claim.id AND sent_row.{column['state']} = %s "
+        f"AND sent_row.{column['attempts']} = claim.attempt "
+        f"RETURNING sent_row.{column['id']} AS id, "
+        f"sent_row.{column['organization']} AS organization_id, claim.attempt, claim.repr), "
+        f"events AS ({events}) "
+        f"SELECT id FROM marked"
+    )
+    now = meta.get_field("sent_at").get_db_prep_save(timezone.now(), connection)
+    params = [
+        Delivery.State.SENT.value,
+        now,
+        now,
+        [row.pk for row, _ in sent],
+        [attempt for _, attempt in sent],
+        [str(row)[:300] for row, _ in sent],
+        Delivery.State.SENDING.value,
+        *event_params,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {int(row[0]) for row in cursor.fetchall()}
+
+
+_MARK_COLUMNS = (
+    "id",
+    "state",
+    "failure_reason",
+    "finished_at",
+    "sent_at",
+    "attempts",
+    "organization",
+)
 
 
 def _update_returning(ids: list[int], *, where_state: str, attempts: int, values: dict) -> set[int]:
