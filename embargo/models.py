@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.validators import MaxLengthValidator
 from django.db import models
+from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -192,7 +193,11 @@ class Delivery(models.Model):
     OPEN_STATES = (State.PENDING, State.SENDING)
     FINAL_STATES = (State.SENT, State.FAILED, State.WITHHELD, State.CANCELLED)
 
-    notice = models.ForeignKey(Notice, on_delete=models.PROTECT, related_name="deliveries")
+    # Indexed by one_delivery_per_person, which starts with it: every index on this table
+    # is written again each time a copy changes state (claimed, sent), so none is spare.
+    notice = models.ForeignKey(
+        Notice, on_delete=models.PROTECT, related_name="deliveries", db_index=False
+    )
     # The person and organisation as they were at send time; the membership row can go.
     member = models.ForeignKey(
         TeamMember, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -202,9 +207,11 @@ class Delivery(models.Model):
     email = models.EmailField()
     # The key the copy must be encrypted to, pinned when "send" was pressed.
     fingerprint = models.CharField(max_length=40, blank=True)
-    reference_code = models.CharField(max_length=16, unique=True)
+    # Unique through Meta.constraints: a unique=True field would get a second index for
+    # LIKE queries on PostgreSQL, which nothing here makes.
+    reference_code = models.CharField(max_length=16)
     # Fixed once, so a copy sent again after a crash is recognisably the same message.
-    message_id = models.CharField(max_length=200, unique=True)
+    message_id = models.CharField(max_length=200)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     reasons = models.JSONField(default=list, blank=True)
     failure_reason = models.CharField(max_length=500, blank=True)
@@ -225,11 +232,19 @@ class Delivery(models.Model):
         verbose_name_plural = "deliveries"
         constraints = [
             models.UniqueConstraint(fields=["notice", "user"], name="one_delivery_per_person"),
+            models.UniqueConstraint(fields=["reference_code"], name="delivery_reference_unique"),
+            models.UniqueConstraint(fields=["message_id"], name="delivery_message_id_unique"),
         ]
+        # Each for the one state its queries ask about (the sweeper: pending and sending
+        # rows; the reminders: sent ones): a row in any other state is in none of them.
         indexes = [
-            models.Index(fields=["state", "queued_at"]),
-            models.Index(fields=["state", "claimed_at"]),
-            models.Index(fields=["state", "sent_at"]),
+            models.Index(
+                fields=["queued_at"], condition=Q(state="pending"), name="delivery_pending_queued"
+            ),
+            models.Index(
+                fields=["claimed_at"], condition=Q(state="sending"), name="delivery_sending_claimed"
+            ),
+            models.Index(fields=["sent_at"], condition=Q(state="sent"), name="delivery_sent_at"),
         ]
 
     def __str__(self) -> str:
