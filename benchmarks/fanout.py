@@ -8,7 +8,7 @@ SMTP sink on loopback (benchmarks/smtp_sink.py). Measured: from pressing "send"
 (notice_send) to the last message arriving at the sink. Baseline, in the same run:
 `gpg --encrypt --sign` of a message of the same size to the same N keys (each given
 with --recipient-file, as the workers do) in two parallel processes. Both are run
---rounds times (3), interleaved, each fan-out a new notice to the same people; the
+--rounds times (5), interleaved, each fan-out a new notice to the same people; the
 result takes the median of each, as the machine's speed drifts by several percent within
 a minute. Database: a scratch
 database created next to the one in DATABASE_URL (PostgreSQL) and dropped afterwards,
@@ -241,7 +241,7 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument(
-        "--rounds", type=int, default=3, help="fan-outs and baselines, interleaved; medians"
+        "--rounds", type=int, default=5, help="fan-outs and baselines, interleaved; medians"
     )
     args = parser.parse_args(argv)
     redis_url = os.environ.get("REDIS_URL")

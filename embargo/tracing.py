@@ -121,7 +121,9 @@ def secret_id(secret: bytes) -> str:
 
 
 def _pick(secret: bytes, delivery_id: int, label: str, count: int) -> int:
-    digest = hmac.new(secret, f"{delivery_id}:{label}".encode(), hashlib.sha256).digest()
+    # hmac.digest(): the same HMAC-SHA256 as hmac.new(...).digest(), in one C call (a
+    # copy makes one per variation point).
+    digest = hmac.digest(secret, f"{delivery_id}:{label}".encode(), "sha256")
     return int.from_bytes(digest[:8], "big") % count
 
 

@@ -253,3 +253,24 @@ def test_capacity_tells_the_author_whom_the_body_can_tell_apart(traced):
     assert small.body_points == 0 and small.body_variants == 1
     unmarked = tracing.capacity(body="no points here", audience=3)
     assert unmarked.body_shared == 3 and not unmarked.body_distinguishes_audience
+
+
+def test_each_choice_is_hmac_sha256_of_the_copy_and_the_point_as_it_always_was():
+    # A copy with no record is worded again from this derivation, so it must not drift:
+    # HMAC-SHA256(secret, "<delivery id>:<point>"), its first 8 bytes, modulo the options.
+    import hashlib
+    import hmac
+
+    secret = b"s" * 32
+    parsed = tracing.body_parse("Fix it {{now|today|at once}}, then {{tell|inform}} users.")
+    variant = tracing.variant_derive(secret=secret, delivery_id=4242, parsed=parsed)
+
+    def expected(label: str, count: int) -> int:
+        digest = hmac.new(secret, f"4242:{label}".encode(), hashlib.sha256).digest()
+        return int.from_bytes(digest[:8], "big") % count
+
+    assert variant.body == (expected("body:0", 3), expected("body:1", 2))
+    assert variant.frame == {
+        name: expected(f"frame:{name}", len(tracing.FRAMING[name]))
+        for name in tracing.FRAMING_ORDER
+    }
