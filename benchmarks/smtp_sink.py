@@ -34,20 +34,28 @@ class _Handler(socketserver.BaseRequestHandler):
         sock = self.request
         sock.sendall(b"220 haulout-bench sink\r\n")
         buffer, replies = b"", []
-        mail_from, rcpts, message, in_data = b"", [], [], False
+        mail_from, rcpts, in_data = b"", [], False
         while chunk := sock.recv(65536):
             buffer += chunk
-            *lines, buffer = buffer.split(b"\r\n")
-            for line in lines:
+            while True:
                 if in_data:
-                    if line != b".":
-                        message.append(line[1:] if line.startswith(b"..") else line)
-                        continue
-                    data = b"".join(part + b"\r\n" for part in message)
-                    sink.keep(Received(mail_from, tuple(rcpts), data, time.monotonic()))
-                    in_data, message = False, []
+                    # The message ends at CRLF.CRLF, found with one search rather than
+                    # line by line (or at once, for an empty one).
+                    if buffer.startswith(b".\r\n"):
+                        body, buffer = b"", buffer[3:]
+                    else:
+                        end = buffer.find(b"\r\n.\r\n")
+                        if end < 0:
+                            break
+                        body, buffer = buffer[: end + 2], buffer[end + 5 :]
+                    sink.keep(Received(mail_from, tuple(rcpts), _unstuff(body), time.monotonic()))
+                    in_data = False
                     replies.append(b"250 OK")
                     continue
+                line, found, rest = buffer.partition(b"\r\n")
+                if not found:
+                    break
+                buffer = rest
                 verb = line[:4].upper()
                 if verb in (b"EHLO", b"HELO"):
                     # PIPELINING, as Postfix and most MTAs offer: the workers use it.
@@ -73,6 +81,12 @@ class _Handler(socketserver.BaseRequestHandler):
             if replies:
                 sock.sendall(b"".join(reply + b"\r\n" for reply in replies))
                 replies = []
+
+
+def _unstuff(body: bytes) -> bytes:
+    """The message as sent: a line that starts with "." had one more put before it."""
+    body = body.replace(b"\r\n..", b"\r\n.")
+    return body[1:] if body.startswith(b"..") else body
 
 
 class _Server(socketserver.ThreadingTCPServer):
