@@ -146,15 +146,10 @@ def notice_finish_if_done(*, notice_id: int) -> bool:
 # ---------------------------------------------------------------- claiming
 
 
-def _claim(delivery_ids: list[int]) -> dict[int, int]:
-    """pending -> sending for those of the ids still pending, in one statement; returns
-    {id: attempt} for exactly the rows this call claimed."""
-    return {row.pk: attempt for row, attempt in _claim_rows(delivery_ids)}
-
-
 def _claim_rows(delivery_ids: list[int]) -> list[tuple[Delivery, int]]:
-    """_claim(), returning each claimed row (what sending reads of it, by id) with its
-    attempt: the claim's own RETURNING reads the row, so no second query does."""
+    """pending -> sending for those of the ids still pending, in one statement; returns
+    (row, attempt) for exactly the rows this call claimed, each row with what sending
+    reads of it: the claim's own RETURNING reads it, so no second query does."""
     now = timezone.now()
     if connection.vendor in ("postgresql", "sqlite"):
         quote = connection.ops.quote_name

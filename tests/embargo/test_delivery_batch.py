@@ -40,6 +40,11 @@ def batch(person_keys, team_key, monkeypatch, settings, db):
     crypto.worker_home_close()
 
 
+def _claim(ids: list[int]) -> dict[int, int]:
+    """{id: attempt} of the rows a claim took."""
+    return {row.pk: attempt for row, attempt in delivery_module._claim_rows(ids)}
+
+
 def test_tasks_carry_batches_of_ids_each_row_once(batch, monkeypatch, settings):
     settings.HAULOUT_DELIVERY_BATCH_SIZE = 2
     queued = []
@@ -76,7 +81,7 @@ def test_marking_sent_skips_a_row_whose_claim_moved_on_and_records_one_event_per
     from django.contrib.contenttypes.models import ContentType
 
     rows = batch["rows"]
-    claimed = delivery_module._claim([row.pk for row in rows])
+    claimed = _claim([row.pk for row in rows])
     # The sweeper handed one row on (a new claim), and another is on its second attempt.
     moved, retried = rows[0], rows[1]
     Delivery.objects.filter(pk=moved.pk).update(attempts=5)
@@ -102,8 +107,8 @@ def test_marking_sent_skips_a_row_whose_claim_moved_on_and_records_one_event_per
 
 def test_overlapping_batch_claims_take_each_row_once(batch):
     a, b, c = (row.pk for row in batch["rows"][:3])
-    first = delivery_module._claim([a, b])
-    second = delivery_module._claim([b, c])
+    first = _claim([a, b])
+    second = _claim([b, c])
     assert set(first) == {a, b} and set(second) == {c}
     assert set(first.values()) == set(second.values()) == {1}
     # Rows claimed elsewhere are skipped by a batch that lists them too.

@@ -162,6 +162,20 @@ def _passed_pipe(content: bytes) -> int:
     return read
 
 
+def _descriptors_seen(passed: int) -> tuple[int, list[str]]:
+    """Runs the reporting program with `passed` handed to it: (exit status, what it read
+    from descriptor 3, then the descriptors it had open)."""
+    run = GpgRun(
+        [PYTHON, "-c", _OPEN_DESCRIPTORS],
+        stdin=b"",
+        env=dict(os.environ),
+        time_limit=10,
+        pass_fds=(passed,),
+    )
+    returncode, out, _ = run.finish()
+    return returncode, out.decode().splitlines()
+
+
 def test_the_program_gets_its_pipes_and_the_passed_descriptor_and_nothing_else():
     key = _passed_pipe(b"key material")
     stray = os.open(os.devnull, os.O_RDONLY)  # close-on-exec, as Python opens them all
@@ -170,19 +184,12 @@ def test_the_program_gets_its_pipes_and_the_passed_descriptor_and_nothing_else()
     try:
         assert descriptors_close_on_exec() >= 1
         assert not os.get_inheritable(leaky)
-        run = GpgRun(
-            [PYTHON, "-c", _OPEN_DESCRIPTORS],
-            stdin=b"",
-            env=dict(os.environ),
-            time_limit=10,
-            pass_fds=(key,),
-        )
-        returncode, out, _ = run.finish()
+        returncode, lines = _descriptors_seen(key)
     finally:
         for fd in (key, stray, leaky):
             os.close(fd)
     assert returncode == 0
-    assert out.decode().splitlines() == ["key material", "0 1 2 3"]
+    assert lines == ["key material", "0 1 2 3"]
 
 
 @pytest.mark.parametrize("number", [0, 3])
@@ -194,20 +201,13 @@ def test_a_passed_descriptor_numbered_like_one_of_the_programs_still_reaches_it(
     saved, inheritable = os.dup(number), os.get_inheritable(number)
     try:
         os.dup2(key, number, inheritable=False)
-        run = GpgRun(
-            [PYTHON, "-c", _OPEN_DESCRIPTORS],
-            stdin=b"",
-            env=dict(os.environ),
-            time_limit=10,
-            pass_fds=(number,),
-        )
-        returncode, out, _ = run.finish()
+        returncode, lines = _descriptors_seen(number)
     finally:
         os.dup2(saved, number, inheritable=inheritable)
         os.close(saved)
         os.close(key)
     assert returncode == 0
-    assert out.decode().splitlines() == ["same number", "0 1 2 3"]
+    assert lines == ["same number", "0 1 2 3"]
 
 
 def test_a_program_named_without_a_path_is_found_on_the_given_path():
