@@ -32,6 +32,7 @@ from django.utils import timezone
 from distributors.audit import audit_insert_from, audit_record, audit_record_many
 from distributors.eligibility import eligibility_at_send
 from distributors.models import Organization
+from distributors.sqlrows import json_rows, json_rows_select
 
 from ..models import Delivery, Notice, Vulnerability
 from .delivery_mail import connection_drop as _connection_drop  # noqa: F401 (tests)
@@ -409,14 +410,14 @@ def _mark_sent_in_one_statement(sent: list[tuple[Delivery, int]]) -> set[int]:
         organization_id="marked.organization_id",
         data="jsonb_build_object('attempt', marked.attempt)",
     )
-    # Only quoted names, the fields' own column types and audit_insert_from()'s SQL are
-    # formatted into the statement; every value is a parameter.
+    claims = json_rows_select([pk_type, attempts_type, "text"], ["id", "attempt", "repr"])
+    # Only quoted names, json_rows_select()'s and audit_insert_from()'s SQL are formatted
+    # into the statement; every value is a parameter.
     sql = (
         f"WITH marked AS (UPDATE {quote(meta.db_table)} AS sent_row SET "  # noqa: S608
         f"{column['state']} = %s, {column['failure_reason']} = '', "
         f"{column['finished_at']} = %s, {column['sent_at']} = %s "
-        f"FROM UNNEST(%s::{pk_type}[], %s::{attempts_type}[], %s::text[]) "
-        f"AS claim(id, attempt, repr) "
+        f"FROM ({claims}) AS claim "
         f"WHERE sent_row.{column['id']} = claim.id AND sent_row.{column['state']} = %s "
         f"AND sent_row.{column['attempts']} = claim.attempt "
         f"RETURNING sent_row.{column['id']} AS id, "
@@ -429,9 +430,7 @@ def _mark_sent_in_one_statement(sent: list[tuple[Delivery, int]]) -> set[int]:
         Delivery.State.SENT.value,
         now,
         now,
-        [row.pk for row, _ in sent],
-        [attempt for _, attempt in sent],
-        [str(row)[:300] for row, _ in sent],
+        json_rows([(row.pk, attempt, str(row)[:300]) for row, attempt in sent]),
         Delivery.State.SENDING.value,
         *event_params,
     ]

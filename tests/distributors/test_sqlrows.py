@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from distributors.audit import audit_record_many
 from distributors.models import AuditEvent, Organization
-from distributors.sqlrows import rows_insert
+from distributors.sqlrows import json_rows_select, rows_insert
 from tests.factories import OrganizationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -37,6 +37,8 @@ AWKWARD = [
     "ünïcödé ✓",
     "",
     "(paren)",
+    '["looks", {"like": "json"}]',
+    "line\u2028separator",
 ]
 
 
@@ -105,7 +107,7 @@ def test_a_row_of_the_wrong_length_is_refused_before_anything_is_written():
 
 
 @pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="one array per column is PostgreSQL's path"
+    connection.vendor != "postgresql", reason="one JSON document is PostgreSQL's path"
 )
 def test_on_postgresql_a_thousand_rows_are_one_statement():
     kind = ContentType.objects.get_for_model(Organization).pk
@@ -117,6 +119,45 @@ def test_on_postgresql_a_thousand_rows_are_one_statement():
 
     assert len(queries) == 1
     assert AuditEvent.objects.filter(action="test.many").count() == 1200
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite does not enforce a column's length"
+)
+def test_on_postgresql_a_value_longer_than_its_column_is_refused_not_cut_short():
+    kind = ContentType.objects.get_for_model(Organization).pk
+    limit = AuditEvent._meta.get_field("action").max_length
+    now = datetime.now(UTC)
+    fits = (None, "a" * limit, kind, "1", "x", None, {}, now)
+    too_long = (None, "b" * (limit + 1), kind, "2", "x", None, {}, now)
+    before = last_id()
+
+    with pytest.raises(DataError), transaction.atomic():
+        rows_insert(model=AuditEvent, fields=FIELDS, rows=[fits, too_long])
+
+    assert read_back(before) == []
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite stores bytes in a text column"
+)
+def test_on_postgresql_a_value_of_no_column_type_is_refused_with_its_type_named():
+    kind = ContentType.objects.get_for_model(Organization).pk
+    row = (None, "test.bytes", kind, "1", "x", None, {}, datetime.now(UTC))
+    odd = (None, "test.bytes", kind, "2", b"raw bytes", None, {}, datetime.now(UTC))
+    before = last_id()
+
+    with pytest.raises(TypeError, match="bytes"), transaction.atomic():
+        rows_insert(model=AuditEvent, fields=FIELDS, rows=[row, odd])
+
+    assert read_back(before) == []
+
+
+def test_a_json_row_source_refuses_a_name_that_is_not_a_plain_identifier():
+    with pytest.raises(ValueError, match="identifier"):
+        json_rows_select(["bigint", "text"], ["id", "repr; DROP TABLE x"])
+    with pytest.raises(ValueError, match="identifier"):
+        json_rows_select(["bigint", "text"], ["id"])
 
 
 def test_audit_record_many_writes_one_event_per_target_with_its_organization_and_data():
