@@ -443,8 +443,20 @@ _STATUS_PHRASES = (
 def _status_phrase(status: str) -> str:
     for keyword, phrase in _STATUS_PHRASES:
         if f"[GNUPG:] {keyword} " in status or f"[GNUPG:] {keyword}\n" in status:
+            if keyword in _LOCATED:
+                # Where it failed and gpg's error code (`gpg-error CODE` names it): what a
+                # rare failure needs to be diagnosed, and nothing of the message.
+                found = _LOCATED[keyword].search(status)
+                if found:
+                    return f"{phrase} ({found.group(1)}, gpg error {found.group(2)})"
             return phrase
     return "no status"
+
+
+_LOCATED = {
+    keyword: re.compile(rf"^\[GNUPG:\] {keyword} ([a-z_.]{{1,40}}) (\d{{1,12}})\b", re.MULTILINE)
+    for keyword in ("FAILURE", "ERROR")
+}
 
 
 def _sweep_dead_homes(root: Path) -> None:

@@ -194,6 +194,26 @@ def test_a_gpg_that_adds_a_second_recipient_is_caught(team, recipient, settings,
         )
 
 
+def test_a_gpg_failure_names_where_it_failed_and_the_error_code(
+    team, recipient, settings, tmp_path
+):
+    # What a rare agent failure needs to be diagnosed from the copy's failure reason.
+    settings.GPG_BINARY = gpg_wrapper(
+        tmp_path,
+        'case " $* " in *" --encrypt "*) cat > /dev/null\n'
+        '  echo "[GNUPG:] BEGIN_SIGNING H8" >&2\n'
+        '  echo "[GNUPG:] FAILURE sign 67108949" >&2; exit 2;; esac\n'
+        'exec REAL "$@"\n',
+    )
+    armored, fingerprint = recipient
+    with pytest.raises(crypto.CryptoError) as caught:
+        crypto.notice_encrypt_and_sign(
+            recipient_armored=armored, fingerprint=fingerprint, plaintext=CANARY.encode()
+        )
+
+    assert str(caught.value) == "gpg did not encrypt: failure (sign, gpg error 67108949)"
+
+
 def test_a_gpg_that_returns_nothing_is_caught(team, recipient, settings, tmp_path):
     settings.GPG_BINARY = gpg_wrapper(
         tmp_path,
