@@ -337,10 +337,16 @@ HAULOUT_DELIVERY_SENDING_TIMEOUT = env.int("HAULOUT_DELIVERY_SENDING_TIMEOUT", d
 HAULOUT_DELIVERY_RETRY_MAX_SECONDS = env.int("HAULOUT_DELIVERY_RETRY_MAX_SECONDS", default=60)
 HAULOUT_DELIVERY_MAX_ATTEMPTS = env.int("HAULOUT_DELIVERY_MAX_ATTEMPTS", default=10)
 # A send task carries up to this many delivery ids (never content); eligibility is checked
-# again, and sent copies are recorded, every HAULOUT_DELIVERY_RECHECK_EVERY copies. A crash
-# can therefore re-send at most that many copies, each once and with the same Message-ID.
+# again, and sent copies are recorded, every HAULOUT_DELIVERY_RECHECK_EVERY copies at most,
+# and more often when copies go out slowly: a part takes about
+# HAULOUT_DELIVERY_RECHECK_SECONDS at the pace of the last. A crash can therefore re-send
+# at most a part's worth of copies, each once and with the same Message-ID.
 HAULOUT_DELIVERY_BATCH_SIZE = env.int("HAULOUT_DELIVERY_BATCH_SIZE", default=100)
-HAULOUT_DELIVERY_RECHECK_EVERY = env.int("HAULOUT_DELIVERY_RECHECK_EVERY", default=10)
+HAULOUT_DELIVERY_RECHECK_EVERY = env.int("HAULOUT_DELIVERY_RECHECK_EVERY", default=20)
+HAULOUT_DELIVERY_RECHECK_SECONDS = env.float("HAULOUT_DELIVERY_RECHECK_SECONDS", default=0.5)
+# 1: a worker starts the next copy's gpg while it sends this one (for workers that have a
+# core each to spare); 0: one copy at a time, less CPU per copy where workers share cores.
+HAULOUT_DELIVERY_GPG_AHEAD = env.int("HAULOUT_DELIVERY_GPG_AHEAD", default=0)
 HAULOUT_ACK_REMINDER_HOURS = env.int("HAULOUT_ACK_REMINDER_HOURS", default=24)
 HAULOUT_ACK_STAFF_ALERT_HOURS = env.int("HAULOUT_ACK_STAFF_ALERT_HOURS", default=24)
 HAULOUT_MESSAGE_ID_DOMAIN = env.str("HAULOUT_MESSAGE_ID_DOMAIN", default="") or (

@@ -7,10 +7,11 @@ At-least-once without loss, and never twice at the same time:
   another task or worker claimed first is not among them, so it is never sent twice;
 - the claim number (attempts) fences a slow worker out of a row the sweeper handed on;
 - eligibility is checked again, for a few copies at a time, just before they go out;
-- copies the SMTP server took are marked sent, with their audit events, a few at a time
-  (every recheck_every() copies): a crash mid-batch re-sends only copies not yet marked,
-  at most once each, with the same Message-ID, so a rare duplicate is recognisable as
-  the same message;
+- copies the SMTP server took are marked sent, with their audit events, a part at a time
+  (at most recheck_every() copies; fewer when they go out slowly, so that a part takes
+  about recheck_seconds()): a crash mid-batch re-sends only copies not yet marked, at
+  most once each, with the same Message-ID, so a rare duplicate is recognisable as the
+  same message;
 - a temporary SMTP failure puts that copy alone back to pending; the rest of the batch
   goes on; a row whose task was lost (broker down, worker killed) is queued again by the
   sweeper.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import time
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -58,14 +60,44 @@ REASON_LABELS = {
 SKIPPED = "skipped"  # nothing to claim: sent, claimed or cancelled elsewhere
 DEFERRED = "deferred"  # a temporary failure: pending again, to be retried soon
 
-# Copies per eligibility re-check within a batch (and per write marking copies sent): a
-# suspension, removal, revoked key or lapsed policy stops every copy not yet checked
-# when it happened; a crash re-sends at most this many copies already handed to SMTP.
-DEFAULT_RECHECK_EVERY = 10
+# Copies per eligibility re-check within a batch (and per write marking copies sent), at
+# most: a suspension, removal, revoked key or lapsed policy stops every copy not yet
+# checked when it happened; a crash re-sends at most this many copies already handed to
+# SMTP. Twenty copies take a worker about an eighth of a second at full speed; parts of
+# ten cost 3% more CPU per copy, as the check and the marking are per part
+# (benchmarks/fanout.py).
+DEFAULT_RECHECK_EVERY = 20
+# ... and about how long a part may take: where copies go out slowly (a slow mail server),
+# parts shrink to what went out in this long at the last part's pace, so a copy still
+# leaves within about this long of its check, whatever the pace.
+DEFAULT_RECHECK_SECONDS = 0.5
 
 
 def recheck_every() -> int:
     return max(1, int(getattr(settings, "HAULOUT_DELIVERY_RECHECK_EVERY", DEFAULT_RECHECK_EVERY)))
+
+
+def recheck_seconds() -> float:
+    value = getattr(settings, "HAULOUT_DELIVERY_RECHECK_SECONDS", DEFAULT_RECHECK_SECONDS)
+    return max(0.0, float(value))
+
+
+def part_size_next(*, most: int, seconds: float, elapsed: float, copies: int) -> int:
+    """How many copies the next part takes: as many as the part just sent (`copies` in
+    `elapsed` seconds) would send in `seconds`; at least one, at most `most`."""
+    if copies <= 0 or elapsed <= 0:
+        return most
+    return max(1, min(most, int(seconds * copies / elapsed)))
+
+
+def gpg_ahead() -> int:
+    """Copies whose gpg a worker starts before the copy it is sending has gone: 0 or 1
+    (settings.HAULOUT_DELIVERY_GPG_AHEAD)."""
+    return min(1, max(0, int(getattr(settings, "HAULOUT_DELIVERY_GPG_AHEAD", 0))))
+
+
+# Through the module, so tests can stand in a clock for a slow mail server.
+_clock = time.monotonic
 
 
 class DeliveryDeferred(Exception):
@@ -268,21 +300,25 @@ def _with_notices(rows: list[Delivery]) -> list[Delivery]:
 
 
 def _send_parts(rows: list[Delivery], claimed: dict[int, int]):
-    """Sends the claimed copies a part at a time (recheck_every()); yields (row, outcome).
+    """Sends the claimed copies a part at a time (at most recheck_every() copies, fewer
+    when they go out slowly: part_size_next()); yields (row, outcome).
     Each part's copies are checked together just before they go out, and the copies the
     SMTP server took are marked sent together at the end of each part, also when
     something goes wrong half-way (a crash re-sends at most a part's worth of copies).
 
-    Pipelined: the next copy's gpg runs while this one goes out by SMTP, and the last
-    copy of a part is still in gpg while the part's copies are marked sent and the next
-    part is checked: a worker keeps gpg busy instead of waiting on it, then on SMTP, then
-    on the database, in turn. That last copy is checked again and marked with the next
-    part."""
+    The last copy of a part is still in gpg while the part's copies are marked sent and
+    the next part is checked; that copy is checked again and marked with the next part.
+    With gpg_ahead() 1 every copy is pipelined so: the next copy's gpg runs while this
+    one goes out by SMTP. A worker then keeps gpg busy instead of waiting on it, then on
+    SMTP, then on the database, in turn: the better choice when it has a core to itself.
+    Where workers share the cores (the default, 0), two gpg runs of each worker at once
+    only crowd each other: 8% more CPU per copy (benchmarks/fanout.py)."""
     from .tracing import delivery_variants
 
-    step = recheck_every()
+    most, seconds, ahead = recheck_every(), recheck_seconds(), gpg_ahead()
     sent: list[tuple[Delivery, int]] = []  # handed to SMTP, not yet marked
-    # Copies whose gpg is running, oldest first: at most the one being sent and the next.
+    # Copies whose gpg is running, oldest first: at most the one being sent and, with
+    # gpg_ahead() 1, the next.
     in_flight: list[tuple[Delivery, int, object]] = []
 
     def deliver_oldest() -> tuple[Delivery, str | None]:
@@ -306,12 +342,15 @@ def _send_parts(rows: list[Delivery], claimed: dict[int, int]):
             # timeout); theirs is the row now. Reported as skipped, like a lost claim.
             yield row, Delivery.State.SENT if row.pk in marked else SKIPPED
 
+    start, size = 0, most
     try:
-        for start in range(0, len(rows), step):
+        while start < len(rows):
+            began = _clock()
             # The copy carried over from the previous part (still in gpg, not yet sent)
             # is checked again with this part: what is known now applies to it too.
             carried = {entry[0].pk: entry for entry in in_flight}
-            part = rows[start : start + step] + [entry[0] for entry in in_flight]
+            fresh = rows[start : start + size]
+            part = fresh + [entry[0] for entry in in_flight]
             ready = []
             for row, attempt, state, reasons, check in _checked(part, claimed):
                 if row.pk in carried:
@@ -326,7 +365,8 @@ def _send_parts(rows: list[Delivery], claimed: dict[int, int]):
                     _finish(row, attempt=attempt, state=state, reasons=reasons)
                     yield row, state
             variants = delivery_variants(deliveries=[row for row, _, _ in ready])
-            for row, attempt, armored in ready:
+            more = start + len(fresh) < len(rows)
+            for index, (row, attempt, armored) in enumerate(ready, start=1):
                 started = _start_one(
                     row, attempt=attempt, armored=armored, variant=variants[row.pk]
                 )
@@ -334,12 +374,20 @@ def _send_parts(rows: list[Delivery], claimed: dict[int, int]):
                     yield row, started
                 else:
                     in_flight.append((row, attempt, started))
-                while len(in_flight) > 1:
+                # A part's last copy (when another part follows) stays in gpg while the
+                # part is marked and the next is checked, whatever gpg_ahead(): the
+                # worker waits on the database with gpg busy rather than in turn.
+                limit = max(ahead, 1) if more and index == len(ready) else ahead
+                while len(in_flight) > limit:
                     done, outcome = deliver_oldest()
                     if outcome is not None:
                         yield done, outcome
-            if start + step < len(rows):  # the last part is marked once, below
+            start += len(fresh)
+            if start < len(rows):  # the last part is marked once, below
                 yield from mark()
+            size = part_size_next(
+                most=most, seconds=seconds, elapsed=_clock() - began, copies=len(fresh)
+            )
         while in_flight:
             done, outcome = deliver_oldest()
             if outcome is not None:

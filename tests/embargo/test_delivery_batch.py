@@ -206,6 +206,91 @@ def test_a_removal_during_a_batch_cancels_the_copies_not_yet_checked(batch, monk
         assert Reason.ORG_REMOVED in row.reasons
 
 
+def test_parts_shrink_to_what_goes_out_in_the_time_allowed():
+    # Five copies in a second: a quarter of a second allows one.
+    assert delivery_module.part_size_next(most=20, seconds=0.25, elapsed=1.0, copies=5) == 1
+    assert delivery_module.part_size_next(most=20, seconds=0.5, elapsed=0.1, copies=2) == 10
+
+
+def test_parts_stay_within_their_bounds_however_fast_or_slow_copies_go():
+    assert delivery_module.part_size_next(most=20, seconds=0.5, elapsed=0.01, copies=20) == 20
+    assert delivery_module.part_size_next(most=20, seconds=0.5, elapsed=60.0, copies=1) == 1
+    assert delivery_module.part_size_next(most=20, seconds=0.5, elapsed=0.0, copies=3) == 20
+    assert delivery_module.part_size_next(most=20, seconds=0.0, elapsed=1.0, copies=3) == 1
+
+
+def _slow_clock(monkeypatch, step: float) -> None:
+    """Every reading of the send loop's clock is `step` seconds after the last: each part
+    seems to take that long, as with a slow mail server."""
+    now = [0.0]
+
+    def clock():
+        now[0] += step
+        return now[0]
+
+    monkeypatch.setattr(delivery_module, "_clock", clock)
+
+
+def test_slow_copies_are_checked_more_often_than_every_recheck_every(batch, monkeypatch, settings):
+    # At most three copies a part, and a part may take 0.05 s; the first took 0.1 s, so
+    # from then on every copy is checked just before it goes. Organisation B is removed
+    # as its first copy goes out: its two copies after that are cancelled. With parts of
+    # three, those two would have been checked with it, before the removal, and sent.
+    settings.HAULOUT_DELIVERY_RECHECK_EVERY = 3
+    settings.HAULOUT_DELIVERY_RECHECK_SECONDS = 0.05
+    settings.HAULOUT_DELIVERY_GPG_AHEAD = 0
+    _slow_clock(monkeypatch, 0.1)
+    rows = batch["rows"]
+    second = rows[-1].organization_id
+    assert [row.organization_id == second for row in rows] == [False] * 3 + [True] * 3
+    real_send = delivery_module._smtp_send
+    calls: list[str] = []
+
+    def send(wire, *, from_email, to):
+        calls.append(to)
+        if to == rows[3].email:
+            Organization.objects.filter(pk=second).update(status=Organization.Status.REMOVED)
+        return real_send(wire, from_email=from_email, to=to)
+
+    monkeypatch.setattr(delivery_module, "_smtp_send", send)
+    checks = []
+    real_check = delivery_module.eligibility_at_send
+
+    def counted(**kwargs):
+        checks.append(sorted(kwargs["team_member_ids"]))
+        return real_check(**kwargs)
+
+    monkeypatch.setattr(delivery_module, "eligibility_at_send", counted)
+
+    outcomes = deliveries_send(delivery_ids=[row.pk for row in rows])
+
+    assert [outcomes[row.pk] for row in rows] == ["sent"] * 4 + ["cancelled"] * 2
+    assert calls == [row.email for row in rows[:4]]
+    # One check of the first three, then one per copy, each with the copy before it
+    # (still in gpg at the end of its part, so checked again).
+    assert [len(members) for members in checks] == [3, 2, 2, 2]
+    for row in rows[4:]:
+        row.refresh_from_db()
+        assert Reason.ORG_REMOVED in row.reasons
+
+
+def test_quick_copies_are_checked_every_recheck_every(batch, monkeypatch, settings):
+    settings.HAULOUT_DELIVERY_RECHECK_EVERY = 3
+    settings.HAULOUT_DELIVERY_RECHECK_SECONDS = 0.5
+    _slow_clock(monkeypatch, 0.001)
+    checks = []
+    real_check = delivery_module.eligibility_at_send
+
+    def counted(**kwargs):
+        checks.append(kwargs["team_member_ids"])
+        return real_check(**kwargs)
+
+    monkeypatch.setattr(delivery_module, "eligibility_at_send", counted)
+    outcomes = deliveries_send(delivery_ids=[row.pk for row in batch["rows"]])
+    assert set(outcomes.values()) == {Delivery.State.SENT}
+    assert len(checks) == 2
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_racing_on_overlapping_batches_send_each_row_once(
     person_keys, team_key, monkeypatch, settings
@@ -247,9 +332,15 @@ def test_two_workers_racing_on_overlapping_batches_send_each_row_once(
     assert AuditEvent.objects.filter(action="delivery.sent").count() == len(ids)
 
 
-def test_the_next_copys_gpg_runs_while_the_previous_copy_goes_out(batch, monkeypatch):
-    # The worker's pipeline: when a copy is handed to SMTP, the next copy's gpg has
-    # already been started (and not yet collected).
+@pytest.mark.parametrize("ahead", [0, 1])
+def test_the_next_copys_gpg_runs_while_the_previous_copy_goes_out_when_asked(
+    batch, monkeypatch, settings, ahead
+):
+    # The worker's pipeline (HAULOUT_DELIVERY_GPG_AHEAD 1): when a copy is handed to
+    # SMTP, the next copy's gpg has already been started (and not yet collected). At 0
+    # (the default) one copy at a time: nothing else is in gpg while a copy goes out,
+    # but for the last copy of a part, which is in gpg while the part is marked.
+    settings.HAULOUT_DELIVERY_GPG_AHEAD = ahead
     started, collected, in_flight_at_send = [], [], []
     real_start, real_send = crypto.notice_seal_start, delivery_module._smtp_send
 
@@ -273,8 +364,11 @@ def test_the_next_copys_gpg_runs_while_the_previous_copy_goes_out(batch, monkeyp
     monkeypatch.setattr(delivery_module, "_smtp_send", send)
     ids = [row.pk for row in batch["rows"]]
     assert deliveries_send(delivery_ids=ids) == dict.fromkeys(ids, Delivery.State.SENT)
-    # Every copy but the last of each part of the batch had the next one's gpg running.
-    assert in_flight_at_send.count(1) >= len(ids) - 1
+    if ahead:
+        # Every copy but the last of the batch had the next one's gpg running.
+        assert in_flight_at_send.count(1) >= len(ids) - 1
+    else:
+        assert in_flight_at_send == [0] * len(ids)
     assert len(mail.outbox) == len(ids)
 
 
@@ -304,13 +398,15 @@ def test_an_error_mid_pipeline_stops_the_running_gpg_and_gives_the_rows_back(bat
     }
 
 
+@pytest.mark.parametrize("ahead", [0, 1])
 def test_the_copy_still_in_gpg_at_the_end_of_a_part_is_checked_again_with_the_next(
-    batch, monkeypatch, settings
+    batch, monkeypatch, settings, ahead
 ):
     # Parts of two: the second copy is still being encrypted when the first part ends,
     # and goes out only after the next part's check, which it joins. Its organisation
     # is removed while the first copy goes out: the check that follows stops it.
     settings.HAULOUT_DELIVERY_RECHECK_EVERY = 2
+    settings.HAULOUT_DELIVERY_GPG_AHEAD = ahead
     rows = batch["rows"]
     first = rows[0].organization_id
     assert [row.organization_id == first for row in rows] == [True] * 3 + [False] * 3
