@@ -21,10 +21,13 @@ import re
 import secrets
 import shutil
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from distributors import openpgp
 from distributors.gpg import BASE_OPTIONS, Gpg, GpgUnavailable, agent_stop, throwaway_home
@@ -263,17 +266,37 @@ def _config() -> tuple:
     )
 
 
+# How long a process uses its gpg home before it looks at the configuration again (the
+# settings, and the team key file's mtime: a replaced key rebuilds the home). Looking on
+# every copy cost about 5% of a worker's CPU in a fan-out (benchmarks/fanout.py); a
+# settings change (tests) makes the next call look at once.
+HOME_RECHECK_SECONDS = 1.0
+_home_recheck_at = 0.0
+# Through the module, so tests can stand in a clock.
+_clock = time.monotonic
+
+
 def _home_get() -> _Home:
-    global _home
+    global _home, _home_recheck_at
+    home = _home
+    # The pid too: after a fork the parent's home belongs to the parent.
+    if home is not None and _clock() < _home_recheck_at and home.config[0] == os.getpid():
+        return home
     with _lock:
         config = _config()
-        if _home is not None and _home.config == config:
-            return _home
-        if _home is not None and _home.config[0] == os.getpid():
-            worker_home_close()
-        # After a fork the parent's home belongs to the parent: leave it alone.
-        _home = _home_build(config)
+        if _home is None or _home.config != config:
+            if _home is not None and _home.config[0] == os.getpid():
+                worker_home_close()
+            # After a fork the parent's home belongs to the parent: leave it alone.
+            _home = _home_build(config)
+        _home_recheck_at = _clock() + HOME_RECHECK_SECONDS
         return _home
+
+
+@receiver(setting_changed)
+def _home_recheck_now(**kwargs) -> None:
+    global _home_recheck_at
+    _home_recheck_at = 0.0
 
 
 def _home_build(config: tuple) -> _Home:

@@ -425,6 +425,47 @@ def test_each_process_has_its_own_private_home_and_never_imports_a_recipient(
     assert not (home / "random_seed").exists()
 
 
+class _Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_replaced_team_key_file_rebuilds_the_home_once_the_recheck_time_passes(
+    team, settings, monkeypatch
+):
+    clock = _Clock()
+    monkeypatch.setattr(crypto, "_clock", clock)
+    first = crypto._home_get()
+    key_file = Path(settings.HAULOUT_TEAM_KEY_FILE)
+    stamp = key_file.stat().st_mtime_ns + 10**9
+    os.utime(key_file, ns=(stamp, stamp))  # the key file replaced in place
+    clock.now += crypto.HOME_RECHECK_SECONDS / 2
+    assert crypto._home_get() is first  # not looked at again yet
+    clock.now += crypto.HOME_RECHECK_SECONDS
+    second = crypto._home_get()
+    assert second is not first
+    assert second.path != first.path
+    assert not first.path.exists()  # the old home and its agent are gone
+    assert crypto._home_get() is second
+
+
+def test_a_changed_setting_is_seen_by_the_next_copy_at_once(team, settings, monkeypatch):
+    monkeypatch.setattr(crypto, "_clock", _Clock())  # the clock stands still
+    first = crypto._home_get()
+    other_root = Path(tempfile.mkdtemp(prefix="hc-"))
+    try:
+        settings.GPG_HOME_ROOT = other_root
+        second = crypto._home_get()
+        assert second is not first
+        assert second.path.parent == other_root
+    finally:
+        crypto.worker_home_close()
+        shutil.rmtree(other_root, ignore_errors=True)
+
+
 def test_homes_left_by_dead_processes_are_swept(team, recipient, settings):
     stale = Path(settings.GPG_HOME_ROOT) / "worker-4194999"  # above any real pid_max
     stale.mkdir()
