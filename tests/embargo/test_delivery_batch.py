@@ -15,7 +15,7 @@ from distributors.eligibility import Reason
 from distributors.models import AuditEvent, Organization
 from embargo import crypto
 from embargo.models import Delivery, Notice
-from embargo.services import deliveries_enqueue, notice_send
+from embargo.services import deliveries_enqueue, delivery_rows, notice_send
 from embargo.services import delivery as delivery_module
 from embargo.services.delivery import DEFERRED, SKIPPED, deliveries_send
 from embargo.tasks import delivery_send_task
@@ -42,7 +42,7 @@ def batch(person_keys, team_key, monkeypatch, settings, db):
 
 def _claim(ids: list[int]) -> dict[int, int]:
     """{id: attempt} of the rows a claim took."""
-    return {row.pk: attempt for row, attempt in delivery_module._claim_rows(ids)}
+    return {row.pk: attempt for row, attempt in delivery_rows.deliveries_claim(delivery_ids=ids)}
 
 
 def test_tasks_carry_batches_of_ids_each_row_once(batch, monkeypatch, settings):
@@ -88,7 +88,7 @@ def test_marking_sent_skips_a_row_whose_claim_moved_on_and_records_one_event_per
     Delivery.objects.filter(pk=retried.pk).update(attempts=2)
     claimed[retried.pk] = 2
 
-    marked = delivery_module._mark_sent([(row, claimed[row.pk]) for row in rows])
+    marked = delivery_rows.deliveries_mark_sent(sent=[(row, claimed[row.pk]) for row in rows])
 
     assert marked == {row.pk for row in rows[1:]}
     assert Delivery.objects.get(pk=moved.pk).state == Delivery.State.SENDING
