@@ -1,0 +1,10 @@
+# Placeholder filled in by the change that owns it (issue 15).
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("distributors", "0007_personal_bars"),
+    ]
+
+    operations = []
