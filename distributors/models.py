@@ -469,3 +469,7 @@ class BlockedIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.value}"
+
+
+# Claims that keep periodic jobs to one run's worth of mail (issue 15).
+from .periodic import PeriodicClaim  # noqa: E402, F401

@@ -62,22 +62,46 @@ def invitation_send_task(invitation_id: int) -> None:
     invitation_send(invitation_id=invitation_id)
 
 
-@shared_task(
-    autoretry_for=(SMTPException, OSError), retry_backoff=True, retry_jitter=True, max_retries=3
-)
+# Periodic jobs (beat): they claim and queue, and mail nothing themselves, so there is
+# nothing for them to retry; each reminder's own mail task retries the mail server.
+@shared_task(ignore_result=True)
 def key_expiry_warnings_task() -> None:
     from .services.reminders import key_expiry_warnings_send
 
     key_expiry_warnings_send()
 
 
-@shared_task(
-    autoretry_for=(SMTPException, OSError), retry_backoff=True, retry_jitter=True, max_retries=3
-)
+@shared_task(ignore_result=True)
 def policy_reminders_task() -> None:
     from .services.reminders import policy_reminders_send
 
     policy_reminders_send()
+
+
+@shared_task(
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=8,
+    ignore_result=True,
+)
+def key_expiry_warning_mail_task(key_id: int) -> None:
+    from .services.reminders import key_expiry_warning_mail
+
+    key_expiry_warning_mail(key_id=key_id)
+
+
+@shared_task(
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=8,
+    ignore_result=True,
+)
+def policy_reminder_mail_task(user_id: int) -> None:
+    from .services.reminders import policy_reminder_mail
+
+    policy_reminder_mail(user_id=user_id)
 
 
 @shared_task(

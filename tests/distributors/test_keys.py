@@ -302,49 +302,95 @@ def test_a_replaced_key_cannot_be_revoked(alice):
 # --- expiry warnings ------------------------------------------------------------------------
 
 
-def test_key_expiry_is_warned_at_30_and_7_days_once_each():
+def test_key_expiry_is_warned_at_30_and_7_days_once_each(django_capture_on_commit_callbacks):
     now = timezone.now()
     key = PgpKeyFactory(expires_at=now + timedelta(days=29))
     PgpKeyFactory(expires_at=now + timedelta(days=60))  # too far
     PgpKeyFactory(expires_at=now + timedelta(days=5), state=PgpKey.State.REPLACED)
 
-    assert key_expiry_warnings_send(now=now) == 1
-    assert key_expiry_warnings_send(now=now + timedelta(days=1)) == 0
+    def warn(at):
+        with django_capture_on_commit_callbacks(execute=True):
+            return key_expiry_warnings_send(now=at)
+
+    assert warn(now) == 1
+    assert warn(now + timedelta(days=1)) == 0
     key.refresh_from_db()
     assert key.expiry_warned_days == 30
 
-    assert key_expiry_warnings_send(now=now + timedelta(days=23)) == 1
-    assert key_expiry_warnings_send(now=now + timedelta(days=24)) == 0
+    assert warn(now + timedelta(days=23)) == 1
+    assert warn(now + timedelta(days=24)) == 0
     key.refresh_from_db()
     assert key.expiry_warned_days == 7
 
     assert [m.to for m in mail.outbox] == [[key.user.email], [key.user.email]]
+    assert "30 days" in mail.outbox[0].subject and "7 days" in mail.outbox[1].subject
     assert key.fingerprint not in mail.outbox[0].body + mail.outbox[0].subject
     assert "BEGIN PGP" not in mail.outbox[0].body
     assert AuditEvent.objects.filter(action="pgp_key.expiry_warned").count() == 2
 
 
-def test_a_key_found_late_gets_only_the_closest_warning():
+def test_a_key_found_late_gets_only_the_closest_warning(django_capture_on_commit_callbacks):
     now = timezone.now()
     key = PgpKeyFactory(expires_at=now + timedelta(days=3))
-    assert key_expiry_warnings_send(now=now) == 1
-    assert key_expiry_warnings_send(now=now) == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        assert key_expiry_warnings_send(now=now) == 1
+        assert key_expiry_warnings_send(now=now) == 0
     key.refresh_from_db()
     assert key.expiry_warned_days == 7
+    assert len(mail.outbox) == 1
 
 
-def test_a_failed_mail_leaves_the_warning_to_the_next_run(monkeypatch):
+def test_the_warning_is_queued_after_the_commit_not_mailed_inside_the_claim(
+    django_capture_on_commit_callbacks,
+):
     now = timezone.now()
     key = PgpKeyFactory(expires_at=now + timedelta(days=20))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert key_expiry_warnings_send(now=now) == 1
+    # Claimed and audited, but nothing mailed while the claim's transaction was open.
+    assert mail.outbox == []
+    assert PgpKey.objects.get(pk=key.pk).expiry_warned_days == 30
+    assert len(callbacks) == 1
+    callbacks[0]()
+    assert [m.to for m in mail.outbox] == [[key.user.email]]
 
-    def broken(**kwargs):
-        raise OSError("smtp down")
 
-    monkeypatch.setattr("distributors.services.reminders.mail_notify", broken)
-    with pytest.raises(OSError):
-        key_expiry_warnings_send(now=now)
+def test_a_failed_mail_is_retried_by_its_task_and_the_warning_is_not_repeated(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    now = timezone.now()
+    key = PgpKeyFactory(expires_at=now + timedelta(days=20))
+    from distributors.services import reminders
+
+    real_mail, failures = reminders.mail_notify, []
+
+    def flaky(**kwargs):
+        if not failures:
+            failures.append(1)
+            raise OSError("smtp down")
+        return real_mail(**kwargs)
+
+    monkeypatch.setattr(reminders, "mail_notify", flaky)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert key_expiry_warnings_send(now=now) == 1
+    assert failures == [1]
+    assert [m.to for m in mail.outbox] == [[key.user.email]]
     key.refresh_from_db()
-    assert key.expiry_warned_days is None
-    assert not AuditEvent.objects.filter(action="pgp_key.expiry_warned").exists()
-    monkeypatch.undo()
-    assert key_expiry_warnings_send(now=now) == 1
+    assert key.expiry_warned_days == 30
+    assert AuditEvent.objects.filter(action="pgp_key.expiry_warned").count() == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert key_expiry_warnings_send(now=now) == 0
+    assert len(mail.outbox) == 1
+
+
+def test_a_key_replaced_before_its_warning_goes_out_gets_no_mail(
+    django_capture_on_commit_callbacks,
+):
+    now = timezone.now()
+    key = PgpKeyFactory(expires_at=now + timedelta(days=20))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert key_expiry_warnings_send(now=now) == 1
+    PgpKey.objects.filter(pk=key.pk).update(state=PgpKey.State.REPLACED)
+    for callback in callbacks:
+        callback()
+    assert mail.outbox == []

@@ -373,7 +373,9 @@ def test_an_admin_of_another_organisation_cannot_remove_anyone(admin_member, out
 # --- policy reminders -------------------------------------------------------------------------
 
 
-def test_people_who_have_not_accepted_the_policy_are_reminded_at_most_weekly():
+def test_people_who_have_not_accepted_the_policy_are_reminded_at_most_weekly(
+    django_capture_on_commit_callbacks,
+):
     member_org = MemberOrganizationFactory()
     pending = TeamMemberFactory(organization=member_org)
     accepted = TeamMemberFactory(organization=member_org)
@@ -385,7 +387,11 @@ def test_people_who_have_not_accepted_the_policy_are_reminded_at_most_weekly():
     inactive.user.save(update_fields=["is_active"])
     now = timezone.now()
 
-    assert policy_reminders_send(now=now) == 1
+    def remind(at):
+        with django_capture_on_commit_callbacks(execute=True):
+            return policy_reminders_send(now=at)
+
+    assert remind(now) == 1
     assert [m.to for m in mail.outbox] == [[pending.user.email]]
     assert "/me/" in mail.outbox[0].body
     assert AuditEvent.objects.filter(
@@ -393,8 +399,8 @@ def test_people_who_have_not_accepted_the_policy_are_reminded_at_most_weekly():
     ).exists()
 
     # The rate limit reads the audit log, whose events carry the real clock.
-    assert policy_reminders_send(now=timezone.now() + timedelta(days=6)) == 0
-    assert policy_reminders_send(now=timezone.now() + timedelta(days=7, minutes=1)) == 1
+    assert remind(timezone.now() + timedelta(days=6)) == 0
+    assert remind(timezone.now() + timedelta(days=7, minutes=1)) == 1
     assert len(mail.outbox) == 2
 
 
