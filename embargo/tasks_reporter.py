@@ -27,3 +27,17 @@ def first_response_overdue_task() -> None:
     from .services.reporter import first_response_overdue_alert
 
     first_response_overdue_alert()
+
+
+@shared_task(
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=8,
+    ignore_result=True,
+)
+def first_response_overdue_mail_task(vulnerability_ids: list[int]) -> None:
+    from .services.reporter import first_response_overdue_mail
+
+    first_response_overdue_mail(vulnerability_ids=[int(pk) for pk in vulnerability_ids])

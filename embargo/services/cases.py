@@ -355,14 +355,17 @@ def vulnerability_disclose(*, vulnerability: Vulnerability, actor=None) -> Vulne
     from ..tasks import embargo_lifted_mail_task
 
     case = _locked(vulnerability)
-    if case.state not in Vulnerability.LIFTABLE_STATES:
-        raise ValidationError("Only a triaged, fixing or notified case can be disclosed.")
     previous = case.state
     now = timezone.now()
-    case.state = Vulnerability.State.DISCLOSED
-    case.disclosed_at = now
-    case.updated_at = now
-    case.save(update_fields=["state", "disclosed_at", "updated_at"])
+    # The claim is a conditional UPDATE, not the lock above: SQLite has no row locks, and
+    # of a staff click and the periodic lift (or two lifts) exactly one must disclose and
+    # queue the mail to everyone told.
+    lifted = Vulnerability.objects.filter(
+        pk=case.pk, state=previous, state__in=Vulnerability.LIFTABLE_STATES
+    ).update(state=Vulnerability.State.DISCLOSED, disclosed_at=now, updated_at=now)
+    if not lifted:
+        raise ValidationError("Only a triaged, fixing or notified case can be disclosed.")
+    case.state, case.disclosed_at, case.updated_at = Vulnerability.State.DISCLOSED, now, now
     audit_record(
         actor=actor, action="vulnerability.disclosed", target=case, data={"from": previous}
     )
@@ -379,7 +382,9 @@ def _queue_quietly(task, *args) -> None:
 
 def embargo_lift_due(*, now: datetime | None = None) -> list[int]:
     """Discloses every case whose disclosure time has come. One transaction per case, so
-    one bad case cannot hold back the others."""
+    one bad case cannot hold back the others. Safe to run twice at once: a case another
+    run disclosed first is skipped (vulnerability_disclose claims it), so its recipients
+    are told once."""
     now = now or timezone.now()
     due = Vulnerability.objects.filter(
         state__in=Vulnerability.LIFTABLE_STATES, disclosure_at__lte=now

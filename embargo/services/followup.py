@@ -52,7 +52,10 @@ def delivery_acknowledge(*, reference_code: str, user) -> Delivery:
 
 def acknowledgement_reminders_send(*, now=None) -> tuple[int, int]:
     """One plain reminder a day after sending; a day after that, staff are told who still
-    has not acknowledged. Returns (reminders queued, notices reported to staff)."""
+    has not acknowledged. Returns (reminders queued, notices reported to staff).
+
+    Safe to run twice at once: every reminder and every alert is claimed by a conditional
+    UPDATE before its mail is queued after the commit."""
     from ..tasks import acknowledgement_reminder_mail_task, staff_unacknowledged_alert_task
 
     now = now or timezone.now()
@@ -86,10 +89,15 @@ def acknowledgement_reminders_send(*, now=None) -> tuple[int, int]:
     alert_cutoff = now - timedelta(hours=settings.HAULOUT_ACK_STAFF_ALERT_HOURS)
     overdue = unacknowledged.filter(staff_alerted_at__isnull=True, reminded_at__lte=alert_cutoff)
     notices = sorted(set(overdue.values_list("notice_id", flat=True)))
+    reported = []
     for notice_id in notices:
         with transaction.atomic():
+            # Conditional too (`overdue` requires staff_alerted_at IS NULL): a person that
+            # another run reported meanwhile is not counted, and a run that finds nobody
+            # left sends no alert.
             count = overdue.filter(notice_id=notice_id).update(staff_alerted_at=now)
             if count:
+                reported.append(notice_id)
                 audit_record(
                     actor=None,
                     action="notice.unacknowledged_reported",
@@ -101,7 +109,7 @@ def acknowledgement_reminders_send(*, now=None) -> tuple[int, int]:
                         staff_unacknowledged_alert_task, pk, n
                     )
                 )
-    return len(reminded), len(notices)
+    return len(reminded), len(reported)
 
 
 def acknowledgement_reminder_mail(*, delivery_id: int) -> int:

@@ -406,9 +406,15 @@ def sanction_lift(*, sanction: Sanction, actor, reason: str) -> Sanction:
     )
     if sanction.kind != Sanction.Kind.SUSPENSION or sanction.lifted_at is not None:
         raise ValidationError("Only a suspension in force can be lifted.")
+    now = timezone.now()
+    # Claimed by a conditional UPDATE as well as the lock: SQLite has no row locks, and
+    # of two lifts at once (staff and the periodic job, or two jobs) one must win.
+    if not Sanction.objects.filter(
+        pk=sanction.pk, kind=Sanction.Kind.SUSPENSION, lifted_at__isnull=True
+    ).update(lifted_at=now, lifted_by=actor):
+        raise ValidationError("Only a suspension in force can be lifted.")
+    sanction.lifted_at, sanction.lifted_by = now, actor
     organization_reinstate(organization=sanction.organization, actor=actor, reason=reason)
-    sanction.lifted_at, sanction.lifted_by = timezone.now(), actor
-    sanction.save(update_fields=["lifted_at", "lifted_by"])
     audit_record(
         actor=actor,
         action="sanction.lifted",
@@ -420,7 +426,9 @@ def sanction_lift(*, sanction: Sanction, actor, reason: str) -> Sanction:
 
 
 def suspensions_lift_due(*, now: datetime | None = None) -> list[int]:
-    """Reinstates every organisation whose suspension reached its end date."""
+    """Reinstates every organisation whose suspension reached its end date. Safe to run
+    twice at once: the run that loses a lift gets a ValidationError, skipped without a
+    word (its transaction, and so its mail, rolls back)."""
     from distributors.services.sanctions import suspensions_due
 
     lifted = []

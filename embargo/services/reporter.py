@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from distributors.audit import audit_record
 from distributors.models import AuditEvent
+from distributors.periodic import task_queue_after_commit
 
 from ..mail import plain_mail
 from ..models import Vulnerability
@@ -68,7 +69,13 @@ def vulnerability_first_response_record(*, vulnerability: Vulnerability, actor) 
 
 def first_response_overdue_alert(*, now: datetime | None = None) -> int:
     """Tells staff, once per case, about open cases whose reporter has had no first
-    response two business days after the report. Returns the number of cases."""
+    response two business days after the report. Returns the number of cases.
+
+    Safe to run twice at once: the cases are marked first, by a conditional UPDATE in one
+    transaction with their audit events, and the mail is queued after the commit with
+    the ids this run marked. A run that finds every case marked already sends nothing."""
+    from ..tasks_reporter import first_response_overdue_mail_task
+
     now = now or timezone.now()
     candidates = Vulnerability.objects.filter(
         state__in=Vulnerability.OPEN_STATES,
@@ -80,9 +87,35 @@ def first_response_overdue_alert(*, now: datetime | None = None) -> int:
     due = [case for case in candidates if first_response_due_for_alert(case) <= now]
     if not due:
         return 0
+    marked = []
+    with transaction.atomic():
+        for case in due:
+            if Vulnerability.objects.filter(
+                pk=case.pk,
+                state__in=Vulnerability.OPEN_STATES,
+                first_response_at__isnull=True,
+                first_response_alerted_at__isnull=True,
+            ).update(first_response_alerted_at=now):
+                audit_record(actor=None, action="vulnerability.first_response_overdue", target=case)
+                marked.append(case.pk)
+        if marked:
+            task_queue_after_commit(first_response_overdue_mail_task, marked)
+    return len(marked)
+
+
+def first_response_overdue_mail(*, vulnerability_ids: list[int]) -> int:
+    """The staff alert for the cases a run marked; a case answered meanwhile is left
+    out, and nothing is sent if none is left."""
+    cases = Vulnerability.objects.filter(
+        pk__in=vulnerability_ids,
+        state__in=Vulnerability.OPEN_STATES,
+        first_response_at__isnull=True,
+    ).order_by("reported_at", "pk")
+    if not cases:
+        return 0
     staff = get_user_model().objects.filter(is_staff=True, is_active=True)
     # Staff mail says which case and where, never what it is about.
-    plain_mail(
+    return plain_mail(
         recipients=staff.values_list("email", flat=True),
         template="first_response_overdue",
         context={
@@ -93,18 +126,10 @@ def first_response_overdue_alert(*, now: datetime | None = None) -> int:
                     "url": settings.SITE_URL
                     + reverse("embargo:case_detail", kwargs={"pk": case.pk}),
                 }
-                for case in due
+                for case in cases
             ],
         },
     )
-    with transaction.atomic():
-        for case in due:
-            marked = Vulnerability.objects.filter(
-                pk=case.pk, first_response_alerted_at__isnull=True
-            ).update(first_response_alerted_at=now)
-            if marked:
-                audit_record(actor=None, action="vulnerability.first_response_overdue", target=case)
-    return len(due)
 
 
 # ---------------------------------------------------------------- telling the reporter
