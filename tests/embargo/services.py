@@ -288,6 +288,54 @@ class Worker:
         self.log.close()
 
 
+class Beat:
+    """A `celery -A config beat` process with a schedule file of its own, as a second
+    beat started by mistake would have."""
+
+    def __init__(self, name: str, env: dict, log_dir: Path):
+        self.name = name
+        tag = f"{name}-{uuid.uuid4().hex[:6]}"
+        self.log_path = log_dir / f"beat-{tag}.log"
+        self.log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [
+                str(CELERY),
+                "-A",
+                "config",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(log_dir / f"celerybeat-schedule-{tag}"),
+            ],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def output(self) -> str:
+        return self.log_path.read_bytes().decode(errors="replace")
+
+    def sent(self, entry: str) -> int:
+        """How many times this beat has queued the schedule entry `entry`."""
+        if self.process.poll() is not None and not self.log.closed:
+            raise AssertionError(f"beat {self.name} exited:\n{self.output()[-3000:]}")
+        return self.output().count(f"Scheduler: Sending due task {entry} (")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        if not self.log.closed:
+            self.log.close()
+
+
 @dataclass
 class RealServices:
     broker_url: str
@@ -297,6 +345,7 @@ class RealServices:
     env: dict
     log_dir: Path
     workers: list[Worker] = field(default_factory=list)
+    beats: list[Beat] = field(default_factory=list)
     published: list = field(default_factory=list)
 
     def worker(self, name: str = "w", **extra_env) -> Worker:
@@ -304,6 +353,13 @@ class RealServices:
         worker = Worker(name, env, self.log_dir, self.queue)
         self.workers.append(worker)
         return worker.wait_ready()
+
+    def beat(self, name: str = "b", **extra_env) -> Beat:
+        """Starts a beat (it does not wait: two calls start two beats together)."""
+        env = {**self.env, **{key: str(value) for key, value in extra_env.items()}}
+        beat = Beat(name, env, self.log_dir)
+        self.beats.append(beat)
+        return beat
 
     def worker_logs(self) -> str:
         return "\n".join(worker.output() for worker in self.workers)
@@ -382,6 +438,7 @@ def real_services_factory(transactional_db, settings, tmp_path, team_key):
         }
         services = RealServices(broker_url, queue, sink, controller.port, env, tmp_path)
         started.append(lambda: [worker.stop() for worker in services.workers])
+        started.append(lambda: [beat.stop() for beat in services.beats])
         # Record every task message this process publishes (the broker sees the same).
         from celery.signals import before_task_publish
 
