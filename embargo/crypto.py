@@ -49,7 +49,25 @@ _FINGERPRINT = re.compile(r"^[0-9A-F]{40}$")
 
 
 class CryptoError(Exception):
-    """Nothing could be encrypted; never fall back to sending plaintext."""
+    """Nothing could be encrypted; never fall back to sending plaintext.
+
+    The subclasses say whose fault it is, which decides what becomes of the copy:
+    RecipientKeyError fails it (the person must fix their key); anything else is this
+    machine's gpg or the team key, which can come back, so the copy waits."""
+
+
+class RecipientKeyError(CryptoError):
+    """The recipient's key cannot be encrypted to (malformed, expired, revoked, not the
+    pinned key). Trying again will not help."""
+
+
+class TeamKeyError(CryptoError):
+    """The team's signing key or its passphrase cannot be used: the operators' to fix."""
+
+
+class GpgEnvironmentError(CryptoError):
+    """gpg cannot run here right now (binary missing, home not writable, agent not
+    starting, too slow): nothing to do with any key."""
 
 
 @dataclass
@@ -95,7 +113,7 @@ def notice_seal_start(*, recipient_armored: str, fingerprint: str, plaintext: by
     (send the previous copy) before Sealing.result() waits for it and checks it."""
     fingerprint = fingerprint.strip().upper()
     if not _FINGERPRINT.match(fingerprint):
-        raise CryptoError("the pinned fingerprint is not 40 hex digits")
+        raise RecipientKeyError("the pinned fingerprint is not 40 hex digits")
     home = _home_get()
     key_data, key_ids = _recipient_key(recipient_armored, fingerprint)
     # The key reaches gpg through a pipe (--recipient-file /dev/fd/N): nothing per copy
@@ -115,7 +133,7 @@ def notice_seal_start(*, recipient_armored: str, fingerprint: str, plaintext: by
             pass_fds=(key_read,),
         )
     except (GpgRunError, OSError) as error:
-        raise CryptoError(f"gpg failed during encrypt: {error}") from error
+        raise GpgEnvironmentError(f"gpg failed during encrypt: {error}") from error
     finally:
         os.close(key_read)  # gpg has its own copy
     return Sealing(run, key_ids, home.team_fingerprint)
@@ -133,20 +151,23 @@ class Sealing:
         try:
             returncode, ciphertext, raw_status = self._run.finish()
         except GpgRunError as error:
-            raise CryptoError(f"{error} during encrypt") from error
+            raise GpgEnvironmentError(f"{error} during encrypt") from error
         status = raw_status.decode("utf-8", "replace")
         if returncode != 0 or "[GNUPG:] END_ENCRYPTION" not in status:
-            raise CryptoError(f"gpg did not encrypt: {_status_phrase(status)}")
+            # Only what gpg says about the recipient is the key's fault; a bad passphrase,
+            # a dead agent or a missing status is this machine's.
+            fault = RecipientKeyError if _recipient_refused(status) else GpgEnvironmentError
+            raise fault(f"gpg did not encrypt: {_status_phrase(status)}")
         signed = re.search(r"^\[GNUPG:\] SIG_CREATED .* ([0-9A-F]{40})$", status, re.MULTILINE)
         if not signed or signed.group(1) != self._team:
-            raise CryptoError("gpg did not sign with the team key")
+            raise TeamKeyError("gpg did not sign with the team key")
         if not ciphertext.startswith(b"-----BEGIN PGP MESSAGE-----"):
-            raise CryptoError("gpg returned no PGP message")
+            raise GpgEnvironmentError("gpg returned no PGP message")
         # The armor checksum guards against damage in transit, not tampering, and this
         # armor comes straight from gpg's pipe: only the packets are checked.
         text = ciphertext.decode("ascii", "replace")
         if not ciphertext_is_for(text, set(self._key_ids), verify_checksum=False):
-            raise CryptoError("the message is not encrypted to exactly the pinned key")
+            raise RecipientKeyError("the message is not encrypted to exactly the pinned key")
         return ciphertext
 
     def abandon(self) -> None:
@@ -239,8 +260,13 @@ def worker_home_prepare() -> bool:
     with the reason until the key is fixed."""
     try:
         home = _home_get()
-    except (CryptoError, GpgUnavailable) as error:
+    except TeamKeyError as error:
         logger.error("The team signing key cannot be used yet: %s", error)
+        return False
+    except (CryptoError, GpgUnavailable) as error:
+        # Not the key's fault: gpg is missing, its home is not writable or its agent
+        # does not start. Copies wait for it (they are not failed).
+        logger.error("gpg cannot be used on this worker yet: %s", error)
         return False
     logger.info("gpg home ready, signing as %s", home.team_fingerprint)
     return True
@@ -255,7 +281,7 @@ def _config() -> tuple:
         # A replaced team key file (new mtime) rebuilds the home.
         stamp = key_file.stat().st_mtime_ns
     except OSError as error:
-        raise CryptoError(f"the team key file {key_file} cannot be read") from error
+        raise TeamKeyError(f"the team key file {key_file} cannot be read") from error
     return (
         os.getpid(),
         str(settings.GPG_HOME_ROOT),
@@ -309,9 +335,9 @@ def _home_build(config: tuple) -> _Home:
         team_armored = Path(settings.HAULOUT_TEAM_KEY_FILE).read_text()
         passphrase = Path(settings.HAULOUT_TEAM_KEY_PASSPHRASE_FILE).read_text().rstrip("\r\n")
     except OSError as error:
-        raise CryptoError(f"cannot read the team key or its passphrase: {error}") from error
+        raise TeamKeyError(f"cannot read the team key or its passphrase: {error}") from error
     if not passphrase or "\n" in passphrase or "\r" in passphrase:
-        raise CryptoError("the team key passphrase file must hold one non-empty line")
+        raise TeamKeyError("the team key passphrase file must hold one non-empty line")
     try:
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
         _sweep_dead_homes(root)
@@ -323,7 +349,7 @@ def _home_build(config: tuple) -> _Home:
         (path / "gpg-agent.conf").write_text(AGENT_CONF)
     except OSError as error:
         shutil.rmtree(path, ignore_errors=True)
-        raise CryptoError(f"cannot prepare the gpg home: {error}") from error
+        raise GpgEnvironmentError(f"cannot prepare the gpg home: {error}") from error
     try:
         return _home_fill(config, path, team_armored, passphrase)
     except BaseException:
@@ -348,18 +374,18 @@ def _home_fill(config: tuple, path: Path, team_armored: str, passphrase: str) ->
     gpg = home.gpg()
     secret = _run(gpg, "team key listing", lambda: gpg.list_keys(secret=True))
     if imported.sec_read < 1 or len(secret) != 1:
-        raise CryptoError("the team key file must hold exactly one secret key")
+        raise TeamKeyError("the team key file must hold exactly one secret key")
     fingerprint = secret[0]["fingerprint"].upper()
     gpg = home.gpg()
     public = _run(gpg, "team key listing", lambda: gpg.list_keys(keys=[fingerprint]))
     if len(public) != 1 or public[0]["trust"] in ("r", "e", "i", "d"):
-        raise CryptoError("the team key is revoked, expired or invalid")
+        raise TeamKeyError("the team key is revoked, expired or invalid")
     if "S" not in public[0]["cap"]:
-        raise CryptoError("the team key cannot sign")
+        raise TeamKeyError("the team key cannot sign")
     gpg = home.gpg()
     exported = _run(gpg, "team key export", lambda: gpg.export_keys(fingerprint, minimal=True))
     if "-----BEGIN PGP PUBLIC KEY BLOCK-----" not in exported:
-        raise CryptoError("gpg did not export the team public key")
+        raise GpgEnvironmentError("gpg did not export the team public key")
     home.team_fingerprint = fingerprint
     home.team_public = exported
     # One signature now, alone: it checks the passphrase and fills the agent's cache
@@ -371,7 +397,7 @@ def _home_fill(config: tuple, path: Path, team_armored: str, passphrase: str) ->
         lambda: gpg.sign(b"haulout", keyid=fingerprint, passphrase=passphrase, detach=True),
     )
     if not signed.data:
-        raise CryptoError("the team key cannot sign with its passphrase")
+        raise TeamKeyError("the team key cannot sign with its passphrase")
     return home
 
 
@@ -394,16 +420,16 @@ def _recipient_key(armored: str, fingerprint: str) -> tuple[bytes, frozenset[str
         # The CRC again, in Python, cost ~0.1 ms per copy.
         blocks = openpgp.dearmor(armored, verify_checksum=False)
         if len(blocks) != 1 or blocks[0].kind != "PUBLIC KEY BLOCK":
-            raise CryptoError("the recipient key is not exactly one public key block")
+            raise RecipientKeyError("the recipient key is not exactly one public key block")
         data = blocks[0].data
         primaries: list[str] = []
         key_ids: set[str] = set()
         for tag, body in openpgp.packets(data):
             if tag in (openpgp.SECRET_KEY, openpgp.SECRET_SUBKEY):
-                raise CryptoError("the recipient key holds secret material")
+                raise RecipientKeyError("the recipient key holds secret material")
             if tag in (openpgp.PUBLIC_KEY, openpgp.PUBLIC_SUBKEY):
                 if not body or body[0] != 4 or len(body) > 0xFFFF:
-                    raise CryptoError("the recipient key is not an OpenPGP version 4 key")
+                    raise RecipientKeyError("the recipient key is not an OpenPGP version 4 key")
                 # RFC 4880 12.2: SHA-1 over 0x99, a two-octet length and the key body.
                 digest = hashlib.sha1(
                     b"\x99" + len(body).to_bytes(2, "big") + body, usedforsecurity=False
@@ -413,11 +439,11 @@ def _recipient_key(armored: str, fingerprint: str) -> tuple[bytes, frozenset[str
                 if tag == openpgp.PUBLIC_KEY:
                     primaries.append(key_fpr)
     except openpgp.PacketError as error:
-        raise CryptoError(f"the recipient key is malformed: {error}") from error
+        raise RecipientKeyError(f"the recipient key is malformed: {error}") from error
     if primaries != [fingerprint]:
-        raise CryptoError("the recipient key is not exactly the pinned key")
+        raise RecipientKeyError("the recipient key is not exactly the pinned key")
     if len(data) > _PIPE_SAFE_BYTES:
-        raise CryptoError("the recipient key is too large")
+        raise RecipientKeyError("the recipient key is too large")
     return data, frozenset(key_ids)
 
 
@@ -463,6 +489,16 @@ _STATUS_PHRASES = (
 )
 
 
+_RECIPIENT_STATUSES = ("INV_RECP", "KEYEXPIRED", "KEYREVOKED", "NO_PUBKEY")
+
+
+def _recipient_refused(status: str) -> bool:
+    return any(
+        f"[GNUPG:] {keyword} " in status or f"[GNUPG:] {keyword}\n" in status
+        for keyword in _RECIPIENT_STATUSES
+    )
+
+
 def _status_phrase(status: str) -> str:
     for keyword, phrase in _STATUS_PHRASES:
         if f"[GNUPG:] {keyword} " in status or f"[GNUPG:] {keyword}\n" in status:
@@ -501,16 +537,16 @@ def _gpg(home: Path | str, *, timeout: float) -> Gpg:
     try:
         return Gpg(home=home, timeout=timeout)
     except GpgUnavailable as error:
-        raise CryptoError(str(error)) from error
+        raise GpgEnvironmentError(str(error)) from error
 
 
 def _run(gpg: Gpg, what: str, call):
     try:
         result = call()
     except (OSError, ValueError) as error:
-        raise CryptoError(f"gpg failed during {what}: {type(error).__name__}") from error
+        raise GpgEnvironmentError(f"gpg failed during {what}: {type(error).__name__}") from error
     if gpg.timed_out:
-        raise CryptoError(f"gpg took too long during {what}")
+        raise GpgEnvironmentError(f"gpg took too long during {what}")
     return result
 
 

@@ -187,11 +187,17 @@ class Delivery(models.Model):
         SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
+        # The mail server may hold the copy: the connection was lost after the whole
+        # message had gone out, twice. Never tried again automatically (it could be a
+        # third copy); staff are told and decide.
+        UNCERTAIN = "uncertain", "Delivery uncertain"
         WITHHELD = "withheld", "Withheld"
         CANCELLED = "cancelled", "Cancelled"
 
     OPEN_STATES = (State.PENDING, State.SENDING)
-    FINAL_STATES = (State.SENT, State.FAILED, State.WITHHELD, State.CANCELLED)
+    FINAL_STATES = (State.SENT, State.FAILED, State.UNCERTAIN, State.WITHHELD, State.CANCELLED)
+    # Final states that need a person: the security team hears of each (once).
+    ATTENTION_STATES = (State.FAILED, State.UNCERTAIN)
 
     # Indexed by one_delivery_per_person, which starts with it: every index on this table
     # is written again each time a copy changes state (claimed, sent), so none is spare.
@@ -219,8 +225,24 @@ class Delivery(models.Model):
     # sweeper has since handed to another one.
     attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField()
-    queued_at = models.DateTimeField(null=True, blank=True)
+    # A pending row: when the sweeper queues it (again) if no task has claimed it by
+    # then. Queued at send: a little later, in case the message is lost; after a
+    # temporary failure: when the retry is due (capped backoff).
+    due_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # A sending row belongs to its claimant until then; the claimant renews it and checks
+    # it before every hand-off to SMTP, and the sweeper takes back rows whose lease ran out
+    # (a killed or frozen worker).
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # Temporary failures (SMTP 4xx or down, gpg missing, database gone) in a row, and the
+    # moment the copy stops waiting for them (set at the first one, hours later).
+    temporary_failures = models.PositiveIntegerField(default=0)
+    give_up_at = models.DateTimeField(null=True, blank=True)
+    # When a hand-off first ended ambiguously (connection lost after the whole message
+    # went out): the copy gets one more try, with the same Message-ID, and no other.
+    uncertain_at = models.DateTimeField(null=True, blank=True)
+    # When staff were told that this copy failed or is uncertain.
+    attention_alerted_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
@@ -239,10 +261,10 @@ class Delivery(models.Model):
         # rows; the reminders: sent ones): a row in any other state is in none of them.
         indexes = [
             models.Index(
-                fields=["queued_at"], condition=Q(state="pending"), name="delivery_pending_queued"
+                fields=["due_at"], condition=Q(state="pending"), name="delivery_pending_due"
             ),
             models.Index(
-                fields=["claimed_at"], condition=Q(state="sending"), name="delivery_sending_claimed"
+                fields=["lease_until"], condition=Q(state="sending"), name="delivery_sending_lease"
             ),
             models.Index(fields=["sent_at"], condition=Q(state="sent"), name="delivery_sent_at"),
         ]

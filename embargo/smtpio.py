@@ -7,7 +7,15 @@ server, per copy (benchmarks/fanout.py).
 Same outcome as smtplib's sendmail() for every reply: the same exceptions with the same
 codes, RSET after a refusal (so the connection carries the next message), and the
 connection closed after a 421. A server without PIPELINING, or an address that is not a
-plain one, gets sendmail() itself.
+plain one, gets the same commands one at a time.
+
+Two things sendmail() cannot tell its caller, and this can:
+- HandoffUncertain: the connection was lost (or timed out) after the whole message and
+  its final dot went out, before the server's answer. The server may have accepted it;
+  sending again may make a second copy. Any failure before that point means the server
+  cannot have the message.
+- a deadline (time.monotonic()): no step waits past it, so a hand-off never outlasts the
+  sender's lease on the copy.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import re
 import smtplib
+import time
 
 # A bare ASCII address with nothing SMTP gives meaning to: no spaces, angle brackets,
 # quotes or line breaks. Anything else goes through smtplib's own quoting.
@@ -23,30 +32,32 @@ _LEADING_DOT = re.compile(rb"(?m)^\.")
 _RCPT_OK = (250, 251)
 
 
-def message_send(connection: smtplib.SMTP, *, from_addr: str, to_addr: str, message: bytes):
+class HandoffUncertain(smtplib.SMTPException):
+    """The whole message went out but its answer never came: the server may have it."""
+
+
+def message_send(
+    connection: smtplib.SMTP,
+    *,
+    from_addr: str,
+    to_addr: str,
+    message: bytes,
+    deadline: float | None = None,
+):
     """Sends `message` (the wire bytes, CRLF line ends) to `to_addr`. Raises what
-    smtplib.SMTP.sendmail raises."""
+    smtplib.SMTP.sendmail raises, or HandoffUncertain."""
+    _fit(connection, deadline)
     connection.ehlo_or_helo_if_needed()
-    if not (
+    size = f" SIZE={len(message)}" if connection.has_extn("size") else ""
+    if (
         connection.does_esmtp
         and connection.has_extn("pipelining")
         and _PLAIN_ADDRESS.fullmatch(from_addr)
         and _PLAIN_ADDRESS.fullmatch(to_addr)
     ):
-        connection.sendmail(from_addr, [to_addr], message)
-        return
-    size = f" SIZE={len(message)}" if connection.has_extn("size") else ""
-    connection.send(f"MAIL FROM:<{from_addr}>{size}\r\nRCPT TO:<{to_addr}>\r\nDATA\r\n")
-    # Every reply is read before acting on any (they are all on their way), unless one
-    # is 421: the server is closing the connection and sends no more.
-    replies = []
-    while len(replies) < 3 and (not replies or replies[-1][0] != 421):
-        replies.append(connection.getreply())
-    codes = [code for code, _ in replies]
-    if codes[-1] == 354 and (codes[0] != 250 or codes[1] not in _RCPT_OK):
-        # The server took DATA for a transaction it had refused: end it, empty.
-        connection.send(b".\r\n")
-        connection.getreply()
+        replies = _pipelined(connection, from_addr, to_addr, size, deadline)
+    else:
+        replies = _one_by_one(connection, from_addr, to_addr, size.lower(), deadline)
     (mail, mail_text), *later = replies
     if mail != 250:
         _give_up(connection, mail)
@@ -62,11 +73,64 @@ def message_send(connection: smtplib.SMTP, *, from_addr: str, to_addr: str, mess
     payload = _LEADING_DOT.sub(b"..", message)
     if not payload.endswith(b"\r\n"):
         payload += b"\r\n"
+    _fit(connection, deadline)
     connection.send(payload + b".\r\n")
-    code, text = connection.getreply()
+    # From here on the server may have the message, whatever happens to the connection.
+    try:
+        _fit(connection, deadline)
+        code, text = connection.getreply()
+    except (smtplib.SMTPServerDisconnected, OSError) as error:
+        connection.close()
+        raise HandoffUncertain(f"no answer after the message: {type(error).__name__}") from None
     if code != 250:
         _give_up(connection, code)
         raise smtplib.SMTPDataError(code, text)
+
+
+def _pipelined(connection, from_addr, to_addr, size, deadline) -> list[tuple[int, bytes]]:
+    connection.send(f"MAIL FROM:<{from_addr}>{size}\r\nRCPT TO:<{to_addr}>\r\nDATA\r\n")
+    # Every reply is read before acting on any (they are all on their way), unless one
+    # is 421: the server is closing the connection and sends no more.
+    replies = []
+    while len(replies) < 3 and (not replies or replies[-1][0] != 421):
+        _fit(connection, deadline)
+        replies.append(connection.getreply())
+    codes = [code for code, _ in replies]
+    if codes[-1] == 354 and (codes[0] != 250 or codes[1] not in _RCPT_OK):
+        # The server took DATA for a transaction it had refused: end it, empty.
+        connection.send(b".\r\n")
+        connection.getreply()
+    while len(replies) < 3:  # after a 421: nothing more will come
+        replies.append((421, b""))
+    return replies
+
+
+def _one_by_one(connection, from_addr, to_addr, size, deadline) -> list[tuple[int, bytes]]:
+    # smtplib's own steps (and its address quoting), stopping at the first refusal.
+    options = [size.strip()] if size else []
+    replies = [connection.mail(from_addr, options)]
+    if replies[-1][0] == 250:
+        _fit(connection, deadline)
+        replies.append(connection.rcpt(to_addr))
+        if replies[-1][0] in _RCPT_OK:
+            _fit(connection, deadline)
+            connection.putcmd("data")
+            replies.append(connection.getreply())
+    while len(replies) < 3:  # not reached: the check of the refusal before it raises
+        replies.append((554, b""))
+    return replies
+
+
+def _fit(connection: smtplib.SMTP, deadline: float | None) -> None:
+    """The next step waits at most until the deadline (or the connection's own timeout,
+    whichever is sooner)."""
+    if deadline is None or connection.sock is None:
+        return
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the sender's lease on this copy ran out")
+    own = connection.timeout if isinstance(connection.timeout, int | float) else None
+    connection.sock.settimeout(min(left, own) if own else left)
 
 
 def _give_up(connection: smtplib.SMTP, code: int) -> None:

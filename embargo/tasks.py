@@ -2,30 +2,41 @@
 
 from __future__ import annotations
 
-import random
+import logging
 from smtplib import SMTPException
 
 from celery import shared_task
-from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, acks_late=True, ignore_result=True)
-def delivery_send_task(self, delivery_ids: list[int] | int) -> None:
-    """A batch of copies: ids only. A single id is a message queued before batches."""
-    from .services.delivery import DEFERRED, DeliveryDeferred, deliveries_send
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def delivery_send_task(delivery_ids: list[int] | int) -> None:
+    """A batch of copies: ids only. A single id is a message queued before batches.
+
+    No Celery retries: a copy's retry state (due time, failures, give-up time) is in its
+    row, and the sweeper queues it when it is due, whatever became of this task. Copies
+    handed on because the task's time was up are queued again at once."""
+    from django.db import DatabaseError, connections
+
+    from .services.delivery import RELEASED, deliveries_send
+    from .services.delivery_queue import deliveries_enqueue
 
     if isinstance(delivery_ids, int):
         delivery_ids = [delivery_ids]
-    outcomes = deliveries_send(delivery_ids=[int(pk) for pk in delivery_ids])
-    deferred = sorted(pk for pk, outcome in outcomes.items() if outcome == DEFERRED)
-    if deferred:
-        # Only the copies that met a temporary failure go round again; the rest of the
-        # batch is final. Short, capped countdowns: a long ETA would sit unacknowledged
-        # in the worker past the broker's visibility timeout and reach a second worker.
-        cap = settings.HAULOUT_DELIVERY_RETRY_MAX_SECONDS
-        countdown = min(cap, 2 ** min(self.request.retries, 10)) + random.uniform(0, 1)
-        error = DeliveryDeferred(f"{len(deferred)} of {len(outcomes)} copies deferred")
-        raise self.retry(args=(deferred,), exc=error, countdown=countdown, max_retries=None)
+    try:
+        outcomes = deliveries_send(delivery_ids=[int(pk) for pk in delivery_ids])
+    except DatabaseError as error:
+        # The database went away (a restart, a failover). Whatever this batch had claimed
+        # comes back when its lease runs out; the rest is still pending and due. A broken
+        # connection must not be reused by the next task.
+        logger.warning("Delivery batch stopped, database unavailable: %s", type(error).__name__)
+        for connection in connections.all(initialized_only=True):
+            connection.close_if_unusable_or_obsolete()
+        return
+    released = sorted(pk for pk, outcome in outcomes.items() if outcome == RELEASED)
+    if released:
+        deliveries_enqueue(delivery_ids=released)
 
 
 @shared_task(ignore_result=True)
@@ -64,6 +75,13 @@ def acknowledgement_reminder_mail_task(delivery_id: int) -> None:
     from .services.followup import acknowledgement_reminder_mail
 
     acknowledgement_reminder_mail(delivery_id=delivery_id)
+
+
+@shared_task(**_MAIL_RETRY)
+def deliveries_attention_alert_task(notice_id: int) -> None:
+    from .services.delivery_queue import deliveries_attention_alert
+
+    deliveries_attention_alert(notice_id=notice_id)
 
 
 @shared_task(**_MAIL_RETRY)

@@ -330,7 +330,7 @@ class DeliveryFactory(factory.django.DjangoModelFactory):
     message_id = factory.Sequence(lambda n: f"<notice.{n}@haulout.test>")
     state = "sent"
     created_at = factory.LazyFunction(timezone.now)
-    queued_at = factory.LazyFunction(timezone.now)
+    due_at = factory.LazyFunction(timezone.now)
     sent_at = factory.Maybe(
         factory.LazyAttribute(lambda o: o.state == "sent"),
         yes_declaration=factory.LazyFunction(timezone.now),

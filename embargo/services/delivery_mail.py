@@ -18,7 +18,7 @@ from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.utils import timezone
 
 from ..models import Delivery
-from ..smtpio import message_send
+from ..smtpio import HandoffUncertain, message_send
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +165,10 @@ def connection_drop() -> None:
             logger.debug("SMTP connection close failed", exc_info=True)
 
 
-def smtp_send(wire: bytes, *, from_email: str, to: str) -> None:
+def smtp_send(wire: bytes, *, from_email: str, to: str, deadline: float | None = None) -> None:
+    """Hands one message to the SMTP server. Raises smtplib's errors, OSError, or
+    HandoffUncertain when the server may have the message although it never said so.
+    `deadline` (time.monotonic()) bounds the whole hand-off."""
     wrapped = _Prebuilt(wire, from_email=from_email, to=to)
     # Plain ASCII addresses need none of the backend's address rewriting, whose parsing
     # cost a tenth of a worker's time per copy: straight onto its open connection,
@@ -177,18 +180,37 @@ def smtp_send(wire: bytes, *, from_email: str, to: str) -> None:
         try:
             connection.open()
             if direct and isinstance(connection, SmtpBackend):
-                message_send(connection.connection, from_addr=from_email, to_addr=to, message=wire)
+                message_send(
+                    connection.connection,
+                    from_addr=from_email,
+                    to_addr=to,
+                    message=wire,
+                    deadline=deadline,
+                )
             else:
-                connection.send_messages([wrapped])
+                _send_through_backend(connection, wrapped)
             return
+        except HandoffUncertain:
+            connection_drop()
+            raise  # never again here: the server may have it
         except smtplib.SMTPServerDisconnected:
             connection_drop()
-            # A reused connection the server had closed while idle: one fresh try now.
+            # A reused connection the server had closed while idle, noticed before any of
+            # the message went out: one fresh try now.
             if not (reused and attempt == 1):
                 raise
         except (smtplib.SMTPException, OSError):
             connection_drop()
             raise
+
+
+def _send_through_backend(connection, message: EmailMessage) -> None:
+    """Django's backend (addresses that need its rewriting). It cannot say how far a
+    lost connection got, so a lost connection here is taken as possibly delivered."""
+    try:
+        connection.send_messages([message])
+    except smtplib.SMTPServerDisconnected as error:
+        raise HandoffUncertain(f"connection lost during the hand-off: {error}") from None
 
 
 def smtp_code(error: Exception) -> int | None:

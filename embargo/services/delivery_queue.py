@@ -8,13 +8,16 @@ does for rows whose worker was killed mid-send. Logs name ids and counts only.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
+
+from distributors.audit import audit_record
 
 from ..models import Delivery, Notice
 from .delivery import notice_finish_if_done
+from .delivery_rows import deliveries_due_take, deliveries_lease_expired_take, due_when_queued
 
 logger = logging.getLogger(__name__)
 
@@ -91,32 +94,72 @@ def _batches(ids: list[int], size: int) -> list[list[int]]:
 
 
 def deliveries_sweep(*, now=None) -> int:
-    """Queues again every copy left behind: pending too long since it was last queued, or
-    claimed by a worker that never finished (killed, or lost its connection)."""
+    """Queues again every copy left behind, and closes notices whose last copy is final.
+    Safe to run twice at once (two beats): each row is taken by one sweep only, in one
+    conditional statement, and only the sweep that took a row queues it.
+    - sending copies whose lease ran out (the worker was killed, froze, or lost the
+      database) go back to pending, due now, with an audit event each;
+    - pending copies that are due (a retry's time has come, or no task claimed them
+      within HAULOUT_DELIVERY_PENDING_TIMEOUT of being queued) are queued.
+    Returns how many copies were queued."""
     now = now or timezone.now()
-    pending_cutoff = now - timedelta(seconds=settings.HAULOUT_DELIVERY_PENDING_TIMEOUT)
-    sending_cutoff = now - timedelta(seconds=settings.HAULOUT_DELIVERY_SENDING_TIMEOUT)
-    stuck = list(
-        Delivery.objects.filter(state=Delivery.State.SENDING, claimed_at__lt=sending_cutoff)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:5000]
-    )
-    if stuck:
-        # Conditional, like the claim: a worker that finishes meanwhile keeps its result.
-        Delivery.objects.filter(
-            pk__in=stuck, state=Delivery.State.SENDING, claimed_at__lt=sending_cutoff
-        ).update(state=Delivery.State.PENDING, queued_at=pending_cutoff)
-        logger.warning("Released %d deliveries whose worker never finished.", len(stuck))
-    waiting = list(
-        Delivery.objects.filter(state=Delivery.State.PENDING, queued_at__lte=pending_cutoff)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:5000]
-    )
-    if waiting:
-        Delivery.objects.filter(pk__in=waiting, state=Delivery.State.PENDING).update(queued_at=now)
-        deliveries_enqueue(delivery_ids=waiting)
+    reclaimed = deliveries_lease_expired_take(now=now)
+    if reclaimed:
+        logger.warning("Took back %d deliveries whose lease ran out.", len(reclaimed))
+    due = deliveries_due_take(now=now, requeue_at=due_when_queued(now))
+    if due:
+        deliveries_enqueue(delivery_ids=due)
     # A notice whose last rows were finished by this sweep, or by a worker that died just
     # before it could mark the notice, is closed here.
     for notice_id in Notice.objects.filter(state=Notice.State.SENDING).values_list("pk", flat=True):
         notice_finish_if_done(notice_id=notice_id)
-    return len(waiting)
+    return len(due)
+
+
+def deliveries_attention_alert(*, notice_id: int) -> int:
+    """Tells staff, in one plain mail, about the copies of a notice that failed or are
+    "delivery uncertain" since the last such mail. The rows are marked in the same
+    transaction, conditionally, so two runs never tell the same copy twice; a mail that
+    cannot go out rolls the marks back for the task's retry. No content: counts and the
+    link to the notice's status."""
+    from django.contrib.auth import get_user_model
+
+    from ..mail import plain_mail
+
+    now = timezone.now()
+    with transaction.atomic():
+        taken = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(
+                notice_id=notice_id,
+                state__in=Delivery.ATTENTION_STATES,
+                attention_alerted_at__isnull=True,
+            )
+            .values_list("pk", "state")
+        )
+        if not taken:
+            return 0
+        marked = Delivery.objects.filter(
+            pk__in=[pk for pk, _ in taken], attention_alerted_at__isnull=True
+        ).update(attention_alerted_at=now)
+        if not marked:
+            return 0
+        failed = sum(1 for _, state in taken if state == Delivery.State.FAILED)
+        audit_record(
+            actor=None,
+            action="notice.attention_reported",
+            target=Notice(pk=notice_id),
+            data={"failed": failed, "uncertain": len(taken) - failed},
+        )
+        notice = Notice.objects.get(pk=notice_id)
+        staff = get_user_model().objects.filter(is_staff=True, is_active=True)
+        return plain_mail(
+            recipients=staff.values_list("email", flat=True),
+            template="deliveries_attention",
+            context={
+                "notice_id": notice_id,
+                "failed": failed,
+                "uncertain": len(taken) - failed,
+                "url": settings.SITE_URL + notice.get_staff_url(),
+            },
+        )

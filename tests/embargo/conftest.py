@@ -18,6 +18,20 @@ def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _healthy_worker():
+    # What a worker process reported about its gpg lives in the cache and in the module;
+    # each test starts from a healthy worker.
+    from django.core.cache import cache
+
+    from embargo import worker_health
+
+    worker_health._reported = None
+    cache.clear()
+    yield
+    worker_health._reported = None
+
+
 def keys_cache_dir() -> Path:
     return Path(settings.VAR_DIR) / "fanout-keys"
 

@@ -135,11 +135,23 @@ def test_a_gpg_failure_fails_the_copy_and_sends_nothing(world):
     assert mail.outbox == []
 
 
-def test_a_missing_team_key_fails_closed(world, settings, tmp_path):
+def test_a_missing_team_key_sends_nothing_and_the_copy_waits_for_it(world, settings, tmp_path):
+    # Not the recipient's fault: the copy waits (no plaintext, no failure) and the worker
+    # says it cannot encrypt; once the key is back, the copy goes.
+    from embargo.worker_health import gpg_faults
+
+    key_file = settings.HAULOUT_TEAM_KEY_FILE
     settings.HAULOUT_TEAM_KEY_FILE = tmp_path / "missing.asc"
     row = _row(world)
-    assert delivery_send(delivery_id=row.pk) == Delivery.State.FAILED
+    with pytest.raises(DeliveryDeferred, match="cannot be read"):
+        delivery_send(delivery_id=row.pk)
     assert mail.outbox == []
+    row.refresh_from_db()
+    assert row.state == Delivery.State.PENDING and row.temporary_failures == 1
+    assert any("cannot be read" in fault["reason"] for fault in gpg_faults().values())
+    settings.HAULOUT_TEAM_KEY_FILE = key_file
+    assert delivery_send(delivery_id=row.pk) == Delivery.State.SENT
+    assert gpg_faults() == {}
 
 
 @pytest.mark.parametrize(
@@ -179,23 +191,44 @@ def test_a_permanent_smtp_refusal_fails_the_copy_with_the_reason(world, monkeypa
     assert "550" in row.failure_reason and "no such user" in row.failure_reason
 
 
-def test_temporary_failures_end_as_failed_after_the_attempt_limit(world, monkeypatch, settings):
-    settings.HAULOUT_DELIVERY_MAX_ATTEMPTS = 2
+def test_temporary_failures_keep_the_copy_waiting_until_its_give_up_time(
+    world, monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    # Celery's retry(max_retries=None) stopped after 3; a count of tries must not end a
+    # copy: only its give-up time, hours after the first failure, does.
+    settings.HAULOUT_DELIVERY_GIVE_UP_HOURS = 6
 
     def fail(*args, **kwargs):
         raise smtplib.SMTPServerDisconnected("gone")
 
     monkeypatch.setattr(delivery_module, "_smtp_send", fail)
     row = _row(world)
-    with pytest.raises(DeliveryDeferred):
-        delivery_send(delivery_id=row.pk)
-    delivery_send(delivery_id=row.pk)
+    for _ in range(25):
+        with pytest.raises(DeliveryDeferred):
+            delivery_send(delivery_id=row.pk)
     row.refresh_from_db()
-    assert row.state == Delivery.State.FAILED
-    assert "Gave up after 2" in row.failure_reason
+    assert row.state == Delivery.State.PENDING
+    assert row.temporary_failures == 25
+    assert row.give_up_at - row.created_at >= timedelta(hours=5, minutes=59)
+    # One audit event for the run of failures, not one per retry.
+    assert AuditEvent.objects.filter(action="delivery.deferred", target_id=str(row.pk)).count() == 1
+    Delivery.objects.filter(pk=row.pk).update(give_up_at=timezone.now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert delivery_send(delivery_id=row.pk) == Delivery.State.FAILED
+    row.refresh_from_db()
+    assert "Gave up after 26 temporary failures over 6 hours" in row.failure_reason
+    # Staff hear of it, in a mail with no content but the count and the link.
+    alerts = [m for m in mail.outbox if "need attention" in m.subject]
+    assert len(alerts) == 1 and "1 copy of notice" in alerts[0].body
 
 
-def test_the_sweeper_requeues_stale_rows_only(world, monkeypatch, settings):
+def test_the_backoff_doubles_up_to_its_cap(settings):
+    settings.HAULOUT_DELIVERY_RETRY_MAX_SECONDS = 30
+    delays = [delivery_module.retry_delay(n) for n in range(1, 9)]
+    assert [int(delay) for delay in delays] == [1, 2, 4, 8, 16, 30, 30, 30]
+
+
+def test_the_sweeper_requeues_due_rows_and_rows_whose_lease_ran_out(world, monkeypatch):
     queued = []
     # Each task carries a list of ids (a batch); the sweeper's rows share one here.
     monkeypatch.setattr(
@@ -203,19 +236,38 @@ def test_the_sweeper_requeues_stale_rows_only(world, monkeypatch, settings):
     )
     rows = list(Delivery.objects.filter(notice=world["notice"]).order_by("pk"))
     now = timezone.now()
-    Delivery.objects.filter(pk=rows[0].pk).update(queued_at=now - timedelta(minutes=5))
+    Delivery.objects.filter(pk=rows[0].pk).update(due_at=now - timedelta(seconds=1))
     Delivery.objects.filter(pk=rows[1].pk).update(
-        state=Delivery.State.SENDING, claimed_at=now - timedelta(minutes=10), attempts=1
+        state=Delivery.State.SENDING,
+        claimed_at=now - timedelta(minutes=1),
+        lease_until=now - timedelta(seconds=1),
+        attempts=1,
     )
-    # rows[2]: queued just now, still in the queue: left alone.
+    # rows[2]: queued just now, due later: still in the queue, left alone.
+    Delivery.objects.filter(pk=rows[2].pk).update(due_at=now + timedelta(seconds=30))
     assert deliveries_sweep() == 2
     assert sorted(queued) == [rows[0].pk, rows[1].pk]
     assert Delivery.objects.get(pk=rows[1].pk).state == Delivery.State.PENDING
+    assert AuditEvent.objects.filter(action="delivery.lease_expired").count() == 1
     # The re-queued copy keeps its Message-ID.
     assert Delivery.objects.get(pk=rows[1].pk).message_id == rows[1].message_id
     queued.clear()
     assert deliveries_sweep() == 0
     assert queued == []
+
+
+def test_the_sweeper_leaves_a_row_whose_lease_still_runs(world, monkeypatch):
+    monkeypatch.setattr(delivery_send_task, "apply_async", lambda *a, **k: None)
+    row = Delivery.objects.filter(notice=world["notice"]).order_by("pk").first()
+    now = timezone.now()
+    Delivery.objects.filter(pk=row.pk).update(
+        state=Delivery.State.SENDING,
+        claimed_at=now - timedelta(hours=1),  # long ago, but renewed since
+        lease_until=now + timedelta(seconds=20),
+        attempts=1,
+    )
+    deliveries_sweep()
+    assert Delivery.objects.get(pk=row.pk).state == Delivery.State.SENDING
 
 
 def test_a_copy_goes_over_real_smtp_with_crlf_and_one_reused_connection(world, settings):

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import smtplib
 import threading
+from datetime import timedelta
 
 import pytest
 from django.core import mail
 from django.db import connection
+from django.utils import timezone
 
 from distributors.eligibility import Reason
 from distributors.models import AuditEvent, Organization
 from embargo import crypto
 from embargo.models import Delivery, Notice
-from embargo.services import deliveries_enqueue, delivery_rows, notice_send
+from embargo.services import deliveries_enqueue, deliveries_sweep, delivery_rows, notice_send
 from embargo.services import delivery as delivery_module
 from embargo.services.delivery import DEFERRED, SKIPPED, deliveries_send
 from embargo.tasks import delivery_send_task
@@ -120,7 +122,7 @@ def test_a_temporary_failure_defers_only_that_copy_and_the_batch_goes_on(batch, 
     unlucky = batch["rows"][2]
     real_send = delivery_module._smtp_send
 
-    def flaky(wire, *, from_email, to):
+    def flaky(wire, *, from_email, to, deadline=None):
         if to == unlucky.email:
             raise smtplib.SMTPRecipientsRefused({to: (451, b"4.3.0 try again later")})
         return real_send(wire, from_email=from_email, to=to)
@@ -148,26 +150,30 @@ def test_a_temporary_failure_defers_only_that_copy_and_the_batch_goes_on(batch, 
     assert batch["notice"].state == Notice.State.SENT
 
 
-def test_the_task_retries_only_the_deferred_ids(batch, monkeypatch):
+def test_the_task_leaves_a_deferred_copy_to_the_sweeper_when_it_is_due(batch, monkeypatch):
+    # No Celery retry (its count ran out after three): the row holds the retry's time,
+    # and the sweeper queues exactly the copies that are due.
     unlucky = batch["rows"][0]
     real_send = delivery_module._smtp_send
 
-    def flaky(wire, *, from_email, to):
+    def flaky(wire, *, from_email, to, deadline=None):
         if to == unlucky.email:
-            raise smtplib.SMTPServerDisconnected("gone")
+            raise smtplib.SMTPRecipientsRefused({to: (451, b"4.3.0 try again later")})
         return real_send(wire, from_email=from_email, to=to)
 
     monkeypatch.setattr(delivery_module, "_smtp_send", flaky)
-    retried = []
-
-    def retry(*, args, **kwargs):
-        retried.append(args)
-        return RuntimeError("retry")
-
-    monkeypatch.setattr(delivery_send_task, "retry", retry)
-    with pytest.raises(RuntimeError):
-        delivery_send_task.run([row.pk for row in batch["rows"]])
-    assert retried == [([unlucky.pk],)]
+    queued = []
+    monkeypatch.setattr(
+        delivery_send_task, "apply_async", lambda args=None, **k: queued.append(args)
+    )
+    delivery_send_task.run([row.pk for row in batch["rows"]])
+    assert queued == []
+    unlucky.refresh_from_db()
+    assert unlucky.state == Delivery.State.PENDING
+    assert timezone.now() < unlucky.due_at <= timezone.now() + timedelta(seconds=3)
+    assert deliveries_sweep() == 0  # not due yet
+    deliveries_sweep(now=unlucky.due_at)
+    assert queued == [([unlucky.pk],)]
 
 
 def removed_as_the_first_copy_goes(monkeypatch, organization_id: int) -> list[str]:
@@ -176,7 +182,7 @@ def removed_as_the_first_copy_goes(monkeypatch, organization_id: int) -> list[st
     real_send = delivery_module._smtp_send
     calls: list[str] = []
 
-    def send_then_remove(wire, *, from_email, to):
+    def send_then_remove(wire, *, from_email, to, deadline=None):
         calls.append(to)
         if len(calls) == 1:
             Organization.objects.filter(pk=organization_id).update(
@@ -246,7 +252,7 @@ def test_slow_copies_are_checked_more_often_than_every_recheck_every(batch, monk
     real_send = delivery_module._smtp_send
     calls: list[str] = []
 
-    def send(wire, *, from_email, to):
+    def send(wire, *, from_email, to, deadline=None):
         calls.append(to)
         if to == rows[3].email:
             Organization.objects.filter(pk=second).update(status=Organization.Status.REMOVED)
@@ -356,7 +362,7 @@ def test_the_next_copys_gpg_runs_while_the_previous_copy_goes_out_when_asked(
         sealing.result = result
         return sealing
 
-    def send(wire, *, from_email, to):
+    def send(wire, *, from_email, to, deadline=None):
         in_flight_at_send.append(len(started) - len(collected))
         return real_send(wire, from_email=from_email, to=to)
 

@@ -278,6 +278,7 @@ def test_a_suspension_cancels_pending_copies_and_a_claimed_copy_is_rechecked_at_
         state=Delivery.State.SENDING,
         attempts=1,
         claimed_at=timezone.now() - timedelta(hours=1),
+        lease_until=timezone.now() - timedelta(minutes=59),
     )
     sanction = organization_sanction(
         organization=world.acme, actor=world.staff, kind="suspension", reason="Under review."
