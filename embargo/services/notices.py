@@ -30,6 +30,7 @@ from distributors.models import Organization
 from distributors.sqlrows import rows_insert
 
 from ..models import TEXT_MAX_LENGTH, Delivery, Notice, Vulnerability
+from .delivery_rows import due_when_queued
 
 DEFAULT_OUTER_SUBJECT = "Embargoed notice from the security team"
 REFERENCE_CODE_LENGTH = 10
@@ -209,7 +210,7 @@ _DELIVERY_FIELDS = (
     "failure_reason",
     "attempts",
     "created_at",
-    "queued_at",
+    "due_at",
     "finished_at",
 )
 
@@ -220,6 +221,7 @@ def _delivery_values(*, notice: Notice, audience: list[_Entry], now: datetime) -
     codes: set[str] = set()
     rows = []
     pending, withheld = Delivery.State.PENDING.value, Delivery.State.WITHHELD.value
+    due = due_when_queued(now)
     for item in audience:
         code = reference_code_new()
         while code in codes:
@@ -241,7 +243,7 @@ def _delivery_values(*, notice: Notice, audience: list[_Entry], now: datetime) -
                 "",
                 0,
                 now,
-                now if eligible else None,
+                due if eligible else None,
                 None if eligible else now,
             )
         )
@@ -377,7 +379,10 @@ def notice_catch_up(*, notice: Notice, actor) -> dict[str, int]:
             row.organization_id = item.member.organization_id
             row.email = item.member.user.email
             row.reasons, row.failure_reason = [], ""
-            row.queued_at, row.finished_at, row.claimed_at = now, None, None
+            row.due_at, row.finished_at, row.claimed_at = due_when_queued(now), None, None
+            # A fresh start for the retry's waiting; an earlier ambiguous hand-off is
+            # remembered (uncertain_at), so the copy never goes out a third time.
+            row.temporary_failures, row.give_up_at = 0, None
             retried.append(row)
         elif row.state == Delivery.State.WITHHELD:
             row.reasons = list(item.reasons)
@@ -387,7 +392,8 @@ def notice_catch_up(*, notice: Notice, actor) -> dict[str, int]:
         retried,
         [
             "state", "fingerprint", "member", "organization", "email", "reasons",
-            "failure_reason", "queued_at", "finished_at", "claimed_at",
+            "failure_reason", "due_at", "finished_at", "claimed_at",
+            "temporary_failures", "give_up_at",
         ],
     )  # fmt: skip
     added = sum(1 for row in new_rows if row.state == Delivery.State.PENDING)
