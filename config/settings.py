@@ -11,6 +11,7 @@ from pathlib import Path
 
 import environ
 from csp.constants import NONE, SELF
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -291,10 +292,6 @@ CELERY_BEAT_SCHEDULE: dict = {}
 # real-service tests; the defaults are the production ones.
 # Embargoed notices: the sweeper re-queues copies a lost message or a dead worker left
 # behind; the lift publishes advisories on time; reminders chase acknowledgements.
-CELERY_BEAT_SCHEDULE["embargo-deliveries-sweep"] = {
-    "task": "embargo.tasks.deliveries_sweep_task",
-    "schedule": 60,
-}
 CELERY_BEAT_SCHEDULE["embargo-lift-due"] = {
     "task": "embargo.tasks.embargo_lift_due_task",
     "schedule": env.int("HAULOUT_BEAT_EMBARGO_LIFT_SECONDS", default=60),
@@ -305,6 +302,12 @@ CELERY_BEAT_SCHEDULE["embargo-acknowledgement-reminders"] = {
 }
 # A queue name of its own lets the real-service tests share a Redis with others.
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# The sweeper's own queue: behind a long queue of send tasks it would wait for them all,
+# which is exactly when copies need rescuing. Workers consume both queues unless told
+# otherwise (-Q); a small worker with `-Q <this queue>` alone isolates it completely.
+HAULOUT_SWEEP_QUEUE = env.str("HAULOUT_SWEEP_QUEUE", default=f"{CELERY_TASK_DEFAULT_QUEUE}.sweep")
+CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(HAULOUT_SWEEP_QUEUE))
+CELERY_TASK_ROUTES = {"embargo.tasks.deliveries_sweep_task": {"queue": HAULOUT_SWEEP_QUEUE}}
 # Daily reminders to people (key expiry at 30 and 7 days; the policy at most weekly).
 CELERY_BEAT_SCHEDULE["distributors-key-expiry-warnings"] = {
     "task": "distributors.tasks.key_expiry_warnings_task",
@@ -331,14 +334,37 @@ HAULOUT_SANCTION_LADDER = env.list("HAULOUT_SANCTION_LADDER", default=["warning"
 HAULOUT_SANCTION_SUSPENSION_DAYS = env.int("HAULOUT_SANCTION_SUSPENSION_DAYS", default=30)
 HAULOUT_TRACE_SECRET = env.str("HAULOUT_TRACE_SECRET", default="")
 
-# Deliveries: a copy still queued after this long, or claimed by a worker that never
-# finished it, is handed out again by the sweeper (the Message-ID stays the same).
-HAULOUT_DELIVERY_PENDING_TIMEOUT = env.int("HAULOUT_DELIVERY_PENDING_TIMEOUT", default=120)
-HAULOUT_DELIVERY_SENDING_TIMEOUT = env.int("HAULOUT_DELIVERY_SENDING_TIMEOUT", default=300)
-# Temporary SMTP failures: short countdowns only (a long ETA would outlive the broker's
-# visibility timeout), and a copy that keeps failing ends as failed for staff to see.
-HAULOUT_DELIVERY_RETRY_MAX_SECONDS = env.int("HAULOUT_DELIVERY_RETRY_MAX_SECONDS", default=60)
-HAULOUT_DELIVERY_MAX_ATTEMPTS = env.int("HAULOUT_DELIVERY_MAX_ATTEMPTS", default=10)
+# Deliveries (see embargo/services/delivery.py). Every fault must end in every copy out
+# within a minute of the fault ending, so these are short by default:
+# - a queued copy no task has claimed after this long is queued again by the sweeper
+#   (the broker lost the message, or restarted empty);
+HAULOUT_DELIVERY_PENDING_TIMEOUT = env.int("HAULOUT_DELIVERY_PENDING_TIMEOUT", default=30)
+# - a claim is a lease of this long, renewed by its owner and checked before every
+#   hand-off to SMTP; the sweeper takes back copies whose lease ran out (a killed or
+#   frozen worker). A hand-off never outlasts the lease (SMTP timeouts are cut to fit);
+HAULOUT_DELIVERY_LEASE_SECONDS = env.int("HAULOUT_DELIVERY_LEASE_SECONDS", default=30)
+# - the sweeper runs this often, in a queue of its own (HAULOUT_SWEEP_QUEUE) so that a
+#   long queue of send tasks cannot hold it up;
+HAULOUT_DELIVERY_SWEEP_SECONDS = env.float("HAULOUT_DELIVERY_SWEEP_SECONDS", default=10)
+# - a temporary failure (SMTP 4xx or down, gpg missing, database gone) retries after
+#   1, 2, 4 ... seconds, at most this many, until the give-up time: hours, never a small
+#   count of tries. Then the copy fails and staff are told;
+HAULOUT_DELIVERY_RETRY_MAX_SECONDS = env.int("HAULOUT_DELIVERY_RETRY_MAX_SECONDS", default=30)
+HAULOUT_DELIVERY_GIVE_UP_HOURS = env.float("HAULOUT_DELIVERY_GIVE_UP_HOURS", default=24)
+# - a send task stops taking up new copies after this long and hands the rest on, so no
+#   task runs for ever (Celery kills one that passes twice the lease more).
+HAULOUT_DELIVERY_TASK_SECONDS = env.int("HAULOUT_DELIVERY_TASK_SECONDS", default=120)
+CELERY_BEAT_SCHEDULE["embargo-deliveries-sweep"] = {
+    "task": "embargo.tasks.deliveries_sweep_task",
+    "schedule": HAULOUT_DELIVERY_SWEEP_SECONDS,
+    # A sweep still queued when the next two are due is of no use any more.
+    "options": {"expires": HAULOUT_DELIVERY_SWEEP_SECONDS * 3},
+}
+CELERY_TASK_ANNOTATIONS = {
+    "embargo.tasks.delivery_send_task": {
+        "time_limit": HAULOUT_DELIVERY_TASK_SECONDS + 2 * HAULOUT_DELIVERY_LEASE_SECONDS
+    }
+}
 # A send task carries up to this many delivery ids (never content); eligibility is checked
 # again, and sent copies are recorded, every HAULOUT_DELIVERY_RECHECK_EVERY copies at most,
 # and more often when copies go out slowly: a part takes about

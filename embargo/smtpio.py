@@ -36,6 +36,10 @@ class HandoffUncertain(smtplib.SMTPException):
     """The whole message went out but its answer never came: the server may have it."""
 
 
+class DeadlinePassed(TimeoutError):
+    """The sender's deadline came before the message went out: the server has none of it."""
+
+
 def message_send(
     connection: smtplib.SMTP,
     *,
@@ -128,7 +132,7 @@ def _fit(connection: smtplib.SMTP, deadline: float | None) -> None:
         return
     left = deadline - time.monotonic()
     if left <= 0:
-        raise TimeoutError("the sender's lease on this copy ran out")
+        raise DeadlinePassed("the sender's lease on this copy ran out")
     own = connection.timeout if isinstance(connection.timeout, int | float) else None
     connection.sock.settimeout(min(left, own) if own else left)
 

@@ -52,7 +52,7 @@ from distributors.eligibility import eligibility_at_send
 from distributors.models import Organization
 
 from ..models import Delivery, Notice, Vulnerability
-from ..smtpio import HandoffUncertain
+from ..smtpio import DeadlinePassed, HandoffUncertain
 from .delivery_mail import connection_drop as _connection_drop  # noqa: F401 (tests)
 from .delivery_mail import notice_plaintext, notice_wire_start, wire_is_encrypted
 from .delivery_mail import smtp_code as _smtp_code
@@ -631,6 +631,11 @@ def _send_one(row: Delivery, attempt: int, pending, batch: _Batch) -> str:
         _smtp_send(wire, from_email=settings.SECURITY_TEAM_EMAIL, to=row.email, deadline=deadline)
     except HandoffUncertain as error:
         return _uncertain(row, attempt=attempt, reason=str(error))
+    except DeadlinePassed:
+        # The lease ran out during the hand-off (this worker was frozen, or the server is
+        # crawling) before the message went out: left to the sweeper and the next owner.
+        logger.warning("Delivery %s not sent: this worker's lease on it ran out.", row.pk)
+        return SKIPPED
     except (smtplib.SMTPException, OSError) as error:
         code = _smtp_code(error)
         reason = _smtp_reason(error)

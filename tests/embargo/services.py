@@ -9,6 +9,8 @@ CI=true, where a missing service is a failure: the tests must never silently ski
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -26,6 +28,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.conf import settings
 from django.db import connection
+from kombu import Queue
 
 BASE_DIR = Path(settings.BASE_DIR)
 CELERY = BASE_DIR / ".venv" / "bin" / "celery"
@@ -84,6 +87,12 @@ class SmtpSink:
     messages: list[Received] = field(default_factory=list)
     rcpt_attempts: Counter = field(default_factory=Counter)
     rcpt_reply: object = None
+    # When true, a message is kept (the server has it) and the connection is then cut
+    # before the reply: the client cannot know whether it was delivered.
+    drop_after_data: bool = False
+    # Seconds the server takes over each message (without holding up other sessions):
+    # a fan-out then lasts long enough for a fault to strike in the middle of it.
+    delay: float = 0.0
     # Offer PIPELINING (RFC 2920), as Postfix and most MTAs do; False tests the fallback.
     pipelining: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -102,6 +111,8 @@ class SmtpSink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self.lock:
             self.messages.append(
                 Received(
@@ -112,6 +123,8 @@ class SmtpSink:
                     tuple(session.peer),
                 )
             )
+        if self.drop_after_data:
+            server.transport.close()
         return "250 Message accepted"
 
     def count(self) -> int:
@@ -245,7 +258,9 @@ class Worker:
                 "-P",
                 "prefork",
                 "-Q",
-                queue,
+                # The send tasks' queue and the sweeper's own, as a worker without -Q
+                # consumes (settings.CELERY_TASK_QUEUES).
+                f"{queue},{queue}.sweep",
                 "-n",
                 f"{name}-{uuid.uuid4().hex[:6]}@%h",
                 "--loglevel",
@@ -347,6 +362,16 @@ class RealServices:
     workers: list[Worker] = field(default_factory=list)
     beats: list[Beat] = field(default_factory=list)
     published: list = field(default_factory=list)
+    controller: Controller | None = None
+
+    def smtp_stop(self) -> None:
+        """The mail server goes away: its port refuses connections."""
+        self.controller.stop()
+
+    def smtp_start(self) -> None:
+        """The mail server comes back on the same port, with the same sink."""
+        self.controller = Controller(self.sink, hostname="127.0.0.1", port=self.smtp_port)
+        self.controller.start()
 
     def worker(self, name: str = "w", **extra_env) -> Worker:
         env = {**self.env, **{key: str(value) for key, value in extra_env.items()}}
@@ -365,6 +390,11 @@ class RealServices:
         return "\n".join(worker.output() for worker in self.workers)
 
 
+def _controller_stop(controller) -> None:
+    with contextlib.suppress(AssertionError, RuntimeError):  # already stopped by the test
+        controller.stop()
+
+
 def _point_celery_at(broker_url: str, queue: str) -> dict:
     from config.celery import app
 
@@ -373,6 +403,8 @@ def _point_celery_at(broker_url: str, queue: str) -> dict:
         "broker_transport_options": app.conf.broker_transport_options,
         "task_always_eager": app.conf.task_always_eager,
         "task_default_queue": app.conf.task_default_queue,
+        "task_queues": app.conf.task_queues,
+        "task_routes": app.conf.task_routes,
     }
     app.close()  # drop pooled connections to the old broker
     app.__dict__.pop("amqp", None)  # routing is cached with the old default queue
@@ -380,6 +412,9 @@ def _point_celery_at(broker_url: str, queue: str) -> dict:
     app.conf.broker_transport_options = {"visibility_timeout": 3600}
     app.conf.task_always_eager = False
     app.conf.task_default_queue = queue
+    # The sweeper's queue follows, as it does in settings (HAULOUT_SWEEP_QUEUE).
+    app.conf.task_queues = (Queue(queue), Queue(f"{queue}.sweep"))
+    app.conf.task_routes = {"embargo.tasks.deliveries_sweep_task": {"queue": f"{queue}.sweep"}}
     return previous
 
 
@@ -412,7 +447,6 @@ def real_services_factory(transactional_db, settings, tmp_path, team_key):
             skip_or_fail(f"Redis at {broker_url} does not answer")
         queue = f"haulout-test-{uuid.uuid4().hex[:10]}"
         sink, controller = smtp_start()
-        started.append(controller.stop)
         previous = _point_celery_at(broker_url, queue)
         started.append(lambda: _restore_celery(previous))
         settings.CELERY_TASK_DEFAULT_QUEUE = queue
@@ -437,6 +471,9 @@ def real_services_factory(transactional_db, settings, tmp_path, team_key):
             "HAULOUT_DELIVERY_RETRY_MAX_SECONDS": "2",
         }
         services = RealServices(broker_url, queue, sink, controller.port, env, tmp_path)
+        services.controller = controller
+        # Whichever controller is running at the end (a test may restart the server).
+        started.append(lambda: _controller_stop(services.controller))
         started.append(lambda: [worker.stop() for worker in services.workers])
         started.append(lambda: [beat.stop() for beat in services.beats])
         # Record every task message this process publishes (the broker sees the same).
