@@ -168,6 +168,7 @@ def deliveries_lease_renew(*, claimed: dict[int, int]) -> set[int]:
 SWEEP_LIMIT = 5000
 
 
+@transaction.atomic
 def deliveries_lease_expired_take(*, now: datetime) -> list[int]:
     """sending -> pending, due now, for rows whose lease ran out before `now`, with an
     audit event each; returns their ids. A row whose owner renewed it or finished it
