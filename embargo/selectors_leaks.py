@@ -1,7 +1,8 @@
 """Reads for leaks, sanctions and tracing, each scoped to who is asking.
 
-A member sees the leak reports of their own organisations (never the pasted evidence);
-the security team sees everything. Nobody else sees that a report exists.
+A member sees the leak reports of their own organisations (never the pasted evidence),
+and only while they may read embargoed content at all (leak_access_of); the security team
+sees everything. Nobody else sees that a report exists.
 """
 
 from __future__ import annotations
@@ -10,15 +11,75 @@ import re
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
+from distributors.eligibility import Reason, eligibility_for_member
 from distributors.models import Organization, TeamMember
 
 from . import tracing
 from .models import Delivery, LeakReport, Notice, Sanction, Vulnerability
 
+# A leak report says what of an embargo leaked and to whom, so the leak pages are for the
+# people who may receive the notices: the rules of distributors.eligibility, less these.
+# A key (missing, expiring, revoked) matters for an encrypted copy, not for a page behind
+# two-factor sign-in, and must never stop someone reporting a leak urgently; a suspended
+# organisation still reports its leaks and answers for them. Any other reason, including
+# one added to the eligibility rules later, keeps the person out.
+LEAK_ACCESS_WAIVED = frozenset(
+    {
+        Reason.ORG_SUSPENDED.value,
+        Reason.NO_VERIFIED_KEY.value,
+        Reason.KEY_EXPIRES_BEFORE_DISCLOSURE.value,
+        Reason.KEY_REVOKED.value,
+    }
+)
+# The organisations whose people the leak pages consider at all. A removed organisation's
+# people see nothing of it (a removal holds through every door); an applicant has none.
+LEAK_ORGANIZATION_STATUSES = (Organization.Status.MEMBER, Organization.Status.SUSPENDED)
+
+
+@dataclass(frozen=True)
+class LeakAccess:
+    """One of a person's organisations, and what they lack to see its leak pages."""
+
+    organization: Organization
+    missing: tuple[str, ...]
+
+    @property
+    def allowed(self) -> bool:
+        return not self.missing
+
+    @property
+    def missing_labels(self) -> list[str]:
+        return [Reason(code).label if code in Reason.values else code for code in self.missing]
+
 
 def _is_staff(user) -> bool:
     return bool(user.is_authenticated and user.is_staff)
+
+
+def leak_access_of(user) -> list[LeakAccess]:
+    """Each member or suspended organisation of the person, with the eligibility reasons
+    that keep them from its leak pages (none: they may open them). Staff are not members
+    and get an empty list; they see every report anyway."""
+    if not user.is_authenticated:
+        return []
+    now = timezone.now()
+    memberships = (
+        TeamMember.objects.filter(user=user, organization__status__in=LEAK_ORGANIZATION_STATUSES)
+        .select_related("organization")
+        .order_by("organization__name", "pk")
+    )
+    result = []
+    for membership in memberships:
+        eligibility = eligibility_for_member(team_member_id=membership.pk, disclosure_at=now)
+        missing = tuple(r for r in eligibility.reasons if str(r) not in LEAK_ACCESS_WAIVED)
+        result.append(LeakAccess(organization=membership.organization, missing=missing))
+    return result
+
+
+def _leak_organization_ids(user) -> list[int]:
+    return [access.organization.pk for access in leak_access_of(user) if access.allowed]
 
 
 def leak_reports_visible_to(user) -> QuerySet[LeakReport]:
@@ -29,7 +90,7 @@ def leak_reports_visible_to(user) -> QuerySet[LeakReport]:
         return base
     if not user.is_authenticated:
         return LeakReport.objects.none()
-    return base.filter(organization__people__user=user).distinct()
+    return base.filter(organization_id__in=_leak_organization_ids(user))
 
 
 def sanctions_visible_to(user) -> QuerySet[Sanction]:
@@ -38,18 +99,16 @@ def sanctions_visible_to(user) -> QuerySet[Sanction]:
         return base
     if not user.is_authenticated:
         return Sanction.objects.none()
-    return base.filter(organization__people__user=user).distinct()
+    return base.filter(organization_id__in=_leak_organization_ids(user))
 
 
 def organizations_reporting_for(user) -> QuerySet[Organization]:
     """The organisations a person may file a leak report for: their own, while they can
-    still receive notices or were just suspended (a suspended member must still report)."""
+    still receive notices or were just suspended (a suspended member must still report),
+    and while they may read its leak pages (the form lists the notices it received)."""
     if not user.is_authenticated:
         return Organization.objects.none()
-    return Organization.objects.filter(
-        people__user=user,
-        status__in=[Organization.Status.MEMBER, Organization.Status.SUSPENDED],
-    ).distinct()
+    return Organization.objects.filter(pk__in=_leak_organization_ids(user))
 
 
 def notices_received_by(*, organization: Organization) -> QuerySet[Notice]:
@@ -86,7 +145,9 @@ def retrospectives_due_for(user) -> QuerySet[Sanction]:
     """Warnings whose retrospective the person, as an admin, must still answer."""
     if not user.is_authenticated:
         return Sanction.objects.none()
-    admin_of = TeamMember.objects.filter(user=user, is_admin=True).values("organization_id")
+    admin_of = TeamMember.objects.filter(
+        user=user, is_admin=True, organization_id__in=_leak_organization_ids(user)
+    ).values("organization_id")
     return Sanction.objects.filter(
         organization_id__in=admin_of, retrospective_required=True, retrospective_at__isnull=True
     ).select_related("organization")

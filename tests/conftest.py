@@ -61,18 +61,34 @@ def outsider(db):
     return TeamMemberFactory(is_admin=True, organization__name="Other Distro").user
 
 
+def _record_mfa_sign_in(client, user):
+    client.force_login(user)
+    session = client.session
+    session["account_authentication_methods"] = [
+        {"method": "password", "at": 0, "email": user.email},
+        {"method": "mfa", "at": 0, "type": "totp"},
+    ]
+    # allauth reads the records only for the account they were made for.
+    session["account_authentication_methods_user"] = str(user.pk)
+    session.save()
+    return client
+
+
+def sign_in_with_mfa(client, user):
+    """Sets TOTP up for the user if they have none, then logs them in as allauth would
+    after the second factor: what a member admin needs for the team's actions."""
+    from allauth.mfa.models import Authenticator
+
+    if not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+        enable_totp(user)
+    return _record_mfa_sign_in(client, user)
+
+
 @pytest.fixture
 def mfa_client(client):
     """Logs a user in as allauth would after the second factor."""
 
     def login(user):
-        client.force_login(user)
-        session = client.session
-        session["account_authentication_methods"] = [
-            {"method": "password", "at": 0, "email": user.email},
-            {"method": "mfa", "at": 0, "type": "totp"},
-        ]
-        session.save()
-        return client
+        return _record_mfa_sign_in(client, user)
 
     return login

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from urllib.parse import urlencode
 
+from allauth.account.authentication import get_authentication_records
+from allauth.mfa.utils import is_mfa_enabled
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from ..forms import form_errors_from
 
@@ -28,6 +34,58 @@ def staff_required(view):
     # /staff/, so a new staff page cannot forget this decorator. functools.wraps copies it
     # onto any decorator applied outside this one.
     guarded.haulout_staff_required = True
+    return guarded
+
+
+def signed_in_with_mfa(request) -> bool:
+    """True when this session's sign-in (or a later re-authentication) used the second
+    factor. Someone who set up TOTP after signing in with a password alone has not used it
+    yet; the records are allauth's own, bound to the signed-in account."""
+    records = get_authentication_records(request, request.user)
+    return any(record.get("method") == "mfa" for record in records)
+
+
+def _return_url(request) -> str:
+    """Where to come back to after confirming the second factor. A POST is not replayed
+    (its form could hold embargoed text, which must not wait in the session): the person
+    returns to the page they came from and presses the button again."""
+    if request.method in ("GET", "HEAD"):
+        return request.get_full_path()
+    referer = request.headers.get("referer", "")
+    if referer and url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return referer
+    return reverse("home")
+
+
+def mfa_required(view):
+    """For the pages and actions of a member organisation that reach embargoed content or
+    change who does (team changes, vouches, leak reports): signed in, two-factor
+    authentication set up, and used for this session's sign-in. A password alone is not
+    enough for any of them, as it is not for the staff pages."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not is_mfa_enabled(request.user):
+            messages.warning(
+                request,
+                "Set up two-factor authentication first. Your organisation's team, vouches "
+                "and leak reports need it.",
+            )
+            return redirect("mfa_activate_totp")
+        if not signed_in_with_mfa(request):
+            messages.warning(
+                request,
+                "Confirm with your authenticator app first: this session was signed in without it.",
+            )
+            query = urlencode({"next": _return_url(request)})
+            return redirect(f"{reverse('mfa_reauthenticate')}?{query}")
+        return view(request, *args, **kwargs)
+
+    guarded = login_required(wrapper)
+    # Looked for by the tests, like haulout_staff_required.
+    guarded.haulout_mfa_required = True
     return guarded
 
 

@@ -1,7 +1,8 @@
 """The need-to-know team: its page, the admins' actions, invitations, and the staff view.
 
 Anyone in an organisation reads its team page; only its admins change it (the services
-check that again). Staff read every team under /staff/, where the MFA middleware applies.
+check that again), signed in with a second factor (mfa_required). Staff read every team
+under /staff/, where the MFA middleware applies.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from ..eligibility import eligibility_for_audience
+from ..eligibility import Reason, eligibility_for_audience
 from ..forms import form_errors_from
 from ..forms_team import InvitationForm, TeamMemberUpdateForm
 from ..models import Invitation, Organization
@@ -37,7 +38,7 @@ from ..services.team import (
     team_member_remove,
     team_member_update,
 )
-from .common import service_run, staff_required
+from .common import mfa_required, service_run, staff_required
 
 
 def _team_url(organization: Organization) -> str:
@@ -69,10 +70,17 @@ def _team_context(request, organization: Organization, *, can_manage: bool, invi
             for row in rows
         ],
         "can_manage": can_manage,
+        # The actions need it (mfa_required): say so before the admin presses a button.
+        "manager_has_mfa": can_manage
+        and any(
+            row.member.user_id == request.user.pk and Reason.NO_MFA not in row.reasons
+            for row in rows
+        ),
         "invitations": list(invitations_open(organization=organization)) if can_manage else [],
         "invite_form": invite_form or InvitationForm(),
         "now": timezone.now(),
-        "staff_view": request.path.startswith("/staff/"),
+        # path_info: without the prefix the site may be served under (SCRIPT_NAME).
+        "staff_view": request.path_info.startswith("/staff/"),
     }
 
 
@@ -88,7 +96,7 @@ def team_view(request, slug: str):
     )
 
 
-@login_required
+@mfa_required
 @require_POST
 def invitation_create_view(request, slug: str):
     organization = _visible_organization(request, slug)
@@ -117,7 +125,7 @@ def invitation_create_view(request, slug: str):
     return render(request, "distributors/team/team.html", context, status=400)
 
 
-@login_required
+@mfa_required
 @require_POST
 def invitation_revoke_view(request, slug: str, pk: int):
     organization = _visible_organization(request, slug)
@@ -131,7 +139,7 @@ def invitation_revoke_view(request, slug: str, pk: int):
     return redirect(_team_url(organization))
 
 
-@login_required
+@mfa_required
 @require_POST
 def team_member_update_view(request, slug: str, pk: int):
     organization = _visible_organization(request, slug)
@@ -149,7 +157,7 @@ def team_member_update_view(request, slug: str, pk: int):
     return redirect(_team_url(organization))
 
 
-@login_required
+@mfa_required
 @require_POST
 def team_member_remove_view(request, slug: str, pk: int):
     organization = _visible_organization(request, slug)

@@ -16,7 +16,7 @@ from ..forms_trust import VouchAnswerForm, VouchGraphFilterForm, VouchRequestFor
 from ..models import Application, Criterion, Vouch
 from ..selectors import applications_administered_by, vouch_graph, vouches_addressed_to
 from ..services import vouch_confirm, vouch_decline, vouch_request, vouch_withdraw
-from .common import service_run, staff_required
+from .common import mfa_required, service_run, staff_required
 
 GRAPH_PAGE_SIZE = 100
 
@@ -81,7 +81,9 @@ def vouch_list_view(request):
     return render(request, "distributors/vouch_list.html", {"vouches": vouches})
 
 
-@login_required
+# The voucher's answer lets an organisation in: like a team change, it needs the second
+# factor, so a stolen password alone cannot vouch.
+@mfa_required
 def vouch_detail_view(request, pk: int):
     vouch = get_object_or_404(vouches_addressed_to(request.user), pk=pk)
     form = VouchAnswerForm(request.POST or None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
+from distributors.views.common import mfa_required, service_run, staff_required
 from distributors.views.common import service_error_report as report
-from distributors.views.common import service_run, staff_required
 
-__all__ = ["report", "service_run", "staff_required"]
+__all__ = ["mfa_required", "report", "service_run", "staff_required"]

@@ -1,15 +1,18 @@
 """Leak reports, sanctions and tracing.
 
 People of an organisation file and follow their own organisation's reports (never the
-pasted evidence, never another organisation's); the security team triages, sanctions and
+pasted evidence, never another organisation's), signed in with a second factor and only
+while they may receive its notices (selectors_leaks.leak_access_of); anyone else of the
+organisation gets a page saying what they lack. The security team triages, sanctions and
 traces under /staff/, where the MFA middleware applies. A leaked text pasted for tracing
 is only ever POSTed and rendered back, never put in a URL, the session or a log.
 """
 
 from __future__ import annotations
 
+from functools import wraps
+
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -29,10 +32,12 @@ from ..forms_leaks import (
     StaffLeakReportForm,
     TraceForm,
 )
-from ..models import LeakReport, Notice
+from ..models import LeakReport, Notice, Sanction
 from ..selectors import notices_visible_to, vulnerabilities_visible_to
 from ..selectors_leaks import (
+    LeakAccess,
     delivery_of_case_by_code,
+    leak_access_of,
     leak_dashboard,
     leak_reports_visible_to,
     leak_trace,
@@ -52,13 +57,45 @@ from ..services.leaks import (
     retrospective_answer,
     sanction_lift,
 )
+from ._shared import mfa_required, service_run, staff_required
 from ._shared import report as report_error
-from ._shared import service_run, staff_required
 
 # ---------------------------------------------------------------- members
 
 
-@login_required
+def _refusal(request, refused: list[LeakAccess]):
+    """What the person lacks, per organisation; never anything of a report."""
+    return render(request, "embargo/leaks/not_allowed.html", {"refused": refused}, status=403)
+
+
+def leak_pages(view):
+    """The member leak pages: a second factor (mfa_required), then, for people of member
+    organisations, the notice recipients' rules. Someone whose every organisation is
+    closed to them gets the refusal page whatever they asked for, so it says nothing about
+    whether a given report exists."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_staff:
+            accesses = leak_access_of(request.user)
+            if accesses and not any(access.allowed for access in accesses):
+                return _refusal(request, accesses)
+        return view(request, *args, **kwargs)
+
+    return mfa_required(wrapper)
+
+
+def _not_found_or_refused(request, rows):
+    """A report or sanction the person cannot open: the refusal page when it is of one of
+    their own organisations that is closed to them, otherwise a plain 404."""
+    refused = [access for access in leak_access_of(request.user) if not access.allowed]
+    ids = [access.organization.pk for access in refused]
+    if ids and rows.filter(organization_id__in=ids).exists():
+        return _refusal(request, refused)
+    raise Http404("No such report.")
+
+
+@leak_pages
 def leak_list_view(request):
     if request.user.is_staff:
         return redirect("embargo:staff_leak_dashboard")
@@ -74,7 +111,7 @@ def leak_list_view(request):
     )
 
 
-@login_required
+@leak_pages
 def leak_create_view(request):
     organizations = organizations_reporting_for(request.user)
     if not organizations.exists():
@@ -107,9 +144,11 @@ def leak_create_view(request):
     return render(request, "embargo/leaks/form.html", {"form": form, "staff": False})
 
 
-@login_required
+@leak_pages
 def leak_detail_view(request, pk: int):
-    leak = get_object_or_404(leak_reports_visible_to(request.user), pk=pk)
+    leak = leak_reports_visible_to(request.user).filter(pk=pk).first()
+    if leak is None:
+        return _not_found_or_refused(request, LeakReport.objects.filter(pk=pk))
     return render(
         request,
         "embargo/leaks/detail.html",
@@ -117,9 +156,11 @@ def leak_detail_view(request, pk: int):
     )
 
 
-@login_required
+@leak_pages
 def retrospective_view(request, pk: int):
-    sanction = get_object_or_404(sanctions_visible_to(request.user), pk=pk)
+    sanction = sanctions_visible_to(request.user).filter(pk=pk).first()
+    if sanction is None:
+        return _not_found_or_refused(request, Sanction.objects.filter(pk=pk))
     form = RetrospectiveForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

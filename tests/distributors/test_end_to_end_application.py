@@ -20,7 +20,7 @@ from distributors.models import (
     PolicyVersion,
     Vouch,
 )
-from tests.conftest import enable_totp
+from tests.conftest import enable_totp, sign_in_with_mfa
 from tests.factories import (
     PASSWORD,
     MemberOrganizationFactory,
@@ -124,8 +124,7 @@ def test_a_new_distributor_signs_up_applies_and_is_approved(
     )
     assert response.status_code == 302
     vouch = Vouch.objects.get(application=application, voucher=voucher)
-    voucher_client = Client()
-    voucher_client.force_login(voucher)
+    voucher_client = sign_in_with_mfa(Client(), voucher)  # answering a vouch needs it
     response = voucher_client.post(
         reverse("distributors:vouch_detail", args=[vouch.pk]),
         {"action": "confirm", "statement": "I have worked with their security team."},

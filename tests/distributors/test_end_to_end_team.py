@@ -23,6 +23,7 @@ from distributors.eligibility import Reason, eligibility_for_member
 from distributors.models import PgpKey, TeamMember
 from distributors.selectors import policy_current
 from distributors.services.policy import policy_publish
+from tests.conftest import sign_in_with_mfa
 from tests.factories import PASSWORD, MemberOrganizationFactory, TeamMemberFactory
 from tests.keys.person import PersonKey
 
@@ -68,8 +69,7 @@ def test_an_invited_person_becomes_eligible_and_a_new_policy_lapses_it(
     cache.clear()  # allauth's per-address rate limits must not carry over between runs
     organization = MemberOrganizationFactory(name="Acme Linux", slug="acme")
     admin = TeamMemberFactory(organization=organization, is_admin=True)
-    admin_client = Client()
-    admin_client.force_login(admin.user)
+    admin_client = sign_in_with_mfa(Client(), admin.user)
 
     # 1. The admin invites a need-to-know person; the link arrives by mail.
     with django_capture_on_commit_callbacks(execute=True):

@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
+from allauth.mfa.totp.internal.auth import (
+    format_hotp_value,
+    hotp_value,
+    yield_hotp_counters_from_time,
+)
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
 from distributors.models import AuditEvent, Invitation, TeamMember
+from tests.conftest import enable_totp, sign_in_with_mfa
 from tests.factories import (
     InvitationFactory,
     MemberOrganizationFactory,
@@ -152,7 +159,7 @@ def test_a_person_who_is_not_staff_gets_404_on_a_staff_team_page(client, team):
 
 
 def test_an_admin_sends_an_invitation(client, team, django_capture_on_commit_callbacks):
-    client.force_login(team["admin"].user)
+    sign_in_with_mfa(client, team["admin"].user)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             _url("invitation_create", team),
@@ -166,7 +173,7 @@ def test_an_admin_sends_an_invitation(client, team, django_capture_on_commit_cal
 
 
 def test_a_bad_address_is_shown_and_nothing_is_stored(client, team):
-    client.force_login(team["admin"].user)
+    sign_in_with_mfa(client, team["admin"].user)
     before = _state()
     response = client.post(_url("invitation_create", team), {"email": "nope"})
     assert response.status_code == 400
@@ -177,9 +184,9 @@ def test_a_bad_address_is_shown_and_nothing_is_stored(client, team):
 @pytest.mark.parametrize("who", ["plain", "outsider", "staff", "anonymous"])
 def test_only_an_admin_can_invite(client, mfa_client, team, outsider, staff_reviewer, who):
     if who == "plain":
-        client.force_login(team["plain"].user)
+        sign_in_with_mfa(client, team["plain"].user)
     elif who == "outsider":
-        client.force_login(outsider)
+        sign_in_with_mfa(client, outsider)
     elif who == "staff":
         client = mfa_client(staff_reviewer)
     before = _state()
@@ -193,7 +200,7 @@ def test_only_an_admin_can_invite(client, mfa_client, team, outsider, staff_revi
 
 def test_an_admin_revokes_an_invitation(client, team):
     invitation, _token = _invite(organization=team["org"])
-    client.force_login(team["admin"].user)
+    sign_in_with_mfa(client, team["admin"].user)
     response = client.post(_url("invitation_revoke", team, pk=invitation.pk))
     assert response.status_code == 302
     invitation.refresh_from_db()
@@ -204,9 +211,9 @@ def test_an_admin_revokes_an_invitation(client, team):
 def test_only_an_admin_can_revoke(client, mfa_client, team, outsider, staff_reviewer, who):
     invitation, _token = _invite(organization=team["org"])
     if who == "plain":
-        client.force_login(team["plain"].user)
+        sign_in_with_mfa(client, team["plain"].user)
     elif who == "outsider":
-        client.force_login(outsider)
+        sign_in_with_mfa(client, outsider)
     elif who == "staff":
         client = mfa_client(staff_reviewer)
     before = _state()
@@ -217,7 +224,7 @@ def test_only_an_admin_can_revoke(client, mfa_client, team, outsider, staff_revi
 
 def test_an_invitation_of_another_organisation_is_404(client, team, outsider):
     other_invitation, _token = _invite()
-    client.force_login(team["admin"].user)
+    sign_in_with_mfa(client, team["admin"].user)
     response = client.post(_url("invitation_revoke", team, pk=other_invitation.pk))
     assert response.status_code == 404
 
@@ -227,7 +234,7 @@ def test_an_invitation_of_another_organisation_is_404(client, team, outsider):
 
 def test_an_admin_marks_someone_need_to_know_and_admin(client, team):
     plain = team["plain"]
-    client.force_login(team["admin"].user)
+    sign_in_with_mfa(client, team["admin"].user)
     response = client.post(
         _url("team_member_update", team, pk=plain.pk),
         {f"m{plain.pk}-is_need_to_know": "on", f"m{plain.pk}-is_admin": "on"},
@@ -239,7 +246,7 @@ def test_an_admin_marks_someone_need_to_know_and_admin(client, team):
 
 def test_the_last_admin_cannot_demote_themselves(client, team):
     admin = team["admin"]
-    client.force_login(admin.user)
+    sign_in_with_mfa(client, admin.user)
     before = _state()
     response = client.post(_url("team_member_update", team, pk=admin.pk), {})
     assert response.status_code == 302
@@ -250,7 +257,7 @@ def test_the_last_admin_cannot_demote_themselves(client, team):
 
 def test_the_last_admin_cannot_be_removed(client, team):
     admin = team["admin"]
-    client.force_login(admin.user)
+    sign_in_with_mfa(client, admin.user)
     before = _state()
     response = client.post(_url("team_member_remove", team, pk=admin.pk))
     assert _state() == before
@@ -262,7 +269,7 @@ LAST_ADMIN_NOTE = "The last admin cannot be removed; make someone else admin fir
 
 def test_the_page_offers_the_last_admin_no_remove_button_and_no_admin_box_to_untick(client, team):
     admin = team["admin"]
-    client.force_login(admin.user)
+    sign_in_with_mfa(client, admin.user)
     body = client.get(_url("team", team)).content.decode()
     assert _url("team_member_remove", team, pk=admin.pk) not in body
     assert _url("team_member_remove", team, pk=team["plain"].pk) in body
@@ -275,7 +282,7 @@ def test_the_page_offers_the_last_admin_no_remove_button_and_no_admin_box_to_unt
 
 def test_with_two_admins_each_can_be_removed_or_demoted_from_the_page(client, team):
     second = TeamMemberFactory(organization=team["org"], is_admin=True)
-    client.force_login(team["admin"].user)
+    sign_in_with_mfa(client, team["admin"].user)
     body = client.get(_url("team", team)).content.decode()
     assert LAST_ADMIN_NOTE not in body
     for member in (team["admin"], second):
@@ -285,7 +292,7 @@ def test_with_two_admins_each_can_be_removed_or_demoted_from_the_page(client, te
 
 def test_the_last_admin_still_saves_their_other_roles_and_stays_admin(client, team):
     admin = team["admin"]
-    client.force_login(admin.user)
+    sign_in_with_mfa(client, admin.user)
     # What the page's form sends for the last admin: the hidden admin field, need-to-know.
     response = client.post(
         _url("team_member_update", team, pk=admin.pk),
@@ -297,7 +304,7 @@ def test_the_last_admin_still_saves_their_other_roles_and_stays_admin(client, te
 
 
 def test_an_admin_removes_a_person(client, team):
-    client.force_login(team["admin"].user)
+    sign_in_with_mfa(client, team["admin"].user)
     response = client.post(_url("team_member_remove", team, pk=team["plain"].pk))
     assert response.status_code == 302
     assert not TeamMember.objects.filter(pk=team["plain"].pk).exists()
@@ -310,9 +317,9 @@ def test_only_an_admin_changes_people(
 ):
     target = team["ready"]
     if who == "plain":
-        client.force_login(team["plain"].user)
+        sign_in_with_mfa(client, team["plain"].user)
     elif who == "outsider":
-        client.force_login(outsider)
+        sign_in_with_mfa(client, outsider)
     elif who == "staff":
         client = mfa_client(staff_reviewer)
     before = _state()
@@ -322,10 +329,107 @@ def test_only_an_admin_changes_people(
 
 
 def test_a_get_on_an_action_is_refused(client, team):
-    client.force_login(team["admin"].user)
+    sign_in_with_mfa(client, team["admin"].user)
     response = client.get(_url("team_member_remove", team, pk=team["plain"].pk))
     assert response.status_code == 405
     assert TeamMember.objects.filter(pk=team["plain"].pk).exists()
+
+
+# --- a second factor for the admins' actions ------------------------------------------------
+
+
+def _action(name, team):
+    """The URL and form of each admin action, on real objects of the team."""
+    invitation, _token = _invite(organization=team["org"])
+    plain = team["plain"]
+    if name == "invitation_create":
+        return _url(name, team), {"email": "x@example.org"}
+    if name == "invitation_revoke":
+        return _url(name, team, pk=invitation.pk), {}
+    if name == "team_member_update":
+        data = {f"m{plain.pk}-is_need_to_know": "on", f"m{plain.pk}-is_admin": "on"}
+        return _url(name, team, pk=plain.pk), data
+    return _url(name, team, pk=plain.pk), {}
+
+
+ADMIN_ACTIONS = [
+    "invitation_create",
+    "invitation_revoke",
+    "team_member_update",
+    "team_member_remove",
+]
+
+
+@pytest.mark.parametrize("name", ADMIN_ACTIONS)
+def test_an_admin_without_two_factor_is_sent_to_set_it_up_and_nothing_changes(
+    client, team, name, django_capture_on_commit_callbacks
+):
+    url, data = _action(name, team)
+    client.force_login(team["admin"].user)
+    before = _state()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, data)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("mfa_activate_totp")
+    assert _state() == before
+    assert mail.outbox == []
+    assert (
+        "Set up two-factor authentication first" in client.get(_url("team", team)).content.decode()
+    )
+
+
+@pytest.mark.parametrize("name", ADMIN_ACTIONS)
+def test_an_admin_signed_in_without_the_second_factor_confirms_it_first(client, team, name):
+    url, data = _action(name, team)
+    enable_totp(team["admin"].user)
+    client.force_login(team["admin"].user)  # a password alone, TOTP set up afterwards
+    team_page = "http://testserver" + _url("team", team)
+    before = _state()
+    response = client.post(url, data, HTTP_REFERER=team_page)
+    assert response.status_code == 302
+    assert (
+        response["Location"] == f"{reverse('mfa_reauthenticate')}?{urlencode({'next': team_page})}"
+    )
+    assert _state() == before
+
+
+def test_a_return_address_on_another_site_is_not_followed_after_confirming(client, team):
+    url, data = _action("invitation_create", team)
+    enable_totp(team["admin"].user)
+    client.force_login(team["admin"].user)
+    response = client.post(url, data, HTTP_REFERER="https://evil.example.net/team/")
+    assert response["Location"] == f"{reverse('mfa_reauthenticate')}?{urlencode({'next': '/'})}"
+
+
+def test_the_team_page_tells_an_admin_without_two_factor_to_set_it_up(client, team):
+    note = "Changing this team needs two-factor authentication"
+    client.force_login(team["admin"].user)
+    assert note in client.get(_url("team", team)).content.decode()
+    sign_in_with_mfa(client, team["admin"].user)
+    assert note not in client.get(_url("team", team)).content.decode()
+    client.force_login(team["plain"].user)
+    assert note not in client.get(_url("team", team)).content.decode()
+
+
+def test_after_confirming_the_second_factor_the_admin_invites(
+    client, team, django_capture_on_commit_callbacks
+):
+    secret = enable_totp(team["admin"].user)
+    client.force_login(team["admin"].user)
+    team_page = _url("team", team)
+    url = _url("invitation_create", team)
+    confirm = client.post(url, {"email": "x@example.org"}, HTTP_REFERER=team_page)["Location"]
+    assert client.get(confirm).status_code == 200
+    counters = list(yield_hotp_counters_from_time())
+    code = format_hotp_value(hotp_value(secret, counters[len(counters) // 2]))
+    response = client.post(confirm, {"code": code})
+    assert response.status_code == 302
+    assert response["Location"] == team_page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"email": "x@example.org"})
+    assert response.status_code == 302
+    assert Invitation.objects.filter(email="x@example.org").exists()
+    assert [m.to for m in mail.outbox] == [["x@example.org"]]
 
 
 # --- the invitation link ----------------------------------------------------------------------
@@ -413,7 +517,7 @@ def test_an_unknown_link_says_it_is_not_valid(client):
 
 def test_an_admin_who_leaves_goes_home(client, team):
     second = TeamMemberFactory(organization=team["org"], is_admin=True)
-    client.force_login(second.user)
+    sign_in_with_mfa(client, second.user)
     response = client.post(_url("team_member_remove", team, pk=second.pk))
     assert response["Location"] == reverse("home")
     assert not TeamMember.objects.filter(pk=second.pk).exists()

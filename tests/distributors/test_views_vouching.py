@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from distributors.models import Application, AuditEvent, Organization, Vouch
 from distributors.services.vouching import VOUCHER_REFUSED
+from tests.conftest import enable_totp, sign_in_with_mfa
 from tests.factories import (
     ApplicationFactory,
     MemberOrganizationFactory,
@@ -25,6 +26,11 @@ def logged_in(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+def answering(user) -> Client:
+    """Signed in with a second factor, which answering a request needs."""
+    return sign_in_with_mfa(Client(), user)
 
 
 @pytest.fixture
@@ -169,7 +175,7 @@ def test_nobody_else_sees_a_request_in_their_list(request, who, vouch):
 
 
 def test_the_voucher_opens_the_request_and_sees_who_asks(voucher, vouch):
-    response = logged_in(voucher).get(detail_url(vouch))
+    response = answering(voucher).get(detail_url(vouch))
     assert response.status_code == 200
     assert b"Acme Linux" in response.content
     assert b"I vouch for them" in response.content
@@ -177,7 +183,7 @@ def test_the_voucher_opens_the_request_and_sees_who_asks(voucher, vouch):
 
 @pytest.mark.parametrize("who", ["org_admin", "outsider", "staff_reviewer"])
 def test_a_request_is_a_404_for_anyone_but_the_voucher(request, who, vouch):
-    client = logged_in(request.getfixturevalue(who))
+    client = answering(request.getfixturevalue(who))
     before = snapshot()
     assert client.get(detail_url(vouch)).status_code == 404
     response = client.post(detail_url(vouch), {"action": "confirm", "statement": "Sure."})
@@ -185,8 +191,30 @@ def test_a_request_is_a_404_for_anyone_but_the_voucher(request, who, vouch):
     assert snapshot() == before
 
 
+def test_a_voucher_without_two_factor_is_sent_to_set_it_up_before_answering(voucher, vouch):
+    client = logged_in(voucher)
+    before = snapshot()
+    for response in (
+        client.get(detail_url(vouch)),
+        client.post(detail_url(vouch), {"action": "confirm", "statement": "I know them."}),
+    ):
+        assert response.status_code == 302
+        assert response["Location"] == reverse("mfa_activate_totp")
+    assert snapshot() == before
+
+
+def test_a_voucher_signed_in_with_a_password_alone_confirms_the_second_factor_first(voucher, vouch):
+    enable_totp(voucher)
+    client = logged_in(voucher)
+    before = snapshot()
+    response = client.post(detail_url(vouch), {"action": "decline", "statement": ""})
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("mfa_reauthenticate"))
+    assert snapshot() == before
+
+
 def test_the_voucher_confirms_with_a_statement(voucher, vouch):
-    response = logged_in(voucher).post(
+    response = answering(voucher).post(
         detail_url(vouch), {"action": "confirm", "statement": "I know them well."}
     )
     assert response.status_code == 302
@@ -197,14 +225,14 @@ def test_the_voucher_confirms_with_a_statement(voucher, vouch):
 
 def test_confirming_without_a_statement_shows_the_error_and_changes_nothing(voucher, vouch):
     before = snapshot()
-    response = logged_in(voucher).post(detail_url(vouch), {"action": "confirm", "statement": ""})
+    response = answering(voucher).post(detail_url(vouch), {"action": "confirm", "statement": ""})
     assert response.status_code == 200
     assert b"Say in a sentence or two" in response.content
     assert snapshot() == before
 
 
 def test_the_voucher_declines(voucher, vouch):
-    logged_in(voucher).post(detail_url(vouch), {"action": "decline", "statement": ""})
+    answering(voucher).post(detail_url(vouch), {"action": "decline", "statement": ""})
     vouch.refresh_from_db()
     assert vouch.state == State.DECLINED
 
@@ -214,7 +242,7 @@ def test_a_suspended_voucher_gets_a_clear_message_when_confirming(voucher, vouch
         status=Organization.Status.SUSPENDED
     )
     before = snapshot()
-    response = logged_in(voucher).post(
+    response = answering(voucher).post(
         detail_url(vouch), {"action": "confirm", "statement": "Sure."}
     )
     assert response.status_code == 200

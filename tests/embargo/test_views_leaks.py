@@ -5,9 +5,10 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from allauth.mfa.models import Authenticator
 from django.urls import reverse
 
-from distributors.models import Organization
+from distributors.models import AuditEvent, Organization, PolicyAcceptance, TeamMember
 from embargo.models import Delivery, LeakReport, Sanction
 from embargo.services import notice_send
 from embargo.services.delivery import notice_plaintext
@@ -249,6 +250,132 @@ def test_only_the_owner_admin_answers_the_retrospective(world, mfa_client):
     assert Sanction.objects.get().retrospective_at is None
     mfa_client(world.owner).post(url, {"retrospective": "We changed the process."})
     assert Sanction.objects.get().retrospective == "We changed the process."
+
+
+# ---------------------------------------------------------------- who may open them
+
+MEMBER_PAGES = ["list", "create", "detail", "retrospective"]
+
+
+def _member_url(world, page) -> str:
+    if page == "list":
+        return reverse("embargo:leak_list")
+    if page == "create":
+        return reverse("embargo:leak_create")
+    if page == "detail":
+        return world.report.get_absolute_url()
+    leak_report_confirm(report=world.report, actor=world.staff, reason="Traced.")
+    return reverse("embargo:retrospective", kwargs={"pk": Sanction.objects.get().pk})
+
+
+def _acme_person(world, *, need_to_know=True, mfa=True, policy=True, admin=True):
+    """A person of Acme with every notice rule met except those switched off."""
+    member = make_eligible(TeamMemberFactory(organization=world.acme, is_admin=admin))
+    if not need_to_know:
+        TeamMember.objects.filter(pk=member.pk).update(is_need_to_know=False)
+    if not mfa:
+        Authenticator.objects.filter(user=member.user).delete()
+    if not policy:
+        PolicyAcceptance.objects.filter(user=member.user).delete()
+    return member.user
+
+
+@pytest.mark.parametrize("page", MEMBER_PAGES)
+@pytest.mark.parametrize(
+    "lacking,label",
+    [
+        ("need_to_know", "Not marked as need-to-know."),
+        ("policy", "The current embargo policy is not accepted."),
+    ],
+)
+def test_a_person_who_may_not_receive_notices_is_told_what_is_missing_and_sees_no_report(
+    world, mfa_client, page, lacking, label
+):
+    url = _member_url(world, page)
+    person = _acme_person(world, **{lacking: False})
+    before = (LeakReport.objects.count(), AuditEvent.objects.count())
+    client = mfa_client(person)
+    for response in (client.get(url), client.post(url, _report_form(world, world.acme))):
+        assert response.status_code == 403
+        body = response.content.decode()
+        assert label in body
+        assert world.acme.name in body
+        assert "The patch." not in body and world.case.public_id not in body
+        assert world.notice.vulnerability.title not in body
+    assert (LeakReport.objects.count(), AuditEvent.objects.count()) == before
+
+
+@pytest.mark.parametrize("page", MEMBER_PAGES)
+def test_a_person_without_two_factor_is_sent_to_set_it_up(world, client, page):
+    url = _member_url(world, page)
+    person = _acme_person(world, mfa=False)
+    client.force_login(person)
+    before = LeakReport.objects.count()
+    for response in (client.get(url), client.post(url, _report_form(world, world.acme))):
+        assert response.status_code == 302
+        assert response["Location"] == reverse("mfa_activate_totp")
+    assert LeakReport.objects.count() == before
+
+
+def test_a_password_alone_is_not_enough_to_read_a_report(world, client):
+    client.force_login(world.owner)  # TOTP set up, but not used for this session
+    response = client.get(world.report.get_absolute_url())
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("mfa_reauthenticate"))
+
+
+def test_a_person_whose_key_lapsed_still_reads_and_files_reports(
+    world, mfa_client, django_capture_on_commit_callbacks
+):
+    # A key matters for an encrypted copy; it must never stop an urgent leak report.
+    world.owner.pgp_keys.all().delete()
+    owner = mfa_client(world.owner)
+    assert owner.get(world.report.get_absolute_url()).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner.post(reverse("embargo:leak_create"), _report_form(world, world.acme))
+    assert response.status_code == 302
+    assert LeakReport.objects.count() == 2
+
+
+def test_a_suspended_organisation_still_reads_and_files_its_reports(world, mfa_client):
+    Organization.objects.filter(pk=world.acme.pk).update(status=Organization.Status.SUSPENDED)
+    owner = mfa_client(world.owner)
+    assert owner.get(world.report.get_absolute_url()).status_code == 200
+    assert owner.get(reverse("embargo:leak_create")).status_code == 200
+
+
+def test_a_removed_organisations_people_no_longer_see_its_reports(world, mfa_client):
+    Organization.objects.filter(pk=world.acme.pk).update(status=Organization.Status.REMOVED)
+    owner = mfa_client(world.owner)
+    assert owner.get(world.report.get_absolute_url()).status_code == 404
+    listing = owner.get(reverse("embargo:leak_list"))
+    assert world.report.get_absolute_url().encode() not in listing.content
+    assert owner.get(reverse("embargo:leak_create")).status_code == 404
+
+
+def test_another_organisations_report_stays_a_404_for_an_eligible_person(world, mfa_client):
+    report = leak_report_file(
+        actor=world.staff,
+        organization=world.other_org,
+        vulnerability=world.case,
+        what_leaked="Other's patch.",
+        leaked_to="x",
+        how="y",
+    )
+    response = mfa_client(world.owner).get(report.get_absolute_url())
+    assert response.status_code == 404
+    assert b"Other's patch." not in response.content
+
+
+def test_a_person_let_in_by_one_organisation_is_refused_the_other_ones_report(world, mfa_client):
+    """Someone in two organisations, eligible in Other only: Acme's report is refused with
+    the reason (it is their own organisation's), not shown."""
+    person = make_eligible(TeamMemberFactory(organization=world.other_org)).user
+    TeamMemberFactory(organization=world.acme, user=person, is_need_to_know=False)
+    response = mfa_client(person).get(world.report.get_absolute_url())
+    assert response.status_code == 403
+    assert b"Not marked as need-to-know." in response.content
+    assert b"The patch." not in response.content
 
 
 # ---------------------------------------------------------------- tracing page
