@@ -12,7 +12,12 @@ values where it does not, and asserts:
 - everywhere else except the public pages listed below: anonymous people never get a
   page, and a person of another organisation gets a 404 for an object of Acme's;
 - no request by an outsider changes anything (the audit log is unchanged);
+- every answer to a signed-in person is sent with Cache-Control: no-store;
 - no pattern carries anything but ids, slugs and codes (embargoed text never goes in a URL).
+
+Every request test runs twice: with the site at the root, and served under a path prefix
+(SCRIPT_NAME=/haulout, as behind a proxy that mounts it there), where request.path and
+request.path_info differ and a guard that reads the wrong one lets people through.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import re
 from dataclasses import dataclass
 
 import pytest
+from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from distributors.models import Application, AuditEvent, TeamMember
@@ -41,6 +47,7 @@ from tests.factories import (
     VouchFactory,
     make_eligible,
 )
+from tests.prefix import SCRIPT_NAME, PrefixedClient, served_under
 
 pytestmark = pytest.mark.django_db
 
@@ -123,6 +130,22 @@ OBJECT_ROUTES = [r for r in OTHER_ROUTES if r.kwargs]
 
 
 # ---------------------------------------------------------------- the world
+
+
+@pytest.fixture(params=["", SCRIPT_NAME], ids=["at-the-root", "under-a-prefix"])
+def client(request):
+    """Replaces pytest-django's client (mfa_client uses it too): at the root, or under a
+    path prefix, where the URLs the tests build with reverse() carry the prefix as well."""
+    if not request.param:
+        yield Client()
+        return
+    with served_under(request.param):
+        yield PrefixedClient(request.param)
+
+
+def _no_store(response) -> bool:
+    directives = {part.strip() for part in response.get("Cache-Control", "").split(",")}
+    return {"no-store", "private"} <= directives
 
 
 @pytest.fixture
@@ -246,6 +269,31 @@ def test_every_staff_view_is_wrapped_by_staff_required(route):
     )
 
 
+# A member admin's actions and the pages with leak reports: a password alone is not enough.
+MFA_ROUTES = {
+    "distributors:invitation_create",
+    "distributors:invitation_revoke",
+    "distributors:team_member_update",
+    "distributors:team_member_remove",
+    "distributors:vouch_detail",
+    "embargo:leak_list",
+    "embargo:leak_create",
+    "embargo:leak_detail",
+    "embargo:retrospective",
+}
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.name in MFA_ROUTES], ids=str)
+def test_every_member_action_and_leak_page_is_wrapped_by_mfa_required(route):
+    assert getattr(route.callback, "haulout_mfa_required", False), (
+        f"{route.route} is not decorated with distributors.views.common.mfa_required"
+    )
+
+
+def test_the_mfa_routes_exist():
+    assert {route.name for route in ROUTES} >= MFA_ROUTES
+
+
 def test_the_staff_marker_is_set_by_staff_required_only():
     from distributors.views.common import staff_required
 
@@ -301,11 +349,13 @@ def test_staff_pages_open_for_staff_on_real_objects_and_never_fail(route, world,
     url = world.url(route)
     response = mfa_client(world.staff).get(url)
     assert response.status_code in (200, 302, 405), (url, response.status_code)
+    assert _no_store(response), url
     dummy = {name: DUMMY.get(name, DUMMY.get(conv, "x")) for conv, name in route.kwargs}
     if dummy:
         dummy = {k: (987654 if v == 1 else v) for k, v in dummy.items()}
         response = mfa_client(world.staff).get(reverse(route.name, kwargs=dummy))
         assert response.status_code in (404, 405), (route.name, response.status_code)
+        assert _no_store(response), route.name
 
 
 # ---------------------------------------------------------------- everything else
@@ -328,7 +378,9 @@ def test_another_organisation_gets_404_for_acmes_objects(route, world, mfa_clien
     url = world.url(route)
     client = mfa_client(world.outsider)
     before = _audit_count()
-    assert client.get(url).status_code in (404, 405), url
+    response = client.get(url)
+    assert response.status_code in (404, 405), url
+    assert _no_store(response), url
     assert client.post(url, {}).status_code == 404, url
     assert _audit_count() == before
 
@@ -338,8 +390,20 @@ def test_the_owner_opens_acmes_objects(route, world, mfa_client):
     """The same URLs work for their owner: the outsider's 404 above is the scoping."""
     response = mfa_client(world.owner).get(world.url(route))
     assert response.status_code in (200, 302, 405), (route.name, response.status_code)
+    assert _no_store(response), route.name
     if response.status_code == 302:
         assert not response["Location"].startswith(reverse("account_login"))
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if not r.kwargs], ids=str)
+def test_every_page_without_arguments_is_sent_with_no_store_to_a_signed_in_person(
+    route, world, mfa_client
+):
+    """Together with the object pages above and the staff pages: every signed-in page."""
+    for user in (world.owner, world.staff):
+        response = mfa_client(user).get(world.url(route))
+        assert response.status_code in (200, 302, 404, 405), (route.name, response.status_code)
+        assert _no_store(response), (route.name, user)
 
 
 @pytest.mark.parametrize("route", OBJECT_ROUTES, ids=str)
