@@ -164,6 +164,9 @@ ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
+    # "key" is the account together with the client address (AccountAdapter): wrong
+    # guesses from elsewhere never lock the real person out, and one address is still
+    # held to 10 failures a minute whichever accounts it tries.
     "login_failed": "10/m/ip,5/5m/key",
     "signup": "20/m/ip",
     "confirm_email": "1/3m/key",
@@ -234,6 +237,24 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 if env.bool("DJANGO_BEHIND_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The client address for rate limits (allauth's): with 0 trusted proxies, the address
+# the connection comes from; behind N proxies of ours, the address the outermost one saw,
+# the Nth entry from the right of X-Forwarded-For (the entries to its left are the
+# client's to invent). A proxy that sets a header of its own with the client address
+# (X-Real-IP) is named in HAULOUT_TRUSTED_CLIENT_IP_HEADER instead. Django's
+# REMOTE_ADDR is left as it is.
+HAULOUT_TRUSTED_PROXY_COUNT = env.int("HAULOUT_TRUSTED_PROXY_COUNT", default=0)
+HAULOUT_TRUSTED_CLIENT_IP_HEADER = env.str(
+    "HAULOUT_TRUSTED_CLIENT_IP_HEADER", default="X-Forwarded-For"
+)
+ALLAUTH_TRUSTED_PROXY_COUNT = 0
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = None
+if HAULOUT_TRUSTED_PROXY_COUNT > 0:
+    if HAULOUT_TRUSTED_CLIENT_IP_HEADER.lower() == "x-forwarded-for":
+        ALLAUTH_TRUSTED_PROXY_COUNT = HAULOUT_TRUSTED_PROXY_COUNT
+    else:
+        # Read only when a proxy of ours is there to overwrite what the client sent.
+        ALLAUTH_TRUSTED_CLIENT_IP_HEADER = HAULOUT_TRUSTED_CLIENT_IP_HEADER
 X_FRAME_OPTIONS = "DENY"
 
 # No inline script or style anywhere: every page works from our own static files.
