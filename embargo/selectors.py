@@ -54,7 +54,16 @@ def reason_label(reason: str) -> str:
 
 
 # What staff see per person: a sent copy that was acknowledged shows as acknowledged.
-STATUSES = ("acknowledged", "sent", "pending", "sending", "failed", "withheld", "cancelled")
+STATUSES = (
+    "acknowledged",
+    "sent",
+    "pending",
+    "sending",
+    "failed",
+    "uncertain",
+    "withheld",
+    "cancelled",
+)
 
 
 def delivery_status(delivery: Delivery) -> str:

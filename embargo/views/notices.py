@@ -23,6 +23,7 @@ from ..selectors import (
 )
 from ..services import notice_catch_up, notice_create, notice_send, notice_update
 from ..services.notices import DEFAULT_OUTER_SUBJECT, SENDABLE_CASE_STATES
+from ..worker_health import gpg_faults
 from ._shared import report, staff_required
 
 
@@ -189,5 +190,6 @@ def notice_detail_view(request, pk: int):
             "can_revise": notice.state != Notice.State.DRAFT and notice.vulnerability.is_open,
             "can_catch_up": notice.state != Notice.State.DRAFT
             and notice.vulnerability.state in SENDABLE_CASE_STATES,
+            "gpg_faults": gpg_faults() if summary and not summary.is_complete else {},
         },
     )

@@ -441,3 +441,20 @@ def test_a_sent_notice_offers_an_update_and_a_draft_offers_the_preview(mfa_clien
     assert f"?revises={world.notice.pk}" in sent_page.content.decode()
     draft_page = http.get(reverse("embargo:notice_detail", kwargs={"pk": draft.pk}))
     assert reverse("embargo:notice_preview", kwargs={"pk": draft.pk}) in draft_page.content.decode()
+
+
+def test_staff_see_uncertain_copies_and_workers_that_cannot_encrypt(mfa_client, staff_reviewer):
+    from embargo.worker_health import gpg_fault_report
+
+    world = world_build()
+    rows = list(Delivery.objects.filter(notice=world.notice).order_by("pk"))
+    Delivery.objects.filter(pk=rows[0].pk).update(state=Delivery.State.UNCERTAIN)
+    Delivery.objects.filter(pk=rows[1].pk).update(state=Delivery.State.PENDING)
+    gpg_fault_report(reason="gpg is not installed")
+    page = mfa_client(staff_reviewer).get(
+        reverse("embargo:notice_detail", kwargs={"pk": world.notice.pk})
+    )
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert '1 copy is "uncertain"' in text
+    assert "cannot encrypt right now" in text and "gpg is not installed" in text
