@@ -128,12 +128,16 @@ def _one_by_one(connection, from_addr, to_addr, size, deadline) -> list[tuple[in
 def _fit(connection: smtplib.SMTP, deadline: float | None) -> None:
     """The next step waits at most until the deadline (or the connection's own timeout,
     whichever is sooner)."""
-    if deadline is None or connection.sock is None:
+    if connection.sock is None:
+        return
+    own = connection.timeout if isinstance(connection.timeout, int | float) else None
+    if deadline is None:
+        if own:
+            connection.sock.settimeout(own)  # an earlier hand-off may have shortened it
         return
     left = deadline - time.monotonic()
     if left <= 0:
         raise DeadlinePassed("the sender's lease on this copy ran out")
-    own = connection.timeout if isinstance(connection.timeout, int | float) else None
     connection.sock.settimeout(min(left, own) if own else left)
 
 

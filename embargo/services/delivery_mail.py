@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import threading
+import time
 from datetime import UTC
 
 from django.conf import settings
@@ -177,6 +178,13 @@ def smtp_send(wire: bytes, *, from_email: str, to: str, deadline: float | None =
     for attempt in (1, 2):
         connection = _connection()
         reused = getattr(connection, "connection", None) is not None
+        if isinstance(connection, SmtpBackend):
+            # A server that does not answer at all must not hold the connect past the
+            # deadline either: a timed-out connect is a temporary failure, and counts.
+            connection.timeout = settings.EMAIL_TIMEOUT
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                connection.timeout = max(0.5, min(settings.EMAIL_TIMEOUT or left, left))
         try:
             connection.open()
             if direct and isinstance(connection, SmtpBackend):

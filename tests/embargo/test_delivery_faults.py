@@ -193,7 +193,7 @@ def test_a_lost_answer_gets_one_more_try_with_the_same_message_id_then_uncertain
     for callback in after_commit:
         callback()
     alerts = [m for m in sink.messages if b"need attention" in m.data]
-    assert len(alerts) == 1 and b"1 is \"delivery uncertain\"" in alerts[0].data
+    assert len(alerts) == 1 and b'1 is "delivery uncertain"' in alerts[0].data
 
 
 def test_a_lost_answer_is_not_retried_on_a_fresh_connection_at_once(smtp, monkeypatch):
@@ -337,3 +337,28 @@ def test_a_sweep_right_after_another_queues_nothing_again(rows, monkeypatch):
     second = deliveries_sweep()
     assert (first, second) == (len(rows), 0)
     assert sorted(queued) == _ids(rows)
+
+
+def test_a_mail_server_that_never_answers_is_given_up_on_within_the_deadline(settings):
+    # A black-holed server (accepts the connection, never speaks): the hand-off ends at
+    # its deadline as a temporary failure rather than after every socket timeout in turn.
+    import socket
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", listener.getsockname()[1]
+    settings.EMAIL_TIMEOUT = 600
+    try:
+        deadline = time.monotonic() + 1.5
+        with pytest.raises((OSError, smtplib.SMTPException)) as raised:
+            delivery_mail.smtp_send(
+                b"x\r\n", from_email="a@example.org", to="b@example.org", deadline=deadline
+            )
+        assert not isinstance(raised.value, smtpio.HandoffUncertain)
+        assert time.monotonic() < deadline + 60  # nowhere near EMAIL_TIMEOUT's 600 s
+    finally:
+        delivery_mail.connection_drop()
+        listener.close()
