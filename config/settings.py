@@ -176,6 +176,9 @@ ACCOUNT_RATE_LIMITS = {
     "manage_email": "10/m/user",
     "reauthenticate": "10/m/user",
 }
+# PGP key uploads a person may make in one clock hour (each runs several gpg
+# processes); counted in the same shared cache as allauth's limits.
+HAULOUT_KEY_UPLOADS_PER_HOUR = env.int("HAULOUT_KEY_UPLOADS_PER_HOUR", default=10)
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = True
 # People are known by their address; the generated username means nothing to them.

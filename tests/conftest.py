@@ -19,6 +19,10 @@ def _isolated_mail_and_tasks(settings, tmp_path):
 
     app.conf.task_always_eager = True
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    from django.core.cache import cache
+
+    # The in-memory cache outlives a test; counts kept in it (key-upload limits) must not.
+    cache.clear()
     # Every factory user gets a password; the production hasher's deliberate slowness
     # (~0.3 s a hash) made the suite thirty times slower and tests nothing of ours.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

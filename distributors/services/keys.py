@@ -11,9 +11,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -100,6 +104,7 @@ def key_upload(*, user, armored: str) -> KeyUpload:
         raise ValidationError("Paste your public key or choose a key file.")
     if len(armored) > ARMOR_MAX_CHARS:
         raise ValidationError("That is too large to be a single public key.")
+    _upload_rate_consume(user)
     from .. import pgp
 
     now = timezone.now()
@@ -111,12 +116,42 @@ def key_upload(*, user, armored: str) -> KeyUpload:
     return KeyUpload(key=key, challenge_armored=challenge, warnings=list(report.warnings))
 
 
+def _upload_rate_consume(user) -> None:
+    """Count one upload attempt; refuse once the person has made too many this hour.
+
+    Every attempt counts, refused ones too: the cost being limited is the gpg work
+    (several gpg processes per upload), whatever the outcome. The count lives in the
+    shared cache (the one allauth's limits use), so every web process sees the same
+    number. A fixed window of one clock hour: at most twice the limit across a boundary.
+    """
+    limit = settings.HAULOUT_KEY_UPLOADS_PER_HOUR
+    window = int(time.time() // 3600)
+    name = f"haulout:key-uploads:{user.pk}:{window}"
+    # add() then incr() is atomic in Redis; a lost race in the file cache costs one count.
+    cache.add(name, 0, timeout=3600 + 60)
+    try:
+        count = cache.incr(name)
+    except ValueError:  # expired between add() and incr()
+        cache.set(name, 1, timeout=3600 + 60)
+        count = 1
+    if count > limit:
+        raise ValidationError(
+            f"You have uploaded keys too often: at most {limit} "
+            f"upload{'s' if limit != 1 else ''} an hour. "
+            "Nothing was stored. Please wait a while and try again."
+        )
+
+
 def _store_upload(*, user, report, digest: str, now) -> PgpKey:
-    # Lock the person's keys so two uploads at once cannot both become "the" pending key.
+    # Lock the person's own row first, then their keys: with no key yet there is no key
+    # row to lock, and two uploads at once must still not both create one.
+    get_user_model().objects.select_for_update().filter(pk=user.pk).first()
     keys = list(PgpKey.objects.select_for_update().filter(user=user))
     for existing in keys:
         if existing.fingerprint != report.fingerprint:
             continue
+        if existing.state == PgpKey.State.PENDING:
+            return _pending_refresh(user=user, key=existing, report=report, digest=digest)
         if existing.state == PgpKey.State.ACTIVE:
             raise ValidationError("This key is already your verified key.")
         if existing.state == PgpKey.State.REVOKED:
@@ -157,6 +192,36 @@ def _store_upload(*, user, report, digest: str, now) -> PgpKey:
             "expires_at": key.expires_at.isoformat() if key.expires_at else None,
         },
     )
+    return key
+
+
+def _pending_refresh(*, user, key: PgpKey, report, digest: str) -> PgpKey:
+    """The same key uploaded again while it waits for proof: no new row, a fresh challenge.
+
+    Only the code's hash is stored, so the earlier ciphertext cannot be shown again; the
+    new code replaces the old one. An identical upload leaves no audit event (fifteen
+    uploads of one key made fifteen rows and thirty events); new key material (a changed
+    expiry, another subkey) is stored, since the challenge was encrypted to it, and
+    audited.
+    """
+    changed = key.armored != report.armored
+    if changed:
+        key.armored = report.armored
+        key.uids = list(report.uids)
+        key.algorithm = report.algorithm[:40]
+        key.expires_at = report.expires_at
+        key.save(update_fields=["armored", "uids", "algorithm", "expires_at"])
+        audit_record(
+            actor=user,
+            action="pgp_key.pending_updated",
+            target=key,
+            data={
+                "fingerprint": key.fingerprint,
+                "algorithm": key.algorithm,
+                "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+            },
+        )
+    _store_challenge(key, digest)
     return key
 
 

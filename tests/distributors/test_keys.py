@@ -151,6 +151,89 @@ def test_a_revoked_key_cannot_come_back(alice, alice_key):
     assert _state() == before
 
 
+def test_uploading_the_pending_key_again_keeps_one_row_and_adds_no_events(alice, alice_key):
+    first = key_upload(user=alice, armored=alice_key.public)
+    events = AuditEvent.objects.count()
+
+    again = [key_upload(user=alice, armored=alice_key.public) for _ in range(3)]
+
+    assert PgpKey.objects.filter(user=alice).count() == 1
+    assert {upload.key.pk for upload in again} == {first.key.pk}
+    assert AuditEvent.objects.count() == events
+    # Only the newest code works: each upload made a fresh challenge.
+    with pytest.raises(ValidationError, match="does not match"):
+        key_prove(user=alice, key=first.key, code=alice_key.code_from(first.challenge_armored))
+    latest = again[-1]
+    key = key_prove(user=alice, key=latest.key, code=alice_key.code_from(latest.challenge_armored))
+    assert key.state == PgpKey.State.ACTIVE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_uploads_of_one_key_at_once_make_one_row():
+    # With no key row yet there is no key row to lock: the person's own row makes the
+    # second upload wait for the first and then find its row.
+    import threading
+
+    from django.db import connection, transaction
+
+    from distributors.pgp import KeyReport
+
+    person = UserFactory(email="racer@example.org")
+    report = KeyReport(
+        fingerprint="A" * 40,
+        uids=["Racer <racer@example.org>"],
+        emails=["racer@example.org"],
+        algorithm="ed25519/cv25519",
+        created_at=timezone.now(),
+        expires_at=None,
+        armored="-----BEGIN PGP PUBLIC KEY BLOCK-----",
+    )
+    second_done = threading.Event()
+
+    def second_upload():
+        try:
+            with transaction.atomic():
+                key_services._store_upload(
+                    user=person, report=report, digest="b" * 64, now=timezone.now()
+                )
+        finally:
+            second_done.set()
+            connection.close()
+
+    with transaction.atomic():
+        key_services._store_upload(user=person, report=report, digest="a" * 64, now=timezone.now())
+        racer = threading.Thread(target=second_upload)
+        racer.start()
+        # The second upload must wait for this transaction rather than add its own row.
+        assert not second_done.wait(1.0)
+    racer.join(10)
+
+    assert second_done.is_set()
+    keys = list(PgpKey.objects.filter(user=person))
+    assert len(keys) == 1
+    assert keys[0].state == PgpKey.State.PENDING
+    assert keys[0].challenge_sha256 == "b" * 64
+    assert AuditEvent.objects.filter(action="pgp_key.uploaded").count() == 1
+
+
+def test_uploads_beyond_the_hourly_limit_are_refused_and_store_nothing(alice, alice_key, settings):
+    settings.HAULOUT_KEY_UPLOADS_PER_HOUR = 2
+    # Refused uploads count too: the limit is on the gpg work, whatever its outcome.
+    with pytest.raises(ValidationError):
+        key_upload(user=alice, armored="not a key")
+    key_upload(user=alice, armored=alice_key.public)
+    before = _state()
+
+    with pytest.raises(ValidationError, match="at most 2 uploads an hour") as error:
+        key_upload(user=alice, armored=alice_key.public)
+
+    assert not isinstance(error.value, KeyRejected)
+    assert _state() == before
+    # The count is the person's own: someone else still uploads.
+    bob = UserFactory(email="bob@example.org")
+    assert key_upload(user=bob, armored=alice_key.public).key.user == bob
+
+
 # --- proof ---------------------------------------------------------------------------------
 
 

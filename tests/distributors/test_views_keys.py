@@ -165,6 +165,21 @@ def test_a_bad_key_is_shown_with_its_message_and_nothing_is_stored(
     assert _state() == before
 
 
+def test_too_many_uploads_in_an_hour_are_refused_with_a_clear_message(
+    client, owner, owner_key, settings
+):
+    settings.HAULOUT_KEY_UPLOADS_PER_HOUR = 1
+    client.force_login(owner)
+    _upload(client, "definitely not a key")
+    before = _state()
+
+    response = _upload(client, owner_key.public)
+
+    assert response.status_code == 400
+    assert "at most 1 upload an hour" in response.content.decode()
+    assert _state() == before
+
+
 def test_a_key_for_another_address_shows_a_warning(client, owner_key):
     someone = UserFactory(email="someone@example.org")
     client.force_login(someone)
