@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.db import models
 from django.db.models import (
@@ -31,9 +32,17 @@ from django.db.models import (
     QuerySet,
     Subquery,
 )
+from django.db.models.functions import Lower
 from django.utils import timezone
 
-from .models import Organization, PgpKey, PolicyAcceptance, PolicyVersion, TeamMember
+from .models import (
+    BlockedIdentity,
+    Organization,
+    PgpKey,
+    PolicyAcceptance,
+    PolicyVersion,
+    TeamMember,
+)
 from .selectors import policy_current
 
 # Organisations whose people are considered at all: an applicant never had access, but
@@ -60,6 +69,14 @@ class Reason(models.TextChoices):
         "The PGP key expires before the disclosure date.",
     )
     KEY_REVOKED = "key_revoked", "The PGP key was revoked."
+    PERSON_BARRED = (
+        "person_barred",
+        "The person is barred: an organisation they belonged to was removed.",
+    )
+    OTHER_ORG_SUSPENDED = (
+        "other_org_suspended",
+        "Another organisation of this person is suspended.",
+    )
 
 
 _ORG_REASONS = {
@@ -142,7 +159,26 @@ def _found(queryset: QuerySet) -> _Found:
 def _annotated(queryset: QuerySet[TeamMember], *, accepted, found=Exists) -> QuerySet[TeamMember]:
     """The facts about a person that live in other tables, as annotations. `found`
     turns a correlated queryset into "has a row": EXISTS, or _found for a few people."""
+    live_bars = BlockedIdentity.objects.filter(lifted_at__isnull=True)
     return queryset.annotate(
+        # A personal bar holds through every membership, not only the removed one: by
+        # account, and by any verified address (a new account with a barred address).
+        has_account_bar=found(
+            live_bars.filter(kind=BlockedIdentity.Kind.ACCOUNT, user_id=OuterRef("user_id"))
+        ),
+        has_address_bar=found(
+            EmailAddress.objects.filter(user_id=OuterRef("user_id"), verified=True)
+            .annotate(address=Lower("email"))
+            .filter(address__in=live_bars.filter(kind=BlockedIdentity.Kind.EMAIL).values("value"))
+        ),
+        # While one of the person's organisations is suspended, no other membership of
+        # theirs lets them receive what the suspension withholds.
+        other_org_suspended=found(
+            TeamMember.objects.filter(
+                user_id=OuterRef("user_id"),
+                organization__status=Organization.Status.SUSPENDED,
+            ).exclude(organization_id=OuterRef("organization_id"))
+        ),
         has_totp=found(
             Authenticator.objects.filter(user=OuterRef("user_id"), type=Authenticator.Type.TOTP)
         ),
@@ -171,6 +207,8 @@ def _evaluate(member: TeamMember, *, disclosure_at: datetime, now: datetime) -> 
         has_key=key is not None,
         key_expires_at=key.expires_at if key else None,
         has_revoked_key=member.has_revoked_key,
+        barred=member.has_account_bar or member.has_address_bar,
+        other_org_suspended=member.other_org_suspended,
         disclosure_at=disclosure_at,
         now=now,
     )
@@ -187,6 +225,8 @@ def _reasons(
     has_key: bool,
     key_expires_at: datetime | None,
     has_revoked_key: bool,
+    barred: bool,
+    other_org_suspended: bool,
     disclosure_at: datetime,
     now: datetime,
 ) -> tuple[str, ...]:
@@ -196,6 +236,10 @@ def _reasons(
     org_reason = _ORG_REASONS.get(org_status)
     if org_reason:
         reasons.append(org_reason)
+    if barred:
+        reasons.append(Reason.PERSON_BARRED)
+    if other_org_suspended:
+        reasons.append(Reason.OTHER_ORG_SUSPENDED)
     if not user_active:
         reasons.append(Reason.ACCOUNT_INACTIVE)
     if not need_to_know:
@@ -340,6 +384,9 @@ _SEND_FIELDS = (
     "has_totp",
     "has_accepted_policy",
     "has_revoked_key",
+    "has_account_bar",
+    "has_address_bar",
+    "other_org_suspended",
     "active_key__pk",
     "active_key__fingerprint",
     "active_key__expires_at",
@@ -392,6 +439,8 @@ def _send_eligibility(rows: Iterable, *, disclosure_at: datetime) -> list[SendEl
                 has_key=key_pk is not None,
                 key_expires_at=expires_at,
                 has_revoked_key=has_revoked_key,
+                barred=bool(account_bar or address_bar),
+                other_org_suspended=bool(other_suspended),
                 disclosure_at=disclosure_at,
                 now=now,
             ),
@@ -409,6 +458,9 @@ def _send_eligibility(rows: Iterable, *, disclosure_at: datetime) -> list[SendEl
             has_totp,
             accepted,
             has_revoked_key,
+            account_bar,
+            address_bar,
+            other_suspended,
             key_pk,
             fingerprint,
             expires_at,

@@ -444,31 +444,66 @@ class PgpKey(models.Model):
 
 
 class BlockedIdentity(models.Model):
-    """An email domain or address that may never apply again, because the organisation it
-    belonged to was permanently removed."""
+    """An account, email address or domain barred because the organisation it belonged
+    to was permanently removed.
+
+    An account or address bar is personal: its person is refused at every door
+    (application, invitation, acceptance, eligibility). A domain only stops new
+    applications. Staff may lift a personal bar; the row stays, with who lifted it and
+    why, so the history is never lost."""
 
     class Kind(models.TextChoices):
         DOMAIN = "domain", "Email or web domain"
         EMAIL = "email", "Email address"
+        ACCOUNT = "account", "Account"
+
+    PERSONAL_KINDS = (Kind.EMAIL, Kind.ACCOUNT)
 
     kind = models.CharField(max_length=8, choices=Kind.choices)
-    # Lower case; a domain also blocks its subdomains.
+    # Lower case; a domain also blocks its subdomains. An account bar holds the user id.
     value = models.CharField(max_length=254)
+    # The person an account bar (or an address bar made by a removal) belongs to.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="bars",
+    )
     organization = models.ForeignKey(
         Organization, on_delete=models.PROTECT, related_name="blocked_identities"
     )
     reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField()
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    lift_reason = models.TextField(blank=True, validators=[MaxLengthValidator(2000)])
 
     class Meta:
         ordering = ["kind", "value"]
         constraints = [
-            models.UniqueConstraint(fields=["kind", "value"], name="one_block_per_identity"),
+            # One bar in force per identity; lifted ones stay as history beside it.
+            models.UniqueConstraint(
+                fields=["kind", "value"],
+                condition=models.Q(lifted_at__isnull=True),
+                name="one_live_block_per_identity",
+            ),
         ]
+        indexes = [models.Index(fields=["user", "kind"], name="blocked_identity_user_kind")]
         verbose_name_plural = "blocked identities"
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.value}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.lifted_at is None
 
 
 # Claims that keep periodic jobs to one run's worth of mail (issue 15).

@@ -9,8 +9,9 @@ Effects, all at once:
   organisation's status fresh, including at each copy's send time);
 - their sessions end, so nobody keeps browsing with access granted before the decision;
 - on their next sign-in they are sent to a page that states the decision (see adapters).
-A removal also blocks the organisation's web domain and its people's email domains and
-addresses from applying again, and flags the vouches given for it.
+A removal also bars its people personally (account and verified addresses; see bars.py),
+blocks the organisation's web domain and the domains of its people's verified addresses
+from applying again, and flags the vouches given for it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,15 @@ from django.utils import timezone
 
 from ..audit import audit_record
 from ..models import BlockedIdentity, Organization, TeamMember, Vouch
+from ..text import name_skeleton
+from .bars import (
+    blocked_domains,
+    domain_blocked,
+    domain_of,
+    person_barred,
+    person_bars_create,
+    verified_addresses,
+)
 from .vouching import vouches_flag_for_organization
 
 logger = logging.getLogger(__name__)
@@ -199,10 +209,6 @@ def organization_suspend(
     return organization
 
 
-def _domain_of(address: str) -> str:
-    return address.rsplit("@", 1)[-1].strip().lower().rstrip(".") if "@" in address else ""
-
-
 def _host_of(url: str) -> str:
     host = (urlsplit(url).hostname or "").lower().rstrip(".")
     return host[4:] if host.startswith("www.") else host
@@ -211,7 +217,7 @@ def _host_of(url: str) -> str:
 def _block(organization: Organization, kind: str, value: str, reason: str, now) -> bool:
     if not value:
         return False
-    _, created = BlockedIdentity.objects.get_or_create(
+    _, created = BlockedIdentity.objects.filter(lifted_at__isnull=True).get_or_create(
         kind=kind,
         value=value,
         defaults={"organization": organization, "reason": reason[:300], "created_at": now},
@@ -237,26 +243,20 @@ def organization_remove(*, organization: Organization, actor, reason: str) -> Or
         update_fields=["status", "status_changed_at", "status_reason", "suspended_until"]
     )
     user_ids = _user_ids(organization)
-    addresses = set(
-        EmailAddress.objects.filter(user_id__in=user_ids).values_list("email", flat=True)
-    )
-    addresses |= set(
-        TeamMember.objects.filter(organization=organization).values_list("user__email", flat=True)
-    )
-    addresses = {address.strip().lower() for address in addresses if address}
-    domains = {_domain_of(address) for address in addresses} - SHARED_MAIL_DOMAINS
+    block_reason = f"{organization.name} was removed."
+    # Only verified addresses: anyone can add an unverified address at another
+    # distributor's domain to their own account, and must not be able to bar it.
+    addresses = set().union(*verified_addresses(user_ids=user_ids).values())
+    domains = {domain_of(address) for address in addresses} - SHARED_MAIL_DOMAINS
     website = _host_of(organization.website)
     if website and website not in SHARED_MAIL_DOMAINS:
         domains.add(website)
-    block_reason = f"{organization.name} was removed."
-    blocked = {
-        "emails": sorted(
-            a for a in addresses if _block(organization, "email", a, block_reason, now)
-        ),
-        "domains": sorted(
-            d for d in domains if d and _block(organization, "domain", d, block_reason, now)
-        ),
-    }
+    blocked = person_bars_create(
+        organization=organization, user_ids=user_ids, reason=block_reason, now=now
+    )
+    blocked["domains"] = sorted(
+        d for d in domains if d and _block(organization, "domain", d, block_reason, now)
+    )
     audit_record(
         actor=actor,
         action="organization.removed",
@@ -312,44 +312,42 @@ def suspensions_due(*, now: datetime | None = None) -> list[int]:
 # ---------------------------------------------------------------- refusing a return
 
 
-def _domain_blocked(domain: str, blocked: set[str]) -> bool:
-    # sub.example.net is blocked when example.net is.
-    parts = domain.split(".")
-    return any(".".join(parts[i:]) in blocked for i in range(len(parts) - 1))
+def removed_name_taken(name: str) -> bool:
+    """True if the name looks like a removed organisation's: the same letters and digits
+    once case, spacing, punctuation and look-alike forms are set aside ("Rogue  OS",
+    "rogue-os" and its full-width form all match a removed "Rogue OS")."""
+    skeleton = name_skeleton(name)
+    if not skeleton:
+        return False
+    removed = Organization.objects.filter(status=Organization.Status.REMOVED)
+    return any(name_skeleton(other) == skeleton for other in removed.values_list("name", flat=True))
 
 
 def application_blocked(*, actor, name: str = "", website: str = "") -> bool:
     """True if a removed organisation, one of its people, or one of its domains is
     trying to apply again."""
-    if TeamMember.objects.filter(
-        user=actor, organization__status=Organization.Status.REMOVED
-    ).exists():
+    # The personal bar (account or verified address), the same check as every other door.
+    if person_barred(user=actor):
         return True
-    if (
-        name
-        and Organization.objects.filter(
-            name__iexact=name.strip(), status=Organization.Status.REMOVED
-        ).exists()
-    ):
+    if name and removed_name_taken(name):
         return True
+    # The applicant's own addresses, verified or not: refusing them harms nobody else.
     addresses = {actor.email.lower()} if actor.email else set()
     addresses |= {
         a.lower() for a in EmailAddress.objects.filter(user=actor).values_list("email", flat=True)
     }
-    if BlockedIdentity.objects.filter(
-        kind=BlockedIdentity.Kind.EMAIL, value__in=addresses
-    ).exists():
+    if (
+        BlockedIdentity.objects.filter(lifted_at__isnull=True)
+        .filter(kind=BlockedIdentity.Kind.EMAIL, value__in=addresses)
+        .exists()
+    ):
         return True
-    domains = {_domain_of(a) for a in addresses}
+    domains = {domain_of(a) for a in addresses}
     host = _host_of(website) if website else ""
     if host:
         domains.add(host)
-    blocked = set(
-        BlockedIdentity.objects.filter(kind=BlockedIdentity.Kind.DOMAIN).values_list(
-            "value", flat=True
-        )
-    )
-    return any(_domain_blocked(domain, blocked) for domain in domains if domain)
+    blocked = blocked_domains()
+    return any(domain_blocked(domain, blocked) for domain in domains if domain)
 
 
 def vouchers_of_removed(*, organization: Organization) -> list[str]:

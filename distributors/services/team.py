@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from ..audit import audit_record
 from ..models import Invitation, Organization, TeamMember
+from .bars import ACCEPT_REFUSAL, INVITE_REFUSAL, address_barred, person_barred
 
 
 def invitation_token_hash(token: str) -> str:
@@ -85,6 +86,10 @@ def invitation_create(
         raise ValidationError({"email": "Enter a valid email address."}) from None
     if len(email) > 254:
         raise ValidationError({"email": "That address is too long."})
+    # A removed organisation's people are barred personally; the admin is not told why,
+    # since the bar is about someone outside their organisation.
+    if address_barred(email=email):
+        raise ValidationError({"email": INVITE_REFUSAL})
     if TeamMember.objects.filter(organization=organization, user__email__iexact=email).exists():
         raise ValidationError({"email": f"{email} is already in this team."})
     now = timezone.now()
@@ -220,6 +225,10 @@ def invitation_accept(*, token: str, user) -> TeamMember:
                 "signed in with. Sign in with the invited address (or add and verify it on "
                 "your account), then open the link again."
             )
+        # Checked again here: the bar may be newer than the invitation, and the accepting
+        # account may hold a barred address or be barred itself.
+        if person_barred(user=user) or address_barred(email=invitation.email):
+            raise ValidationError(ACCEPT_REFUSAL)
         if TeamMember.objects.filter(organization=invitation.organization, user=user).exists():
             raise ValidationError("You are already in this organisation's team.")
         now = timezone.now()
