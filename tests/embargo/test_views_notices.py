@@ -126,7 +126,9 @@ def test_an_outer_subject_that_names_the_issue_is_refused(mfa_client, staff_revi
         notice_post(outer_subject="About the Tarball heap overflow"),
     )
     assert response.status_code == 400
-    assert "must not contain the case title" in response.content.decode()
+    content = response.content.decode()
+    assert "sent in clear" in content
+    assert "a copy of the field (the case title)" in content
     assert Notice.objects.count() == 0
     assert AuditEvent.objects.count() == events
 
