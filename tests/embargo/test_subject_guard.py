@@ -12,7 +12,7 @@ from distributors.models import AuditEvent
 from embargo.models import Delivery, Notice
 from embargo.services import notice_create, notice_send
 from embargo.services.notices import DEFAULT_OUTER_SUBJECT
-from embargo.subject_guard import outer_subject_guard, outer_subject_shared  # noqa
+from embargo.subject_guard import outer_subject_guard, outer_subject_shared
 from tests.embargo.helpers import case_ready
 from tests.factories import TeamMemberFactory, make_eligible
 
