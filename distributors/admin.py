@@ -3,11 +3,25 @@ go through the review pages and services so each one leaves an audit event."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
 from .audit import audit_record
 from .models import Application, AuditEvent, Criterion, Organization, TeamMember
+from .text import name_normalise
+
+
+class OrganizationAdminForm(forms.ModelForm):
+    # No Meta: the admin builds it with the fields it shows, as it did before.
+
+    def clean_name(self) -> str:
+        # Stored normalised here too: the name goes verbatim into plain-text mail.
+        try:
+            return name_normalise(self.cleaned_data["name"])
+        except ValidationError as error:
+            raise ValidationError(error.messages) from None
 
 
 class TeamMemberInline(admin.TabularInline):
@@ -23,6 +37,7 @@ class TeamMemberInline(admin.TabularInline):
 
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
+    form = OrganizationAdminForm
     list_display = ("name", "status", "website", "member_since", "created_at")
     list_filter = ("status",)
     search_fields = ("name", "slug", "website")

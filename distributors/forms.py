@@ -14,6 +14,7 @@ from .models import (
     Application,
     CriterionReview,
 )
+from .text import name_normalise
 
 LINK_MAX_LENGTH = 500
 
@@ -31,6 +32,14 @@ class OrganizationApplyForm(forms.Form):
     name = forms.CharField(
         label="Organisation name", max_length=200, help_text="As your users know it."
     )
+
+    def clean_name(self) -> str:
+        # The service normalises again; here the message shows beside the field.
+        try:
+            return name_normalise(self.cleaned_data["name"])
+        except ValidationError as error:
+            raise ValidationError(error.messages) from None
+
     website = forms.URLField(
         label="Website",
         max_length=300,

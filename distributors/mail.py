@@ -7,7 +7,15 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.template.loader import render_to_string
+from django.template import Context
+from django.template.loader import get_template
+
+
+def plain_render(template_name: str, context: dict) -> str:
+    """A .txt template rendered with autoescaping off. Plain text is not HTML: escaping
+    would deliver "O'Neil & Sons" as "O&#x27;Neil &amp; Sons". Names are safe to put in
+    verbatim because they are normalised before they are stored (distributors/text.py)."""
+    return get_template(template_name).template.render(Context(context, autoescape=False))
 
 
 def mail_notify(*, recipients: Iterable[str], template: str, context: dict) -> int:
@@ -15,8 +23,8 @@ def mail_notify(*, recipients: Iterable[str], template: str, context: dict) -> i
     if not recipients:
         return 0
     context = {"SITE_NAME": settings.SITE_NAME, "SITE_URL": settings.SITE_URL, **context}
-    subject = render_to_string(f"distributors/email/{template}_subject.txt", context)
-    body = render_to_string(f"distributors/email/{template}.txt", context)
+    subject = plain_render(f"distributors/email/{template}_subject.txt", context)
+    body = plain_render(f"distributors/email/{template}.txt", context)
     sent = 0
     # One message per person so no address is disclosed to another recipient.
     for address in recipients:

@@ -39,6 +39,19 @@ def name_normalise(value: str, *, field: str = "name", label: str = "The name") 
     return value
 
 
+def organization_name_clean(value: str, *, field: str = "name", max_length: int = 200) -> str:
+    """An organisation's name as the services store it: normalised, required, within the
+    column's length."""
+    name = name_normalise(value, field=field)
+    if not name:
+        raise ValidationError({field: "The name is required."})
+    if len(name) > max_length:
+        raise ValidationError(
+            {field: f"The name is {len(name):,} characters; the limit is {max_length:,}."}
+        )
+    return name
+
+
 def name_fold(value: str) -> str:
     """For comparing two names as people read them: normalised and case-folded. Never
     raises; invisible characters are dropped, so a name stored before normalisation

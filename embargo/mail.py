@@ -7,7 +7,8 @@ from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.template.loader import render_to_string
+
+from distributors.mail import plain_render
 
 
 def plain_mail(*, recipients: Iterable[str], template: str, context: dict) -> int:
@@ -15,8 +16,8 @@ def plain_mail(*, recipients: Iterable[str], template: str, context: dict) -> in
     if not recipients:
         return 0
     context = {"SITE_NAME": settings.SITE_NAME, "SITE_URL": settings.SITE_URL, **context}
-    subject = " ".join(render_to_string(f"embargo/email/{template}_subject.txt", context).split())
-    body = render_to_string(f"embargo/email/{template}.txt", context)
+    subject = " ".join(plain_render(f"embargo/email/{template}_subject.txt", context).split())
+    body = plain_render(f"embargo/email/{template}.txt", context)
     sent = 0
     # One message per person: no recipient learns who else is on the list.
     for address in recipients:

@@ -29,6 +29,7 @@ from ..selectors import (
     application_policy_accepted,
     criteria_active,
 )
+from ..text import name_fold, organization_name_clean
 
 State = Application.State
 
@@ -140,6 +141,15 @@ def _system_criterion_unmet(application: Application, criterion: Criterion) -> s
     return None
 
 
+def organization_name_taken(name: str) -> bool:
+    """True if an organisation already has this name as people read it (case, spacing
+    and compatibility forms aside)."""
+    folded = name_fold(name)
+    # iexact narrows the rows in SQL; name_fold decides, as SQL case rules differ.
+    candidates = Organization.objects.filter(name__iexact=name).values_list("name", flat=True)
+    return any(name_fold(other) == folded for other in candidates)
+
+
 def _unique_slug(name: str) -> str:
     base = slugify(name)[:70] or "organisation"
     slug, counter = base, 2
@@ -153,7 +163,9 @@ def organization_apply(*, actor, name: str, website: str) -> Application:
     """A new organisation, its first admin (the actor) and a draft application."""
     if not actor.is_authenticated:
         raise PermissionDenied("Sign in first.")
-    name = _clean_text(name, field="name", label="The name", max_length=200, required=True)
+    # Normalised before it is stored or compared: no line breaks into plain-text mail, no
+    # invisible characters to make a removed name look new.
+    name = organization_name_clean(name)
     website = _clean_text(
         website, field="website", label="The website", max_length=300, required=True
     )
@@ -171,7 +183,7 @@ def organization_apply(*, actor, name: str, website: str) -> Application:
         raise ValidationError(
             "You already belong to an organisation; continue its application instead."
         )
-    if Organization.objects.filter(name__iexact=name).exists():
+    if organization_name_taken(name):
         raise ValidationError({"name": "An organisation with this name already exists."})
     organization = Organization.objects.create(name=name, slug=_unique_slug(name), website=website)
     TeamMember.objects.create(organization=organization, user=actor, is_admin=True)

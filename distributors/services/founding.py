@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from ..audit import audit_record
 from ..models import Organization, TeamMember
-from .applications import _clean_text, _unique_slug
+from ..text import organization_name_clean
+from .applications import _clean_text, _unique_slug, organization_name_taken
 from .sanctions import REMOVED_REFUSAL, application_blocked
 
 
@@ -26,7 +27,8 @@ def organization_found(*, actor, name: str, website: str, admin_email: str) -> O
 
     The admin must already have an account with a verified address, so the person who
     will run the team has proved they control it."""
-    name = _clean_text(name, field="name", label="The name", max_length=200, required=True)
+    # Normalised as an application's name is (see organization_apply).
+    name = organization_name_clean(name)
     website = _clean_text(
         website, field="website", label="The website", max_length=300, required=True
     )
@@ -48,7 +50,7 @@ def organization_found(*, actor, name: str, website: str, admin_email: str) -> O
         raise ValidationError(REMOVED_REFUSAL)
     if TeamMember.objects.filter(user=admin).exists():
         raise ValidationError({"admin_email": "This person already belongs to an organisation."})
-    if Organization.objects.filter(name__iexact=name).exists():
+    if organization_name_taken(name):
         raise ValidationError({"name": "An organisation with this name already exists."})
     organization = Organization.objects.create(
         name=name,
