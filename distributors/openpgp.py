@@ -112,7 +112,9 @@ def _armor_bodies(text: str) -> Iterator[tuple[str, str]]:
         found = text.find(marker, start)
         while found >= 0:
             after = found + len(marker)
-            while after < len(text) and text[after] in " \t":
+            # A CRLF-ended END line is an END line too: otherwise a block pasted from
+            # Windows was skipped without a word and the next block read instead.
+            while after < len(text) and text[after] in " \t\r":
                 after += 1
             at_line_start = found == start or text[found - 1] == "\n"
             if at_line_start and (after == len(text) or text[after] == "\n"):
@@ -124,6 +126,12 @@ def _armor_bodies(text: str) -> Iterator[tuple[str, str]]:
             continue
         yield kind, text[start:found]
         pos = after
+
+
+def armor_kinds(text: str) -> list[str]:
+    """The kind of every BEGIN line in `text`, whether or not its block ends: a BEGIN
+    with no END is a block that dearmor() leaves out, and the caller may want to say so."""
+    return [match["kind"] for match in _BEGIN.finditer(text)]
 
 
 def armor(data: bytes, block_type: str) -> str:
@@ -197,6 +205,82 @@ def packets_raw(data: bytes) -> Iterator[tuple[int, bytes, bytes]]:
         if tag == 0:
             raise PacketError("reserved packet tag 0")
         yield tag, data[start:pos], body
+
+
+# Public-key algorithm numbers (RFC 4880 9.1, RFC 6637, RFC 9580 9.1).
+RSA_ALGORITHMS = frozenset({1, 2, 3})
+ELGAMAL_ALGORITHMS = frozenset({16, 20})
+DSA = 17
+ECDH, ECDSA, EDDSA_LEGACY = 18, 19, 22
+# Algorithms whose strength is the size of one integer (RSA n, DSA p, ElGamal p).
+FIELD_SIZE_ALGORITHMS = RSA_ALGORITHMS | ELGAMAL_ALGORITHMS | {DSA}
+ALGORITHM_NAMES = {
+    1: "RSA",
+    2: "RSA",
+    3: "RSA",
+    16: "ElGamal",
+    17: "DSA",
+    18: "ECDH",
+    19: "ECDSA",
+    20: "ElGamal",
+    22: "EdDSA",
+    25: "X25519",
+    26: "X448",
+    27: "Ed25519",
+    28: "Ed448",
+}
+# Curve OIDs (RFC 6637 11, RFC 9580 9.2) to the names gpg uses.
+CURVE_NAMES = {
+    bytes.fromhex("2B06010401DA470F01"): "ed25519",
+    bytes.fromhex("2B060104019755010501"): "cv25519",
+    bytes.fromhex("2A8648CE3D030107"): "nistp256",
+    bytes.fromhex("2B81040022"): "nistp384",
+    bytes.fromhex("2B81040023"): "nistp521",
+    bytes.fromhex("2B2403030208010107"): "brainpoolP256r1",
+    bytes.fromhex("2B240303020801010B"): "brainpoolP384r1",
+    bytes.fromhex("2B240303020801010D"): "brainpoolP512r1",
+    bytes.fromhex("2B8104000A"): "secp256k1",
+}
+
+
+@dataclass(frozen=True)
+class KeyPart:
+    """What a public key or subkey packet says about its own strength."""
+
+    version: int
+    algorithm: int
+    bits: int | None  # RSA, DSA and ElGamal: the bit length of n or p
+    curve: str | None  # ECC: the curve's name, or "unknown curve"
+
+    @property
+    def algorithm_name(self) -> str:
+        return ALGORITHM_NAMES.get(self.algorithm, f"algorithm {self.algorithm}")
+
+
+def key_part(body: bytes) -> KeyPart:
+    """Read the version, algorithm and size of a version 4 public key (or subkey) packet
+    body (RFC 4880 5.5.2). The size is that of the integer itself, not what its MPI
+    header claims, so leading zero bits cannot make a small key look large."""
+    if len(body) < 8:
+        raise PacketError("key packet is too short")
+    version, algorithm = body[0], body[5]
+    if version != 4:
+        return KeyPart(version=version, algorithm=algorithm, bits=None, curve=None)
+    if algorithm in FIELD_SIZE_ALGORITHMS:
+        claimed = int.from_bytes(body[6:8], "big")
+        value = body[8 : 8 + (claimed + 7) // 8]
+        if len(value) != (claimed + 7) // 8:
+            raise PacketError("key material runs past the end of the packet")
+        bits = int.from_bytes(value, "big").bit_length()
+        return KeyPart(version=version, algorithm=algorithm, bits=bits, curve=None)
+    if algorithm in (ECDH, ECDSA, EDDSA_LEGACY):
+        size = body[6]
+        oid = body[7 : 7 + size]
+        if size in (0, 0xFF) or len(oid) != size:
+            raise PacketError("curve identifier runs past the end of the packet")
+        curve = CURVE_NAMES.get(oid, "unknown curve")
+        return KeyPart(version=version, algorithm=algorithm, bits=None, curve=curve)
+    return KeyPart(version=version, algorithm=algorithm, bits=None, curve=None)
 
 
 def packet_counts(data: bytes) -> Counter[int]:

@@ -67,11 +67,12 @@ def test_packets_raw_of_two_keys_regroups_into_each_key():
     assert keys == [first, second]
 
 
-# What dearmor used to find blocks with; _armor_bodies must find exactly the same.
+# What dearmor used to find blocks with; _armor_bodies must find exactly the same. The END
+# line may end in CRLF (issue 15, item 7): "$" alone skipped such a block without a word.
 _REFERENCE_ARMOR = re.compile(
     r"^-----BEGIN PGP (?P<kind>[A-Z ,/0-9]+)-----[ \t]*\r?\n"
     r"(?P<body>.*?)"
-    r"^-----END PGP (?P=kind)-----[ \t]*$",
+    r"^-----END PGP (?P=kind)-----[ \t\r]*$",
     re.MULTILINE | re.DOTALL,
 )
 _FRAGMENTS = [
@@ -80,6 +81,7 @@ _FRAGMENTS = [
     "-----BEGIN PGP PUBLIC KEY BLOCK-----\n",
     "-----END PGP MESSAGE-----",
     "-----END PGP MESSAGE-----\t \n",
+    "-----END PGP MESSAGE-----\r\n",
     "-----END PGP MESSAGE-----x\n",
     "-----END PGP PUBLIC KEY BLOCK-----\n",
     "-----END PGP MESSAGE PART 1-----\n",
@@ -99,3 +101,36 @@ def test_the_armor_scanner_finds_the_same_blocks_as_the_reference_expression():
         text = "".join(rng.choice(_FRAGMENTS) for _ in range(rng.randint(0, 12)))
         expected = [(m["kind"], m["body"]) for m in _REFERENCE_ARMOR.finditer(text)]
         assert list(openpgp._armor_bodies(text)) == expected, repr(text)
+
+
+def _key_body(algorithm: int, material: bytes) -> bytes:
+    # Version 4, a creation time, the algorithm, then the algorithm's public material.
+    return bytes([4, 0x60, 0, 0, 0, algorithm]) + material
+
+
+def test_a_key_part_is_as_large_as_its_integer_not_its_mpi_header():
+    # The header claims 2048 bits; the integer has leading zero bytes and is 1024 bits.
+    claimed = (2048).to_bytes(2, "big")
+    value = bytes(128) + b"\x80" + bytes(127)
+    part = openpgp.key_part(_key_body(1, claimed + value + b"\x00\x11\x01\x00\x01"))
+    assert (part.algorithm_name, part.bits, part.curve) == ("RSA", 1024, None)
+
+
+def test_key_parts_of_real_keys_name_algorithm_size_and_curve():
+    def parts(name):
+        data = openpgp.dearmor(load(name))[0].data
+        return [
+            (openpgp.key_part(body).algorithm_name, openpgp.key_part(body).bits,
+             openpgp.key_part(body).curve)
+            for tag, body in openpgp.packets(data)
+            if tag in (openpgp.PUBLIC_KEY, openpgp.PUBLIC_SUBKEY)
+        ]  # fmt: skip
+
+    assert parts("good-cv25519") == [("EdDSA", None, "ed25519"), ("ECDH", None, "cv25519")]
+    assert parts("weak-dsa1024") == [("DSA", 1024, None), ("ElGamal", 1024, None)]
+    assert parts("good-rsa3072") == [("RSA", 3072, None), ("RSA", 3072, None)]
+
+
+def test_a_key_part_cut_short_is_malformed():
+    with pytest.raises(openpgp.PacketError):
+        openpgp.key_part(_key_body(1, (2048).to_bytes(2, "big") + bytes(10)))

@@ -311,7 +311,9 @@ def test_a_weak_rsa_encryption_key_is_refused():
         armored = home.export(fpr)
     with pytest.raises(pgp.KeyRejected) as refused:
         pgp.key_inspect(armored=armored)
-    assert refused.value.message == pgp.WEAK_KEY
+    assert refused.value.message == pgp.WEAK_KEY.format(
+        part="primary key", algorithm="RSA", bits=1024
+    )
 
 
 def test_a_gpg_that_hangs_is_killed_at_the_time_limit(settings, monkeypatch, tmp_path):

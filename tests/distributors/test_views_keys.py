@@ -180,6 +180,29 @@ def test_too_many_uploads_in_an_hour_are_refused_with_a_clear_message(
     assert _state() == before
 
 
+def test_a_user_id_with_markup_is_warned_about_and_shown_escaped(client):
+    person = UserFactory(email="markup@example.org")
+    client.force_login(person)
+
+    response = _upload(client, load("markup-uid"))
+    page = client.get(response["Location"]).content.decode()
+
+    assert "contains markup or control characters" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>alert(1)" not in page
+
+
+def test_a_deprecated_key_is_accepted_with_a_warning_the_person_sees(client):
+    person = UserFactory(email="dsa2048@example.org")
+    client.force_login(person)
+
+    response = _upload(client, load("dsa2048"))
+    page = client.get(response["Location"]).content.decode()
+
+    assert "DSA and ElGamal keys are deprecated" in page
+    assert PgpKey.objects.get(user=person).state == PgpKey.State.PENDING
+
+
 def test_a_key_for_another_address_shows_a_warning(client, owner_key):
     someone = UserFactory(email="someone@example.org")
     client.force_login(someone)

@@ -12,6 +12,15 @@ Sizes are chosen against the caps in distributors/pgp.py:
 - many-signatures: 250 third-party certifications (cap 200), under 64 KB;
 - oversized: 2,000 user IDs, about 500 KB; the size cap refuses it before anything
   parses it (the UID cap would catch it too).
+
+Weak and odd keys (issue 15, item 7):
+- weak-dsa1024: DSA-1024 primary, ElGamal-1024 encryption subkey (refused);
+- dsa2048: DSA-2048 primary, ElGamal-2048 encryption subkey (accepted, "deprecated");
+- weak-rsa-subkey: RSA-3072 primary with an RSA-3072 encryption subkey and a newer
+  RSA-1024 one, which gpg would pick (refused);
+- markup-uid: a user ID with HTML markup besides its address (accepted with a warning).
+gpg will not make a user ID of 2,048 characters or more; the tests splice such a packet
+into a good key instead (as they do for a key with no user ID, or a damaged one).
 """
 
 from __future__ import annotations
@@ -207,6 +216,32 @@ def garbage(home: Home) -> dict[str, str]:
     }
 
 
+def weak_dsa1024(home: Home) -> dict[str, str]:
+    fpr = home.gen("Weak Dsa <weak-dsa@example.org>", algo="dsa1024")
+    home.add_encryption_subkey(fpr, algo="elg1024")
+    return {"weak-dsa1024": home.export(fpr)}
+
+
+def dsa2048(home: Home) -> dict[str, str]:
+    fpr = home.gen("Old Dsa <dsa2048@example.org>", algo="dsa2048")
+    home.add_encryption_subkey(fpr, algo="elg2048")
+    return {"dsa2048": home.export(fpr)}
+
+
+def weak_rsa_subkey(home: Home) -> dict[str, str]:
+    # Distinct creation times, so the weak subkey is the newest: the one gpg encrypts to.
+    fpr = home.gen("Weak Subkey <weak-subkey@example.org>", algo="rsa3072",
+                   faked_time="20260101T000000")  # fmt: skip
+    home.add_encryption_subkey(fpr, algo="rsa3072", faked_time="20260102T000000")
+    home.add_encryption_subkey(fpr, algo="rsa1024", faked_time="20260103T000000")
+    return {"weak-rsa-subkey": home.export(fpr)}
+
+
+def markup_uid(home: Home) -> dict[str, str]:
+    fpr = home.person("Mallory <script>alert(1)</script> <markup@example.org>")
+    return {"markup-uid": home.export(fpr)}
+
+
 def adduid_commands(count: int, prefix: str) -> list[str]:
     commands = []
     for i in range(count):
@@ -229,6 +264,10 @@ FIXTURES: dict[str, Callable[[Home], dict[str, str]]] = {
     "expiring-soon": expiring_soon,
     "other-email": other_email,
     "garbage": garbage,
+    "weak-dsa1024": weak_dsa1024,
+    "dsa2048": dsa2048,
+    "weak-rsa-subkey": weak_rsa_subkey,
+    "markup-uid": markup_uid,
 }
 
 
