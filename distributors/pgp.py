@@ -220,6 +220,18 @@ def key_status(*, armored: str, fingerprint: str, now: datetime | None = None) -
     return report
 
 
+def key_stored_problem(*, armored: str) -> str | None:
+    """Why a stored key may no longer be used under today's packet rules (a key too weak
+    by the size rule, say, stored before the rule existed), or None. Our own packet
+    reading only, no gpg: quick enough for every key in the database, and a gpg outage
+    never makes a good key look bad."""
+    try:
+        _checked_packets(armored)
+    except KeyRejected as error:
+        return error.message
+    return None
+
+
 def key_encrypt_to(*, armored: str, fingerprint: str, plaintext: str) -> str:
     """Encrypt a short text to exactly `fingerprint` (the possession proof)."""
     fingerprint = fingerprint.upper()

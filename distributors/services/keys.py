@@ -323,6 +323,47 @@ def _activate(*, user, key: PgpKey) -> None:
     )
 
 
+def keys_stored_recheck(*, apply: bool = False) -> list[tuple[PgpKey, str]]:
+    """Stored keys (active or waiting for proof) that today's packet rules refuse, with
+    the reason; with `apply`, each is retired: revoked, so nothing is encrypted to it
+    again and the person is asked for a new key by their checklist.
+
+    The send path encrypts to whatever key is active; a key stored before a rule existed
+    (DSA-1024 before the size rule) stays usable until this has run. Safe to run twice
+    at once: each key is retired under its row lock, and only while still usable.
+    """
+    from .. import pgp
+
+    found = []
+    usable = (PgpKey.State.ACTIVE, PgpKey.State.PENDING)
+    for key in PgpKey.objects.filter(state__in=usable).order_by("pk").iterator():
+        problem = pgp.key_stored_problem(armored=key.armored)
+        if problem is None:
+            continue
+        found.append((key, problem))
+        if apply:
+            _key_retire(key_id=key.pk, reason=problem)
+    return found
+
+
+@transaction.atomic
+def _key_retire(*, key_id: int, reason: str) -> None:
+    key = PgpKey.objects.select_for_update().get(pk=key_id)
+    if key.state not in (PgpKey.State.ACTIVE, PgpKey.State.PENDING):
+        return  # retired, revoked or replaced meanwhile (another run, the person)
+    previous_state = key.state
+    key.state = PgpKey.State.REVOKED
+    key.revoked_at = timezone.now()
+    key.challenge_sha256 = ""
+    key.save(update_fields=["state", "revoked_at", "challenge_sha256"])
+    audit_record(
+        actor=None,
+        action="pgp_key.retired",
+        target=key,
+        data={"fingerprint": key.fingerprint, "from": previous_state, "reason": reason},
+    )
+
+
 @transaction.atomic
 def key_revoke(*, user, key: PgpKey) -> PgpKey:
     """The person says the key is lost or compromised: nothing is encrypted to it again."""

@@ -5,12 +5,17 @@ in our own packet reading, and a precise reason for each refusal."""
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime, timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 
 from distributors import openpgp, pgp
-from distributors.models import PgpKey
-from tests.factories import PgpKeyFactory
+from distributors.eligibility import eligibility_for_member
+from distributors.models import AuditEvent, PgpKey
+from distributors.services.keys import keys_stored_recheck
+from tests.factories import PgpKeyFactory, TeamMemberFactory, make_eligible
 from tests.keys import load
 from tests.keys.make_keys import Home
 
@@ -99,16 +104,7 @@ def test_preferred_algorithms_get_no_warning(name):
 def test_a_stored_weak_key_fails_the_recheck(db):
     # A key stored before the size rule: key_status, the re-inspection of a stored key,
     # now refuses it.
-    armored = load("weak-dsa1024")
-    primary = next(body for tag, body in openpgp.packets(openpgp.dearmor(armored)[0].data))
-    # RFC 4880 12.2: the v4 fingerprint is SHA-1 over 0x99, a two-octet length, the body.
-    digest = hashlib.sha1(
-        b"\x99" + len(primary).to_bytes(2, "big") + primary, usedforsecurity=False
-    )
-    fingerprint = digest.hexdigest()
-    stored = PgpKeyFactory(
-        armored=armored, fingerprint=fingerprint.upper(), state=PgpKey.State.ACTIVE
-    )
+    stored = _stored(load("weak-dsa1024"), state=PgpKey.State.ACTIVE)
     with pytest.raises(pgp.KeyRejected) as caught:
         pgp.key_status(armored=stored.armored, fingerprint=stored.fingerprint)
     assert "too weak" in caught.value.message
@@ -195,3 +191,62 @@ def test_a_crlf_key_alone_is_read():
 def test_a_block_that_never_ends_is_named_not_skipped(no_gpg):
     text = load("good-cv25519") + "\n-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBF\n"
     assert refused(text) == pgp.UNENDED_BLOCK.format(kind="PUBLIC KEY BLOCK")
+
+
+# --- keys stored before the rules -----------------------------------------------------------
+
+
+SOON = datetime.now(UTC) + timedelta(days=7)
+
+
+def _stored(armored: str, **extra) -> PgpKey:
+    primary = next(body for tag, body in openpgp.packets(openpgp.dearmor(armored)[0].data))
+    digest = hashlib.sha1(
+        b"\x99" + len(primary).to_bytes(2, "big") + primary, usedforsecurity=False
+    )
+    return PgpKeyFactory(armored=armored, fingerprint=digest.hexdigest().upper(), **extra)
+
+
+def test_the_recheck_lists_a_stored_weak_key_and_changes_nothing_without_apply(db):
+    weak = _stored(load("weak-dsa1024"), state=PgpKey.State.ACTIVE)
+    _stored(load("good-cv25519"), state=PgpKey.State.ACTIVE)
+
+    found = keys_stored_recheck()
+
+    assert [(key.pk, "too weak" in reason) for key, reason in found] == [(weak.pk, True)]
+    weak.refresh_from_db()
+    assert weak.state == PgpKey.State.ACTIVE
+    assert not AuditEvent.objects.exists()
+
+
+def test_the_recheck_retires_a_stored_weak_key_so_the_person_is_no_longer_eligible(db):
+    member = make_eligible(TeamMemberFactory())
+    member.user.pgp_keys.update(state=PgpKey.State.REPLACED)
+    weak = _stored(load("weak-dsa1024"), user=member.user, state=PgpKey.State.ACTIVE)
+    good = _stored(load("good-cv25519"), state=PgpKey.State.ACTIVE)
+    assert eligibility_for_member(team_member_id=member.pk, disclosure_at=SOON).eligible
+
+    keys_stored_recheck(apply=True)
+    keys_stored_recheck(apply=True)  # a second run finds nothing more to do
+
+    weak.refresh_from_db()
+    good.refresh_from_db()
+    assert weak.state == PgpKey.State.REVOKED and weak.revoked_at is not None
+    assert good.state == PgpKey.State.ACTIVE
+    events = AuditEvent.objects.filter(action="pgp_key.retired")
+    assert [event.target_id for event in events] == [str(weak.pk)]
+    assert not eligibility_for_member(team_member_id=member.pk, disclosure_at=SOON).eligible
+
+
+def test_the_recheck_command_lists_then_applies(db):
+    weak = _stored(load("weak-dsa1024"), state=PgpKey.State.ACTIVE)
+    listing = StringIO()
+    call_command("pgp_keys_recheck", stdout=listing)
+    assert weak.fingerprint in listing.getvalue()
+    assert "1 key would be revoked" in listing.getvalue()
+    weak.refresh_from_db()
+    assert weak.state == PgpKey.State.ACTIVE
+
+    call_command("pgp_keys_recheck", "--apply", stdout=StringIO())
+    weak.refresh_from_db()
+    assert weak.state == PgpKey.State.REVOKED
