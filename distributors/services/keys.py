@@ -280,8 +280,14 @@ def key_prove(*, user, key: PgpKey, code: str) -> PgpKey:
 
 
 def _proof_problem(key: PgpKey) -> str | None:
+    from .. import pgp
+
     if key.state != PgpKey.State.PENDING:
         return "This key is not waiting for proof."
+    # A key uploaded before today's rules (a weak one, say) must not become active now.
+    stored_problem = pgp.key_stored_problem(armored=key.armored)
+    if stored_problem is not None:
+        return stored_problem
     if not key.challenge_sha256 or key.challenge_created_at is None:
         return "There is no challenge for this key. Create a new challenge."
     if key.challenge_attempts >= CHALLENGE_MAX_ATTEMPTS:

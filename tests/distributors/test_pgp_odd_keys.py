@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
 from distributors import openpgp, pgp
 from distributors.eligibility import eligibility_for_member
 from distributors.models import AuditEvent, PgpKey
-from distributors.services.keys import keys_stored_recheck
+from distributors.services.keys import key_prove, keys_stored_recheck
 from tests.factories import PgpKeyFactory, TeamMemberFactory, make_eligible
 from tests.keys import load
 from tests.keys.make_keys import Home
@@ -250,3 +251,20 @@ def test_the_recheck_command_lists_then_applies(db):
     call_command("pgp_keys_recheck", "--apply", stdout=StringIO())
     weak.refresh_from_db()
     assert weak.state == PgpKey.State.REVOKED
+
+
+def test_a_weak_key_pending_from_before_the_rule_cannot_be_proven(db):
+    code = "abcde-fghjk-mnpqr-stuvw"
+    pending = _stored(
+        load("weak-dsa1024"),
+        state=PgpKey.State.PENDING,
+        challenge_sha256=hashlib.sha256(code.replace("-", "").encode()).hexdigest(),
+        challenge_created_at=datetime.now(UTC),
+    )
+
+    with pytest.raises(ValidationError, match="too weak"):
+        key_prove(user=pending.user, key=pending, code=code)
+
+    pending.refresh_from_db()
+    assert pending.state == PgpKey.State.PENDING
+    assert pending.challenge_attempts == 0
