@@ -12,6 +12,7 @@ from .models import (
     LINKS_MAX,
     NOTE_MAX_LENGTH,
     Application,
+    BlockedIdentity,
     CriterionReview,
 )
 from .text import name_normalise
@@ -148,3 +149,26 @@ class ReviewQueueFilterForm(forms.Form):
     older_than_days = forms.IntegerField(
         label="Waiting more than (days)", required=False, min_value=1, max_value=3650
     )
+
+
+class PersonBarLiftForm(forms.Form):
+    reason = forms.CharField(
+        label="Why the bar is lifted",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Recorded in the audit log with your name. At most 2,000 characters.",
+    )
+
+
+class BarFilterForm(forms.Form):
+    kind = forms.ChoiceField(
+        label="Kind",
+        required=False,
+        choices=[("", "Any kind"), *BlockedIdentity.Kind.choices],
+    )
+    state = forms.ChoiceField(
+        label="State",
+        required=False,
+        choices=[("", "In force or lifted"), ("live", "In force"), ("lifted", "Lifted")],
+    )
+    q = forms.CharField(label="Address, domain or organisation", required=False, max_length=200)

@@ -118,6 +118,10 @@ urlpatterns += [
 from .views import standing as standing_views  # noqa: E402
 
 urlpatterns += [path("me/standing/", standing_views.standing_view, name="standing")]
+urlpatterns += [
+    path("staff/bars/", standing_views.staff_bars_view, name="staff_bars"),
+    path("staff/bars/<int:pk>/lift/", standing_views.staff_bar_lift_view, name="staff_bar_lift"),
+]
 
 # The dashboard sits at the site root, outside the app namespace.
 home_urlpatterns = [path("", home.home_view, name="home")]

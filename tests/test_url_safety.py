@@ -29,8 +29,9 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from distributors.models import Application, AuditEvent, TeamMember
+from distributors.models import Application, AuditEvent, BlockedIdentity, TeamMember
 from distributors.selectors import policy_versions
+from distributors.services import organization_remove
 from embargo.models import LeakReport, Sanction
 from embargo.services import notice_send
 from embargo.services.leaks import leak_report_confirm, leak_report_file
@@ -186,6 +187,11 @@ def world(monkeypatch):
     )
     leak_report_confirm(report=report, actor=staff, reason="Traced.")
     sanction = Sanction.objects.get(leak_report=report)
+    # A personal bar of a removed organisation's person, for the staff bar pages.
+    gone = MemberOrganizationFactory(name="Removed Safety", slug="removed-safety")
+    TeamMemberFactory(organization=gone)
+    organization_remove(organization=gone, actor=staff, reason="Removed for the safety net.")
+    bar = BlockedIdentity.objects.get(kind=BlockedIdentity.Kind.ACCOUNT, organization=gone)
 
     # The most specific route prefix names the object a `pk` stands for.
     pks = {
@@ -201,6 +207,7 @@ def world(monkeypatch):
         "staff/leaks/": report.pk,
         "leaks/sanctions/": sanction.pk,
         "staff/sanctions/": sanction.pk,
+        "staff/bars/": bar.pk,
     }
     values = {
         "slug": acme.slug,
