@@ -166,10 +166,17 @@ def _annotated(queryset: QuerySet[TeamMember], *, accepted, found=Exists) -> Que
         has_account_bar=found(
             live_bars.filter(kind=BlockedIdentity.Kind.ACCOUNT, user_id=OuterRef("user_id"))
         ),
+        # Looked up from the person's few addresses into the bars' (kind, value) index:
+        # the other way round reads every address bar for every person.
         has_address_bar=found(
-            EmailAddress.objects.filter(user_id=OuterRef("user_id"), verified=True)
-            .annotate(address=Lower("email"))
-            .filter(address__in=live_bars.filter(kind=BlockedIdentity.Kind.EMAIL).values("value"))
+            live_bars.filter(
+                kind=BlockedIdentity.Kind.EMAIL,
+                value__in=EmailAddress.objects.filter(
+                    user_id=OuterRef(OuterRef("user_id")), verified=True
+                )
+                .annotate(address=Lower("email"))
+                .values("address"),
+            )
         ),
         # While one of the person's organisations is suspended, no other membership of
         # theirs lets them receive what the suspension withholds.
