@@ -9,6 +9,8 @@ thousands of keys do not cost thousands of gpg runs. Keys never expire (cache fo
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -103,10 +105,26 @@ def _generate(home: Path, indexes: list[int]) -> None:
         os.unlink(params.name)
 
 
+@contextlib.contextmanager
+def _cache_locked(cache: Path):
+    """One test process at a time fills a key cache (the suite runs in two at once)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    with (cache / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def people_keys(count: int, cache_dir: str | Path, homes: int = 2) -> list[PersonKey]:
     """The first `count` people's keys, generating only those not yet in the cache."""
     cache = Path(cache_dir)
-    cache.mkdir(parents=True, exist_ok=True)
+    with _cache_locked(cache):
+        return _people_keys(count, cache, homes)
+
+
+def _people_keys(count: int, cache: Path, homes: int) -> list[PersonKey]:
     manifest_path = cache / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else []
     if len(manifest) < count:
@@ -146,7 +164,11 @@ def team_key(cache_dir: str | Path) -> tuple[Path, Path, str]:
     """A signing key for the security team, passphrase-protected as in production.
     Returns (armored secret key file, passphrase file, fingerprint)."""
     cache = Path(cache_dir)
-    cache.mkdir(parents=True, exist_ok=True)
+    with _cache_locked(cache):
+        return _team_key(cache)
+
+
+def _team_key(cache: Path) -> tuple[Path, Path, str]:
     key_file, pass_file, fpr_file = cache / "team.sec.asc", cache / "team.pass", cache / "team.fpr"
     if not fpr_file.exists():
         home = Path(tempfile.mkdtemp(prefix="hteam-"))
