@@ -32,7 +32,7 @@ from django.dispatch import receiver
 from distributors import openpgp
 from distributors.gpg import BASE_OPTIONS, Gpg, GpgUnavailable, agent_stop, throwaway_home
 from distributors.gpg import _environment as gpg_environment
-from distributors.pgp import ciphertext_is_for
+from distributors.pgp import ciphertext_is_for, key_stored_problem
 
 from .gpgrun import FIRST_PASSED_FD, GpgRun, GpgRunError, descriptors_close_on_exec
 
@@ -442,6 +442,11 @@ def _recipient_key(armored: str, fingerprint: str) -> tuple[bytes, frozenset[str
         raise RecipientKeyError(f"the recipient key is malformed: {error}") from error
     if primaries != [fingerprint]:
         raise RecipientKeyError("the recipient key is not exactly the pinned key")
+    # A key stored before today's rules (too weak by the size rule, say) is never
+    # encrypted to, whether or not an operator has run pgp_keys_recheck yet.
+    problem = key_stored_problem(armored=armored)
+    if problem:
+        raise RecipientKeyError(f"the recipient key fails today's key rules: {problem}")
     if len(data) > _PIPE_SAFE_BYTES:
         raise RecipientKeyError("the recipient key is too large")
     return data, frozenset(key_ids)

@@ -4,6 +4,7 @@ faults with real worker processes, Redis, PostgreSQL and SMTP: test_real_faults*
 
 from __future__ import annotations
 
+import hashlib
 import smtplib
 from datetime import timedelta
 
@@ -362,3 +363,27 @@ def test_a_mail_server_that_never_answers_is_given_up_on_within_the_deadline(set
     finally:
         delivery_mail.connection_drop()
         listener.close()
+
+
+def test_a_weak_key_stored_before_the_size_rule_is_never_encrypted_to(rows, smtp):
+    # Fails closed at send time, whether or not pgp_keys_recheck has run.
+    from distributors import openpgp
+    from distributors.models import PgpKey
+    from tests.keys import load
+
+    sink, _ = smtp
+    weak = load("weak-dsa1024")
+    fingerprint = next(
+        hashlib.sha1(b"\x99" + len(body).to_bytes(2, "big") + body, usedforsecurity=False)
+        .hexdigest()
+        .upper()
+        for tag, body in openpgp.packets(openpgp.dearmor(weak)[0].data)
+        if tag == openpgp.PUBLIC_KEY
+    )
+    row = rows[0]
+    PgpKey.objects.filter(user_id=row.user_id).update(armored=weak, fingerprint=fingerprint)
+    Delivery.objects.filter(pk=row.pk).update(fingerprint=fingerprint)
+    assert deliveries_send(delivery_ids=[row.pk])[row.pk] == Delivery.State.FAILED
+    row.refresh_from_db()
+    assert "today's key rules" in row.failure_reason
+    assert sink.count() == 0
