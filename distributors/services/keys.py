@@ -352,16 +352,22 @@ def keys_stored_recheck(*, apply: bool = False) -> list[tuple[PgpKey, str]]:
     return found
 
 
-@transaction.atomic
-def _key_retire(*, key_id: int, reason: str) -> None:
-    key = PgpKey.objects.select_for_update().get(pk=key_id)
-    if key.state not in (PgpKey.State.ACTIVE, PgpKey.State.PENDING):
-        return  # retired, revoked or replaced meanwhile (another run, the person)
+def _revoked(key: PgpKey) -> str:
+    """Marks a locked key revoked (nothing is encrypted to it again); its state before."""
     previous_state = key.state
     key.state = PgpKey.State.REVOKED
     key.revoked_at = timezone.now()
     key.challenge_sha256 = ""
     key.save(update_fields=["state", "revoked_at", "challenge_sha256"])
+    return previous_state
+
+
+@transaction.atomic
+def _key_retire(*, key_id: int, reason: str) -> None:
+    key = PgpKey.objects.select_for_update().get(pk=key_id)
+    if key.state not in (PgpKey.State.ACTIVE, PgpKey.State.PENDING):
+        return  # retired, revoked or replaced meanwhile (another run, the person)
+    previous_state = _revoked(key)
     audit_record(
         actor=None,
         action="pgp_key.retired",
@@ -377,11 +383,7 @@ def key_revoke(*, user, key: PgpKey) -> PgpKey:
     key = PgpKey.objects.select_for_update().get(pk=key.pk)
     if key.state not in (PgpKey.State.ACTIVE, PgpKey.State.PENDING):
         raise ValidationError("Only a verified or pending key can be revoked.")
-    previous_state = key.state
-    key.state = PgpKey.State.REVOKED
-    key.revoked_at = timezone.now()
-    key.challenge_sha256 = ""
-    key.save(update_fields=["state", "revoked_at", "challenge_sha256"])
+    previous_state = _revoked(key)
     audit_record(
         actor=user,
         action="pgp_key.revoked",
