@@ -150,7 +150,7 @@ def baseline(
     for _ in range(2):
         home = Path(tempfile.mkdtemp(prefix="hb-"))
         home.chmod(0o700)
-        # The workers' gpg setup (embargo.crypto.AGENT_CONF), so both sides sign alike.
+        # The workers' gpg setup (pgpmail.crypto.AGENT_CONF), so both sides sign alike.
         (home / "gpg-agent.conf").write_text(agent_conf)
         subprocess.run(
             ["gpg", "--homedir", str(home), "--batch", "--pinentry-mode", "loopback",
@@ -312,7 +312,7 @@ def main(argv=None) -> int:
                 )
             )  # fmt: skip
         deadline = time.monotonic() + 120
-        # Ready, with its gpg home built (embargo.crypto.worker_home_prepare), as a worker
+        # Ready, with its gpg home built (pgpmail.crypto.worker_home_prepare), as a worker
         # that has been running for a while is.
         while not all(
             b" ready." in log and b"gpg home ready" in log
@@ -343,7 +343,7 @@ def main(argv=None) -> int:
             roles[worker.pid] = "celery-main"
             children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text()
             roles.update(dict.fromkeys(map(int, children.split()), "worker"))
-        from embargo.crypto import AGENT_CONF
+        from pgpmail.crypto import AGENT_CONF
 
         def fanout_once() -> float:
             case = case_ready()

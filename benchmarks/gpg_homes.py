@@ -6,8 +6,8 @@ Each scenario runs `workers` processes in parallel, each encrypting `messages` s
 notices (python-gnupg, one gpg run per message) to the same cv25519 key:
 
 - shared home:           one GNUPGHOME for all workers, gpg's default random_seed file;
-- per-process homes:     one GNUPGHOME per worker (what embargo.crypto does);
-- shared, no seed file:  one GNUPGHOME, --no-random-seed-file (what embargo.crypto adds).
+- per-process homes:     one GNUPGHOME per worker (what pgpmail.crypto does);
+- shared, no seed file:  one GNUPGHOME, --no-random-seed-file (what pgpmail.crypto adds).
 
 With --sign every message is also signed by a passphrase-less key, through the agent.
 Prints wall time, messages per second and the ratio to the shared-home baseline.

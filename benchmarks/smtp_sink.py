@@ -3,7 +3,7 @@
 The fan-out benchmark times Haulout's workers, not a mail server. aiosmtpd (what the tests
 use, for its fault injection) spent ~0.8 ms of CPU per message on the same two cores as
 the workers; a real MTA runs on another host and takes nothing from them. This sink
-speaks just enough SMTP for smtplib and embargo/smtpio.py (EHLO/HELO offering
+speaks just enough SMTP for smtplib and pgpmail/smtp.py (EHLO/HELO offering
 PIPELINING, MAIL, RCPT, DATA with dot-unstuffing, RSET, NOOP, QUIT), one thread per
 connection, and costs a fraction of that.
 """

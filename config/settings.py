@@ -73,8 +73,10 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "core",
     "distributors",
     "embargo",
+    "leaks",
 ]
 
 MIDDLEWARE = [
@@ -86,12 +88,12 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     # Outside everything that answers for a signed-in person (the MFA redirect included),
     # so every such answer gets Cache-Control: no-store.
-    "distributors.middleware.NoStoreMiddleware",
+    "core.middleware.NoStoreMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "distributors.middleware.StaffMfaRequiredMiddleware",
+    "core.middleware.StaffMfaRequiredMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -107,7 +109,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "distributors.context_processors.site",
+                "core.context_processors.site",
             ],
         },
     },
@@ -190,7 +192,7 @@ ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SECURE else "http"
 ACCOUNT_ADAPTER = "distributors.adapters.AccountAdapter"
 # Sign-up hashes the password whether or not the address has an account, so the answer
 # takes as long either way (forms_account.py).
-ACCOUNT_FORMS = {"signup": "distributors.forms_account.SignupForm"}
+ACCOUNT_FORMS = {"signup": "distributors.forms.account.SignupForm"}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = SITE_NAME
 
@@ -348,12 +350,12 @@ CELERY_BEAT_SCHEDULE["distributors-policy-reminders"] = {
     "schedule": env.int("HAULOUT_BEAT_POLICY_REMINDERS_SECONDS", default=24 * 60 * 60),
 }
 CELERY_BEAT_SCHEDULE["embargo-suspensions-lift"] = {
-    "task": "embargo.tasks.suspensions_lift_due_task",
+    "task": "leaks.tasks.suspensions_lift_due_task",
     "schedule": env.int("HAULOUT_BEAT_SUSPENSIONS_LIFT_SECONDS", default=15 * 60),
 }
 # Reporters are promised a first response within 3 business days; staff hear at 2.
 CELERY_BEAT_SCHEDULE["embargo-first-response-overdue"] = {
-    "task": "embargo.tasks_reporter.first_response_overdue_task",
+    "task": "embargo.tasks.first_response_overdue_task",
     "schedule": env.int("HAULOUT_BEAT_FIRST_RESPONSE_SECONDS", default=60 * 60),
 }
 
@@ -364,7 +366,7 @@ HAULOUT_SANCTION_LADDER = env.list("HAULOUT_SANCTION_LADDER", default=["warning"
 HAULOUT_SANCTION_SUSPENSION_DAYS = env.int("HAULOUT_SANCTION_SUSPENSION_DAYS", default=30)
 HAULOUT_TRACE_SECRET = env.str("HAULOUT_TRACE_SECRET", default="")
 
-# Deliveries (see embargo/services/delivery.py). Every fault must end in every copy out
+# Deliveries (see embargo/delivery/send.py). Every fault must end in every copy out
 # within a minute of the fault ending, so these are short by default:
 # - a queued copy no task has claimed after this long is queued again by the sweeper
 #   (the broker lost the message, or restarted empty);

@@ -14,4 +14,5 @@ urlpatterns = [
     *home_urlpatterns,
     path("", include("distributors.urls")),
     path("", include("embargo.urls")),
+    path("", include("leaks.urls")),
 ]

@@ -35,7 +35,7 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def get_login_redirect_url(self, request) -> str:
         # Someone whose organisation was suspended or removed sees the decision first.
-        from .models import Organization, TeamMember
+        from distributors.models import Organization, TeamMember
 
         user = request.user
         if (

@@ -8,9 +8,9 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
-from .audit import audit_record
-from .models import Application, AuditEvent, Criterion, Organization, TeamMember
-from .text import name_normalise
+from core.audit import audit_record
+from distributors.models import Application, Criterion, Organization, TeamMember
+from distributors.text import name_normalise
 
 
 class OrganizationAdminForm(forms.ModelForm):
@@ -135,24 +135,6 @@ class ApplicationAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         # Read-mostly: staff may open the page, but saving goes through the review pages.
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "actor", "action", "target_repr", "organization")
-    list_filter = ("action",)
-    search_fields = ("action", "target_repr", "actor__email")
-    list_select_related = ("actor", "organization")
-    date_hierarchy = "created_at"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:

@@ -35,7 +35,7 @@ from django.db.models import (
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from .models import (
+from distributors.models import (
     BlockedIdentity,
     Organization,
     PgpKey,
@@ -43,7 +43,7 @@ from .models import (
     PolicyVersion,
     TeamMember,
 )
-from .selectors import policy_current
+from distributors.selectors import policy_current
 
 # Organisations whose people are considered at all: an applicant never had access, but
 # a suspended or removed member's people are listed so the security team sees why they

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied
 from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.urls import reverse
@@ -38,6 +36,11 @@ class Organization(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def audit_organization(self) -> Organization:
+        # core.audit files an event about an organisation under that organisation.
+        return self
 
     @property
     def is_member(self) -> bool:
@@ -231,56 +234,6 @@ class Question(models.Model):
     @property
     def is_open(self) -> bool:
         return self.replied_at is None
-
-
-class AuditEventQuerySet(models.QuerySet):
-    # The log is append-only: bulk changes are refused as loudly as single ones.
-    def update(self, **kwargs):
-        raise PermissionDenied("Audit events cannot be changed.")
-
-    def delete(self):
-        raise PermissionDenied("Audit events cannot be deleted.")
-
-
-class AuditEvent(models.Model):
-    """Append-only record of every state change, written in the change's transaction."""
-
-    # PROTECT: a person with history is deactivated, never deleted, so the log keeps
-    # saying who did what.
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    action = models.CharField(max_length=64, db_index=True)
-    target_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
-    target_id = models.CharField(max_length=64)
-    target_repr = models.CharField(max_length=300)
-    organization = models.ForeignKey(
-        Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(db_index=True)
-
-    objects = AuditEventQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["created_at", "pk"]
-        indexes = [models.Index(fields=["target_type", "target_id", "created_at"])]
-
-    def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_repr}"
-
-    def save(self, *args, **kwargs):
-        # A guard, not logic: the database triggers refuse the same thing underneath.
-        if not self._state.adding:
-            raise PermissionDenied("Audit events cannot be changed.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise PermissionDenied("Audit events cannot be deleted.")
 
 
 class Vouch(models.Model):
@@ -504,7 +457,3 @@ class BlockedIdentity(models.Model):
     @property
     def is_live(self) -> bool:
         return self.lifted_at is None
-
-
-# Claims that keep periodic jobs to one run's worth of mail (issue 15).
-from .periodic import PeriodicClaim  # noqa: E402, F401

@@ -7,8 +7,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.urls import reverse
 
-from .mail import mail_notify
-from .models import Application, Organization, PolicyVersion, Vouch
+from core.mail import plain_mail
+from distributors.models import Application, Organization, PolicyVersion, TeamMember, Vouch
 
 
 def application_state_notify(*, application_id: int) -> int:
@@ -20,9 +20,9 @@ def application_state_notify(*, application_id: int) -> int:
     recipients = application.organization.people.filter(
         is_admin=True, user__is_active=True
     ).values_list("user__email", flat=True)
-    return mail_notify(
+    return plain_mail(
         recipients=recipients,
-        template="application_state",
+        template="distributors/email/application_state",
         context={
             "application": application,
             "url": settings.SITE_URL + application.get_absolute_url(),
@@ -35,9 +35,9 @@ def application_reviewer_alert(*, application_id: int) -> int:
     if application is None:
         return 0
     reviewers = get_user_model().objects.filter(is_staff=True, is_active=True)
-    return mail_notify(
+    return plain_mail(
         recipients=reviewers.values_list("email", flat=True),
-        template="reviewer_alert",
+        template="distributors/email/reviewer_alert",
         context={
             "application": application,
             "url": settings.SITE_URL + application.get_review_url(),
@@ -63,9 +63,9 @@ def policy_lapsed_notify(*, version_id: int) -> int:
         .exclude(policy_acceptances__version=version)
         .distinct()
     )
-    return mail_notify(
+    return plain_mail(
         recipients=people.values_list("email", flat=True),
-        template="policy_lapsed",
+        template="distributors/email/policy_lapsed",
         context={"version": version, "url": settings.SITE_URL + reverse("distributors:policy")},
     )
 
@@ -78,9 +78,9 @@ def vouch_requested_notify(*, vouch_id: int) -> int:
     )
     if vouch is None:
         return 0
-    return mail_notify(
+    return plain_mail(
         recipients=[vouch.voucher.email],
-        template="vouch_requested",
+        template="distributors/email/vouch_requested",
         context={
             "url": settings.SITE_URL + reverse("distributors:vouch_detail", kwargs={"pk": vouch.pk})
         },
@@ -95,11 +95,40 @@ def vouch_answered_notify(*, vouch_id: int) -> int:
     recipients = application.organization.people.filter(
         is_admin=True, user__is_active=True
     ).values_list("user__email", flat=True)
-    return mail_notify(
+    return plain_mail(
         recipients=recipients,
-        template="vouch_answered",
+        template="distributors/email/vouch_answered",
         context={
             "application": application,
             "url": settings.SITE_URL + application.get_absolute_url(),
         },
+    )
+
+
+# An organisation's standing. It names the organisation and the decision and links to the
+# page that explains it; the reason stays on the page, behind a sign-in.
+EVENTS = ("suspended", "removed", "reinstated", "vouchee_removed")
+
+
+def organization_standing_notify(*, organization_id: int, event: str) -> int:
+    if event not in EVENTS:
+        return 0
+    organization = Organization.objects.filter(pk=organization_id).first()
+    if organization is None:
+        return 0
+    context = {
+        "organization": organization.name,
+        "url": settings.SITE_URL + reverse("distributors:standing"),
+        "team_email": settings.SECURITY_TEAM_EMAIL,
+    }
+    if event == "vouchee_removed":
+        from distributors.services.sanctions import vouchers_of_removed
+
+        recipients = vouchers_of_removed(organization=organization)
+    else:
+        recipients = TeamMember.objects.filter(
+            organization=organization, user__is_active=True
+        ).values_list("user__email", flat=True)
+    return plain_mail(
+        recipients=recipients, template=f"distributors/email/organization_{event}", context=context
     )

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .models import Application, AuditEvent
+from core.models import AuditEvent
+from distributors.models import Application
 
 STATE_VALUES = set(Application.State.values)
 FINAL_STATES = {str(state) for state in Application.FINAL_STATES}

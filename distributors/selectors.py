@@ -9,9 +9,9 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, F, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from .models import (
+from core.models import AuditEvent
+from distributors.models import (
     Application,
-    AuditEvent,
     Criterion,
     CriterionAnswer,
     CriterionReview,
@@ -266,7 +266,7 @@ def organizations_for_staff(*, user) -> QuerySet[Organization]:
 
 def invitations_open(*, organization: Organization):
     """Invitations neither used nor revoked; expired ones stay listed so admins see them."""
-    from .models import Invitation
+    from distributors.models import Invitation
 
     return (
         Invitation.objects.filter(
@@ -280,7 +280,7 @@ def invitations_open(*, organization: Organization):
 def invitations_of(*, organization: Organization):
     """Every invitation of the organisation (open, used or revoked): the admins' actions
     load one from here, so an id from another organisation is a 404."""
-    from .models import Invitation
+    from distributors.models import Invitation
 
     return Invitation.objects.filter(organization=organization)
 
@@ -300,7 +300,7 @@ def applications_administered_by(user) -> QuerySet[Application]:
 
 
 def pgp_keys_of(*, user):
-    from .models import PgpKey
+    from distributors.models import PgpKey
 
     if not user.is_authenticated:
         return PgpKey.objects.none()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import applications, home, review
+from distributors.views import applications, home, review
 
 app_name = "distributors"
 
@@ -48,8 +48,8 @@ urlpatterns = [
 ]
 
 # The embargo policy and vouching (criteria 6 and 7).
-from .views import policy as policy_views  # noqa: E402
-from .views import vouching as vouching_views  # noqa: E402
+from distributors.views import policy as policy_views  # noqa: E402
+from distributors.views import vouching as vouching_views  # noqa: E402
 
 urlpatterns += [
     path("policy/", policy_views.policy_view, name="policy"),
@@ -75,8 +75,8 @@ urlpatterns += [
 ]
 
 # Need-to-know teams, invitations, a person's checklist and PGP keys.
-from .views import keys as key_views  # noqa: E402
-from .views import team as team_views  # noqa: E402
+from distributors.views import keys as key_views  # noqa: E402
+from distributors.views import team as team_views  # noqa: E402
 
 urlpatterns += [
     path("organizations/<slug:slug>/team/", team_views.team_view, name="team"),
@@ -115,7 +115,7 @@ urlpatterns += [
 ]
 
 # A plain statement of a suspension or removal (issue 5).
-from .views import standing as standing_views  # noqa: E402
+from distributors.views import standing as standing_views  # noqa: E402
 
 urlpatterns += [path("me/standing/", standing_views.standing_view, name="standing")]
 urlpatterns += [

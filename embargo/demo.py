@@ -27,17 +27,16 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from distributors.demo import FOUNDER, MEMBER_ADMIN, DemoMembers, DemoPerson, _ensure_totp
-from distributors.gpg import Gpg, GpgUnavailable, throwaway_home
 from distributors.models import PgpKey, TeamMember
 from distributors.selectors import policy_current
 from distributors.services import policy_accept
 from distributors.services.keys import key_prove, key_upload
 from distributors.services.team import team_member_update
-
-from .crypto import CryptoError, team_key_generate, team_public_key_armored
-from .models import Notice, Vulnerability
-from .services import notice_create, vulnerability_create, vulnerability_transition
-from .services.notices import DEFAULT_OUTER_SUBJECT
+from embargo.models import Notice, Vulnerability
+from embargo.services import notice_create, vulnerability_create, vulnerability_transition
+from embargo.services.notices import DEFAULT_OUTER_SUBJECT
+from pgpmail.crypto import CryptoError, team_key_generate, team_public_key_armored
+from pgpmail.gpg import Gpg, GpgUnavailable, throwaway_home
 
 # The people who get the demo notice: each organisation's admin, marked need-to-know.
 DEMO_RECIPIENTS = (FOUNDER, MEMBER_ADMIN)

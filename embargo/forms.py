@@ -10,9 +10,8 @@ from django.utils import timezone
 
 from distributors.eligibility import AUDIENCE_STATUSES
 from distributors.models import Organization
-
-from .models import REASON_MAX_LENGTH, TEXT_MAX_LENGTH, Notice, Vulnerability
-from .services.cases import EDITABLE_AFTER_DISCLOSURE
+from embargo.models import REASON_MAX_LENGTH, TEXT_MAX_LENGTH, Notice, Vulnerability
+from embargo.services.cases import EDITABLE_AFTER_DISCLOSURE
 
 DATETIME_INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
 

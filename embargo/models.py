@@ -277,5 +277,15 @@ class Delivery(models.Model):
         return f"/notices/ack/{self.reference_code}/"
 
 
-# Leaks, sanctions and per-copy variations (issue 5) live in their own module.
-from .models_leaks import DeliveryVariation, LeakReport, Sanction  # noqa: E402, F401
+class DeliveryVariation(models.Model):
+    """Which wording each variation point of one copy used (see embargo/tracing.py).
+    Written when the copy is first rendered; a re-send renders the same choices."""
+
+    delivery = models.OneToOneField(
+        "embargo.Delivery", on_delete=models.PROTECT, related_name="variation"
+    )
+    choices = models.JSONField()
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Variation of delivery #{self.delivery_id}"

@@ -8,9 +8,8 @@ from django.db.models import QuerySet
 
 from distributors.eligibility import Reason
 from distributors.models import Organization
-
-from .models import Delivery, Notice, Vulnerability
-from .services.delivery import REASON_LABELS
+from embargo.delivery.send import REASON_LABELS
+from embargo.models import Delivery, Notice, Vulnerability
 
 
 def vulnerabilities_visible_to(user) -> QuerySet[Vulnerability]:
@@ -150,7 +149,7 @@ def vulnerability_history(*, vulnerability: Vulnerability):
     from django.contrib.contenttypes.models import ContentType
     from django.db.models import Q
 
-    from distributors.models import AuditEvent
+    from core.models import AuditEvent
 
     notice_ids = [str(pk) for pk in vulnerability.notices.values_list("pk", flat=True)]
     case_type = ContentType.objects.get_for_model(Vulnerability)
@@ -170,8 +169,7 @@ def notice_audience_preview(*, notice: Notice) -> list:
     the same eligibility selector and the same one-copy-per-person rule as notice_send.
     Empty when the case has no disclosure date (eligibility depends on it)."""
     from distributors.eligibility import eligibility_for_audience
-
-    from .services.notices import audience_one_per_person
+    from embargo.services.notices import audience_one_per_person
 
     disclosure_at = notice.vulnerability.disclosure_at
     if disclosure_at is None:

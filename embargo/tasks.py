@@ -7,6 +7,8 @@ from smtplib import SMTPException
 
 from celery import shared_task
 
+from core.queue import MAIL_RETRY
+
 logger = logging.getLogger(__name__)
 
 
@@ -19,8 +21,8 @@ def delivery_send_task(delivery_ids: list[int] | int) -> None:
     handed on because the task's time was up are queued again at once."""
     from django.db import DatabaseError, connections
 
-    from .services.delivery import RELEASED, deliveries_send
-    from .services.delivery_queue import deliveries_enqueue
+    from embargo.delivery.queue import deliveries_enqueue
+    from embargo.delivery.send import RELEASED, deliveries_send
 
     if isinstance(delivery_ids, int):
         delivery_ids = [delivery_ids]
@@ -41,87 +43,84 @@ def delivery_send_task(delivery_ids: list[int] | int) -> None:
 
 @shared_task(ignore_result=True)
 def deliveries_sweep_task() -> None:
-    from .services.delivery_queue import deliveries_sweep
+    from embargo.delivery.queue import deliveries_sweep
 
     deliveries_sweep()
 
 
 @shared_task(ignore_result=True)
 def embargo_lift_due_task() -> None:
-    from .services.cases import embargo_lift_due
+    from embargo.services.cases import embargo_lift_due
 
     embargo_lift_due()
 
 
 @shared_task(ignore_result=True)
 def acknowledgement_reminders_task() -> None:
-    from .services.followup import acknowledgement_reminders_send
+    from embargo.services.followup import acknowledgement_reminders_send
 
     acknowledgement_reminders_send()
 
 
-_MAIL_RETRY = {
-    "autoretry_for": (SMTPException, OSError),
-    "retry_backoff": True,
-    "retry_backoff_max": 60,
-    "retry_jitter": True,
-    "max_retries": 8,
-    "ignore_result": True,
-}
-
-
-@shared_task(**_MAIL_RETRY)
+@shared_task(**MAIL_RETRY)
 def acknowledgement_reminder_mail_task(delivery_id: int) -> None:
-    from .services.followup import acknowledgement_reminder_mail
+    from embargo.services.followup import acknowledgement_reminder_mail
 
     acknowledgement_reminder_mail(delivery_id=delivery_id)
 
 
-@shared_task(**_MAIL_RETRY)
+@shared_task(**MAIL_RETRY)
 def deliveries_attention_alert_task(notice_id: int) -> None:
-    from .services.delivery_queue import deliveries_attention_alert
+    from embargo.delivery.queue import deliveries_attention_alert
 
     deliveries_attention_alert(notice_id=notice_id)
 
 
-@shared_task(**_MAIL_RETRY)
+@shared_task(**MAIL_RETRY)
 def staff_unacknowledged_alert_task(notice_id: int, count: int) -> None:
-    from .services.followup import staff_unacknowledged_alert
+    from embargo.services.followup import staff_unacknowledged_alert
 
     staff_unacknowledged_alert(notice_id=notice_id, count=count)
 
 
-@shared_task(**_MAIL_RETRY)
+@shared_task(**MAIL_RETRY)
 def embargo_lifted_mail_task(vulnerability_id: int) -> None:
-    from .services.followup import embargo_lifted_mail
+    from embargo.services.followup import embargo_lifted_mail
 
     embargo_lifted_mail(vulnerability_id=vulnerability_id)
 
 
-# Leaks and sanctions (issue 5): ids in, a service out.
-@shared_task(**_MAIL_RETRY)
-def leak_staff_alert_task(leak_report_id: int) -> None:
-    from .services.leaks import leak_staff_alert
+# About a case's reporter.
+@shared_task(
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=8,
+    ignore_result=True,
+)
+def reporter_update_task(vulnerability_id: int, event_id: int) -> None:
+    from embargo.services.reporter import reporter_update_send
 
-    leak_staff_alert(leak_report_id=leak_report_id)
-
-
-@shared_task(**_MAIL_RETRY)
-def leak_decided_mail_task(leak_report_id: int) -> None:
-    from .services.leaks import leak_report_decided_mail
-
-    leak_report_decided_mail(leak_report_id=leak_report_id)
-
-
-@shared_task(**_MAIL_RETRY)
-def sanction_warning_mail_task(sanction_id: int) -> None:
-    from .services.leaks import sanction_warning_mail
-
-    sanction_warning_mail(sanction_id=sanction_id)
+    reporter_update_send(vulnerability_id=vulnerability_id, event_id=event_id)
 
 
 @shared_task(ignore_result=True)
-def suspensions_lift_due_task() -> None:
-    from .services.leaks import suspensions_lift_due
+def first_response_overdue_task() -> None:
+    from embargo.services.reporter import first_response_overdue_alert
 
-    suspensions_lift_due()
+    first_response_overdue_alert()
+
+
+@shared_task(
+    autoretry_for=(SMTPException, OSError),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=8,
+    ignore_result=True,
+)
+def first_response_overdue_mail_task(vulnerability_ids: list[int]) -> None:
+    from embargo.services.reporter import first_response_overdue_mail
+
+    first_response_overdue_mail(vulnerability_ids=[int(pk) for pk in vulnerability_ids])

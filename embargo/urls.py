@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import acknowledge, cases, notices, public
+from embargo.views import acknowledge, cases, notices, public
 
 app_name = "embargo"
 
@@ -41,47 +41,4 @@ urlpatterns = [
     path("advisories/", public.advisory_list_view, name="advisory_list"),
     path("advisories/<str:public_id>/", public.advisory_detail_view, name="advisory_detail"),
     path("security/team-key.asc", public.team_key_view, name="team_key"),
-]
-
-# Leak reports, sanctions and tracing (issue 5).
-from .views import leaks  # noqa: E402
-
-urlpatterns += [
-    path("leaks/", leaks.leak_list_view, name="leak_list"),
-    path("leaks/new/", leaks.leak_create_view, name="leak_create"),
-    path("leaks/<int:pk>/", leaks.leak_detail_view, name="leak_detail"),
-    path(
-        "leaks/sanctions/<int:pk>/retrospective/",
-        leaks.retrospective_view,
-        name="retrospective",
-    ),
-    path("staff/leaks/", leaks.staff_leak_dashboard_view, name="staff_leak_dashboard"),
-    path("staff/leaks/<int:pk>/", leaks.staff_leak_detail_view, name="staff_leak_detail"),
-    path("staff/leaks/<int:pk>/confirm/", leaks.staff_leak_confirm_view, name="staff_leak_confirm"),
-    path("staff/leaks/<int:pk>/dismiss/", leaks.staff_leak_dismiss_view, name="staff_leak_dismiss"),
-    path(
-        "staff/leaks/<int:pk>/disclosure/",
-        leaks.staff_leak_disclosure_view,
-        name="staff_leak_disclosure",
-    ),
-    path("staff/cases/<int:pk>/leaks/new/", leaks.staff_leak_create_view, name="staff_leak_create"),
-    path("staff/cases/<int:pk>/trace/", leaks.staff_trace_view, name="staff_trace"),
-    path(
-        "staff/notices/<int:pk>/tracing/",
-        leaks.staff_notice_tracing_view,
-        name="staff_notice_tracing",
-    ),
-    path(
-        "staff/organizations/<slug:slug>/leaks/",
-        leaks.staff_organization_leaks_view,
-        name="staff_organization_leaks",
-    ),
-    path(
-        "staff/organizations/<slug:slug>/sanction/",
-        leaks.staff_organization_sanction_view,
-        name="staff_organization_sanction",
-    ),
-    path(
-        "staff/sanctions/<int:pk>/lift/", leaks.staff_sanction_lift_view, name="staff_sanction_lift"
-    ),
 ]

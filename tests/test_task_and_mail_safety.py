@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from config.celery import app
 from distributors.models import Organization
-from embargo.models import Delivery, LeakReport, Vulnerability
+from embargo.models import Delivery, Vulnerability
 from embargo.services import (
     notice_create,
     notice_send,
@@ -28,8 +28,9 @@ from embargo.services import (
     vulnerability_transition,
 )
 from embargo.services.followup import acknowledgement_reminders_send
-from embargo.services.leaks import leak_report_confirm, leak_report_file, organization_sanction
 from embargo.services.reporter import first_response_overdue_alert
+from leaks.models import LeakReport
+from leaks.services import leak_report_confirm, leak_report_file, organization_sanction
 from tests.conftest import enable_totp
 from tests.factories import (
     MemberOrganizationFactory,
@@ -40,7 +41,7 @@ from tests.factories import (
 
 ID_ANNOTATIONS = {"int", "list[int] | int", "list[int]"}
 # The one word a task may carry besides ids: which standing mail to send, from a fixed
-# list the task checks (distributors.notifications_sanctions.EVENTS).
+# list the task checks (distributors.notifications.EVENTS).
 WORD_PARAMETERS = {("distributors.tasks.organization_standing_mail_task", "event")}
 
 CANARIES = {
@@ -200,10 +201,10 @@ def test_a_whole_case_queues_only_ids_and_mails_nothing_embargoed(
         "embargo.tasks.delivery_send_task",
         "embargo.tasks.acknowledgement_reminder_mail_task",
         "embargo.tasks.staff_unacknowledged_alert_task",
-        "embargo.tasks.leak_staff_alert_task",
-        "embargo.tasks.leak_decided_mail_task",
-        "embargo.tasks.sanction_warning_mail_task",
-        "embargo.tasks_reporter.reporter_update_task",
+        "leaks.tasks.leak_staff_alert_task",
+        "leaks.tasks.leak_decided_mail_task",
+        "leaks.tasks.sanction_warning_mail_task",
+        "embargo.tasks.reporter_update_task",
         "distributors.tasks.organization_standing_mail_task",
         "embargo.tasks.embargo_lifted_mail_task",
     } <= names, names

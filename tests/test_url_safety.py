@@ -8,7 +8,7 @@ values where it does not, and asserts:
 - under /staff/: anonymous people are sent to sign in, an admin of the very organisation
   the objects belong to gets a 404 (the page does not admit to existing), a staff member
   without a second factor is sent to set one up, and the view is wrapped by
-  distributors.views.common.staff_required;
+  core.views.staff_required;
 - everywhere else except the public pages listed below: anonymous people never get a
   page, and a person of another organisation gets a 404 for an object of Acme's;
 - no request by an outsider changes anything (the audit log is unchanged);
@@ -29,13 +29,14 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from distributors.models import Application, AuditEvent, BlockedIdentity, TeamMember
+from core.models import AuditEvent
+from distributors.models import Application, BlockedIdentity, TeamMember
 from distributors.selectors import policy_versions
 from distributors.services import organization_remove
-from embargo.models import LeakReport, Sanction
 from embargo.services import notice_send
-from embargo.services.leaks import leak_report_confirm, leak_report_file
 from embargo.tasks import delivery_send_task
+from leaks.models import LeakReport, Sanction
+from leaks.services import leak_report_confirm, leak_report_file
 from tests.conftest import enable_totp
 from tests.embargo.helpers import case_ready, notice_draft
 from tests.factories import (
@@ -257,7 +258,7 @@ def _audit_count() -> int:
 
 def test_the_walk_finds_the_pages_of_both_apps():
     names = {route.name for route in ROUTES}
-    assert {"distributors:review_detail", "embargo:case_detail", "embargo:leak_detail"} <= names
+    assert {"distributors:review_detail", "embargo:case_detail", "leaks:leak_detail"} <= names
     assert len(STAFF_ROUTES) > 20
     assert not any(route.route.startswith(("admin/", "accounts/")) for route in ROUTES)
 
@@ -272,7 +273,7 @@ def test_urls_carry_only_ids_slugs_and_codes(route):
 def test_every_staff_view_is_wrapped_by_staff_required(route):
     assert getattr(route.callback, "haulout_staff_required", False), (
         f"{route.route} ({route.callback.__module__}.{route.callback.__name__}) "
-        "is not decorated with distributors.views.common.staff_required"
+        "is not decorated with core.views.staff_required"
     )
 
 
@@ -283,17 +284,17 @@ MFA_ROUTES = {
     "distributors:team_member_update",
     "distributors:team_member_remove",
     "distributors:vouch_detail",
-    "embargo:leak_list",
-    "embargo:leak_create",
-    "embargo:leak_detail",
-    "embargo:retrospective",
+    "leaks:leak_list",
+    "leaks:leak_create",
+    "leaks:leak_detail",
+    "leaks:retrospective",
 }
 
 
 @pytest.mark.parametrize("route", [r for r in ROUTES if r.name in MFA_ROUTES], ids=str)
 def test_every_member_action_and_leak_page_is_wrapped_by_mfa_required(route):
     assert getattr(route.callback, "haulout_mfa_required", False), (
-        f"{route.route} is not decorated with distributors.views.common.mfa_required"
+        f"{route.route} is not decorated with core.views.mfa_required"
     )
 
 
@@ -302,7 +303,7 @@ def test_the_mfa_routes_exist():
 
 
 def test_the_staff_marker_is_set_by_staff_required_only():
-    from distributors.views.common import staff_required
+    from core.views import staff_required
 
     def plain_view(request):
         raise AssertionError("never called")

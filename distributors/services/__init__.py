@@ -1,6 +1,6 @@
 """Writes, one module per concept. Import from here: `from distributors.services import x`."""
 
-from .applications import (
+from distributors.services.applications import (
     application_ask,
     application_decide,
     application_start,
@@ -11,8 +11,8 @@ from .applications import (
     organization_apply,
     question_reply,
 )
-from .policy import policy_accept, policy_publish
-from .vouching import (
+from distributors.services.policy import policy_accept, policy_publish
+from distributors.services.vouching import (
     vouch_confirm,
     vouch_decline,
     vouch_request,
@@ -42,7 +42,7 @@ __all__ += [
     "vouches_flag_for_organization",
 ]
 
-from .sanctions import (  # noqa: E402
+from distributors.services.sanctions import (  # noqa: E402
     organization_reinstate,
     organization_remove,
     organization_suspend,

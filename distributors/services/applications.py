@@ -10,8 +10,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from ..audit import audit_record
-from ..models import (
+from core.audit import audit_record
+from distributors.models import (
     EVIDENCE_MAX_LENGTH,
     LINKS_MAX,
     NOTE_MAX_LENGTH,
@@ -24,12 +24,12 @@ from ..models import (
     TeamMember,
     Vouch,
 )
-from ..selectors import (
+from distributors.selectors import (
     application_has_eligible_vouch,
     application_policy_accepted,
     criteria_active,
 )
-from ..text import name_fold, organization_name_clean
+from distributors.text import name_fold, organization_name_clean
 
 State = Application.State
 
@@ -102,7 +102,7 @@ def _set_state(application: Application, *, state: str, actor, action: str, **da
 
 
 def _notify_after_commit(application: Application) -> None:
-    from ..tasks import application_state_mail_task
+    from distributors.tasks import application_state_mail_task
 
     application_id = application.pk
     transaction.on_commit(lambda: application_state_mail_task.delay(application_id))
@@ -175,7 +175,7 @@ def organization_apply(*, actor, name: str, website: str) -> Application:
         raise ValidationError({"website": "Enter a valid http(s) address."}) from None
     # Checked first: a removed organisation's people get a clear refusal, not advice to
     # continue an application they can no longer make.
-    from .sanctions import REMOVED_REFUSAL, application_blocked
+    from distributors.services.sanctions import REMOVED_REFUSAL, application_blocked
 
     if application_blocked(actor=actor, name=name, website=website):
         raise ValidationError(REMOVED_REFUSAL)
@@ -266,7 +266,7 @@ def application_submit(*, application: Application, actor) -> Application:
     application.submitted_at = timezone.now()
     application.save(update_fields=["submitted_at"])
     _set_state(application, state=State.SUBMITTED, actor=actor, action="application.submitted")
-    from ..tasks import application_reviewer_alert_task
+    from distributors.tasks import application_reviewer_alert_task
 
     application_id = application.pk
     transaction.on_commit(lambda: application_reviewer_alert_task.delay(application_id))

@@ -19,8 +19,8 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from ..audit import audit_record
-from ..models import BlockedIdentity, Organization, TeamMember
+from core.audit import audit_record
+from distributors.models import BlockedIdentity, Organization, TeamMember
 
 Kind = BlockedIdentity.Kind
 LIFT_REASON_MAX_LENGTH = 2000

@@ -14,11 +14,11 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
-from ..audit import audit_record
-from ..models import Organization, TeamMember
-from ..text import organization_name_clean
-from .applications import _clean_text, _unique_slug, organization_name_taken
-from .sanctions import REMOVED_REFUSAL, application_blocked
+from core.audit import audit_record
+from distributors.models import Organization, TeamMember
+from distributors.services.applications import _clean_text, _unique_slug, organization_name_taken
+from distributors.services.sanctions import REMOVED_REFUSAL, application_blocked
+from distributors.text import organization_name_clean
 
 
 @transaction.atomic

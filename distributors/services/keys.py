@@ -22,8 +22,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from ..audit import audit_record
-from ..models import PgpKey
+from core.audit import audit_record
+from distributors.models import PgpKey
 
 CHALLENGE_MAX_ATTEMPTS = 5
 CHALLENGE_VALID_FOR = timedelta(hours=24)
@@ -79,7 +79,7 @@ def _encrypted_challenge(*, armored: str, fingerprint: str) -> tuple[str, str]:
     Runs outside any transaction: gpg can take seconds, and a database write lock must
     not be held while it does. Any gpg doubt raises KeyRejected.
     """
-    from .. import pgp
+    from pgpmail import keys as pgp
 
     code = _new_code()
     ciphertext = pgp.key_encrypt_to(
@@ -105,7 +105,7 @@ def key_upload(*, user, armored: str) -> KeyUpload:
     if len(armored) > ARMOR_MAX_CHARS:
         raise ValidationError("That is too large to be a single public key.")
     _upload_rate_consume(user)
-    from .. import pgp
+    from pgpmail import keys as pgp
 
     now = timezone.now()
     # gpg runs before the transaction opens (see _encrypted_challenge).
@@ -280,7 +280,7 @@ def key_prove(*, user, key: PgpKey, code: str) -> PgpKey:
 
 
 def _proof_problem(key: PgpKey) -> str | None:
-    from .. import pgp
+    from pgpmail import keys as pgp
 
     if key.state != PgpKey.State.PENDING:
         return "This key is not waiting for proof."
@@ -338,7 +338,7 @@ def keys_stored_recheck(*, apply: bool = False) -> list[tuple[PgpKey, str]]:
     (DSA-1024 before the size rule) stays usable until this has run. Safe to run twice
     at once: each key is retired under its row lock, and only while still usable.
     """
-    from .. import pgp
+    from pgpmail import keys as pgp
 
     found = []
     usable = (PgpKey.State.ACTIVE, PgpKey.State.PENDING)

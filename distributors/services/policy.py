@@ -9,8 +9,8 @@ from django.core.validators import validate_ipv46_address
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..audit import audit_record
-from ..models import PolicyAcceptance, PolicyVersion
+from core.audit import audit_record
+from distributors.models import PolicyAcceptance, PolicyVersion
 
 POLICY_MAX_LENGTH = 50_000
 USER_AGENT_MAX_LENGTH = 500
@@ -71,7 +71,7 @@ def policy_publish(*, actor, text: str) -> PolicyVersion:
         },
     )
     if current is not None:
-        from ..tasks import policy_lapsed_mail_task
+        from distributors.tasks import policy_lapsed_mail_task
 
         version_id = version.pk
         transaction.on_commit(lambda: policy_lapsed_mail_task.delay(version_id))

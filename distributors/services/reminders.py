@@ -5,7 +5,7 @@ reminder is first claimed, in one transaction with its audit event, and only the
 the commit, queued as a mail task of its own (ids only). Of two runs, the one that loses
 a claim skips that person silently. The mail task retries a failing mail server; if the
 broker cannot be reached at all, the claim stays and the next period brings the next
-reminder (see distributors.periodic). The mail says what to do and where, never which key
+reminder (see core.periodic). The mail says what to do and where, never which key
 or anything about a vulnerability.
 """
 
@@ -21,18 +21,12 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from ..audit import audit_record
-from ..mail import mail_notify
-from ..models import (
-    AuditEvent,
-    Organization,
-    PgpKey,
-    PolicyAcceptance,
-    PolicyVersion,
-    TeamMember,
-)
-from ..periodic import periodic_claim, task_queue_after_commit
-from ..selectors import policy_current
+from core.audit import audit_record
+from core.mail import plain_mail
+from core.models import AuditEvent
+from core.periodic import periodic_claim, task_queue_after_commit
+from distributors.models import Organization, PgpKey, PolicyAcceptance, PolicyVersion, TeamMember
+from distributors.selectors import policy_current
 
 # Warn this many days before a key expires, once per threshold, largest first.
 KEY_EXPIRY_THRESHOLDS = (30, 7)
@@ -50,7 +44,7 @@ def _threshold_for(expires_at: datetime, now: datetime) -> int | None:
 def key_expiry_warnings_send(*, now: datetime | None = None) -> int:
     """Warns holders of active keys that expire within 30 and again within 7 days.
     Returns how many warnings this run claimed (their mail goes after the commit)."""
-    from ..tasks import key_expiry_warning_mail_task
+    from distributors.tasks import key_expiry_warning_mail_task
 
     now = now or timezone.now()
     horizon = now + timedelta(days=max(KEY_EXPIRY_THRESHOLDS))
@@ -111,9 +105,9 @@ def key_expiry_warning_mail(*, key_id: int) -> int:
     )
     if key is None:
         return 0
-    return mail_notify(
+    return plain_mail(
         recipients=[key.user.email],
-        template="key_expiry",
+        template="distributors/email/key_expiry",
         context={
             "days": key.expiry_warned_days,
             "expires_at": key.expires_at,
@@ -160,7 +154,7 @@ def policy_reminders_send(*, now: datetime | None = None) -> int:
 
     The audit log ("policy.reminder_sent", one event per reminder) narrows the list; the
     claim per person and week is what two runs at once cannot both win."""
-    from ..tasks import policy_reminder_mail_task
+    from distributors.tasks import policy_reminder_mail_task
 
     now = now or timezone.now()
     claimed = 0
@@ -185,8 +179,8 @@ def policy_reminder_mail(*, user_id: int) -> int:
     user = _policy_pending(current).filter(pk=user_id).first()
     if user is None:
         return 0
-    return mail_notify(
+    return plain_mail(
         recipients=[user.email],
-        template="policy_reminder",
+        template="distributors/email/policy_reminder",
         context={"url": settings.SITE_URL + reverse("distributors:me")},
     )

@@ -27,10 +27,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from ..audit import audit_record
-from ..models import BlockedIdentity, Organization, TeamMember, Vouch
-from ..text import name_skeleton
-from .bars import (
+from core.audit import audit_record
+from distributors.models import BlockedIdentity, Organization, TeamMember, Vouch
+from distributors.services.bars import (
     blocked_domains,
     domain_blocked,
     domain_of,
@@ -38,7 +37,8 @@ from .bars import (
     person_bars_create,
     verified_addresses,
 )
-from .vouching import vouches_flag_for_organization
+from distributors.services.vouching import vouches_flag_for_organization
+from distributors.text import name_skeleton
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ def _end_sessions_after_commit(organization: Organization) -> None:
 
 
 def _mail_after_commit(organization: Organization, event: str) -> None:
-    from ..tasks import organization_standing_mail_task
+    from distributors.tasks import organization_standing_mail_task
 
     organization_id = organization.pk
 

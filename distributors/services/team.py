@@ -15,9 +15,9 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..audit import audit_record
-from ..models import Invitation, Organization, TeamMember
-from .bars import ACCEPT_REFUSAL, INVITE_REFUSAL, address_barred, person_barred
+from core.audit import audit_record
+from distributors.models import Invitation, Organization, TeamMember
+from distributors.services.bars import ACCEPT_REFUSAL, INVITE_REFUSAL, address_barred, person_barred
 
 
 def invitation_token_hash(token: str) -> str:
@@ -125,7 +125,7 @@ def invitation_create(
             "is_need_to_know": invitation.is_need_to_know,
         },
     )
-    from ..tasks import invitation_send_task
+    from distributors.tasks import invitation_send_task
 
     invitation_id = invitation.pk
     transaction.on_commit(lambda: invitation_send_task.delay(invitation_id))
@@ -140,7 +140,7 @@ def invitation_send(*, invitation_id: int) -> int:
     from django.conf import settings
     from django.urls import reverse
 
-    from ..mail import mail_notify
+    from core.mail import plain_mail
 
     with transaction.atomic():
         invitation = (
@@ -159,9 +159,9 @@ def invitation_send(*, invitation_id: int) -> int:
         # Each mailed link is on record; the token itself never is.
         audit_record(actor=None, action="invitation.link_sent", target=invitation)
     url = settings.SITE_URL + reverse("distributors:invitation", kwargs={"token": token})
-    return mail_notify(
+    return plain_mail(
         recipients=[invitation.email],
-        template="invitation",
+        template="distributors/email/invitation",
         context={
             "organization": invitation.organization,
             "url": url,

@@ -9,8 +9,8 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from ..audit import audit_record
-from ..models import NOTE_MAX_LENGTH, Application, Organization, TeamMember, Vouch
+from core.audit import audit_record
+from distributors.models import NOTE_MAX_LENGTH, Application, Organization, TeamMember, Vouch
 
 # One message for "no such account" and "not a member in good standing": the list's
 # membership is private, so the refusal must not tell the applicant which one it was.
@@ -78,14 +78,14 @@ def voucher_membership(*, user, application: Application) -> TeamMember | None:
 
 
 def _notify_voucher(vouch: Vouch) -> None:
-    from ..tasks import vouch_requested_mail_task
+    from distributors.tasks import vouch_requested_mail_task
 
     vouch_id = vouch.pk
     transaction.on_commit(lambda: vouch_requested_mail_task.delay(vouch_id))
 
 
 def _notify_applicant(vouch: Vouch) -> None:
-    from ..tasks import vouch_answered_mail_task
+    from distributors.tasks import vouch_answered_mail_task
 
     vouch_id = vouch.pk
     transaction.on_commit(lambda: vouch_answered_mail_task.delay(vouch_id))

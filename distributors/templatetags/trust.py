@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from django import template
 
-from ..forms_trust import VouchRequestForm
-from ..models import Application, PolicyAcceptance, Vouch
-from ..selectors import policy_current, vouches_for_application
+from distributors.forms.trust import VouchRequestForm
+from distributors.models import Application, PolicyAcceptance, Vouch
+from distributors.selectors import policy_current, vouches_for_application
 
 register = template.Library()
 

@@ -10,22 +10,22 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from ..forms import (
+from core.forms import form_errors_from
+from distributors.forms.application import (
     CriterionAnswerForm,
     OrganizationApplyForm,
     QuestionReplyForm,
     WithdrawForm,
-    form_errors_from,
 )
-from ..models import Application, Criterion
-from ..selectors import (
+from distributors.models import Application, Criterion
+from distributors.selectors import (
     application_criteria_rows,
     application_with_details,
     applications_visible_to,
     criteria_active,
     organizations_administered_by,
 )
-from ..services import (
+from distributors.services import (
     application_start,
     application_submit,
     application_withdraw,

@@ -1,6 +1,6 @@
 from django.shortcuts import render
 
-from ..selectors import applications_visible_to
+from distributors.selectors import applications_visible_to
 
 
 def home_view(request):

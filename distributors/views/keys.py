@@ -16,11 +16,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from ..eligibility import eligibility_for_member
-from ..forms_team import KeyProofForm, KeyUploadForm
-from ..models import PgpKey
-from ..selectors import memberships_of, pgp_keys_of, policy_has_accepted_current
-from ..services.keys import (
+from distributors.eligibility import eligibility_for_member
+from distributors.forms.team import KeyProofForm, KeyUploadForm
+from distributors.models import PgpKey
+from distributors.selectors import memberships_of, pgp_keys_of, policy_has_accepted_current
+from distributors.services.keys import (
     CHALLENGE_MAX_ATTEMPTS,
     key_challenge_renew,
     key_prove,

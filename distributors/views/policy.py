@@ -10,13 +10,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from ..forms import form_errors_from
-from ..forms_trust import PolicyAcceptForm, PolicyPublishForm
-from ..markdown import markdown_render
-from ..models import PolicyVersion
-from ..selectors import policy_acceptance_current, policy_current, policy_versions
-from ..services import policy_accept, policy_publish
-from .common import staff_required
+from core.forms import form_errors_from
+from core.markdown import markdown_render
+from core.views import staff_required
+from distributors.forms.trust import PolicyAcceptForm, PolicyPublishForm
+from distributors.models import PolicyVersion
+from distributors.selectors import policy_acceptance_current, policy_current, policy_versions
+from distributors.services import policy_accept, policy_publish
 
 
 def safe_next(request, value: str | None) -> str | None:

@@ -12,14 +12,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from ..forms import (
+from core.views import service_error_report, staff_required
+from distributors.forms.application import (
     AskForm,
     CriterionReviewForm,
     DecideForm,
     ReviewQueueFilterForm,
 )
-from ..models import Application
-from ..selectors import (
+from distributors.models import Application
+from distributors.selectors import (
     application_criteria_rows,
     application_history,
     application_with_details,
@@ -27,8 +28,7 @@ from ..selectors import (
     applications_visible_to,
     criteria_active,
 )
-from ..services import application_ask, application_decide, criterion_review_record
-from .common import service_error_report, staff_required
+from distributors.services import application_ask, application_decide, criterion_review_record
 
 # What each audit action means, for the history table; unknown actions show as recorded.
 ACTION_WORDS = {

@@ -9,11 +9,12 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 
-from ..forms import BarFilterForm, PersonBarLiftForm, form_errors_from
-from ..models import BlockedIdentity, Organization
-from ..selectors import memberships_of
-from ..services.bars import bars_for_staff, person_bar_lift
-from .common import staff_required
+from core.forms import form_errors_from
+from core.views import staff_required
+from distributors.forms.application import BarFilterForm, PersonBarLiftForm
+from distributors.models import BlockedIdentity, Organization
+from distributors.selectors import memberships_of
+from distributors.services.bars import bars_for_staff, person_bar_lift
 
 SANCTIONED = (Organization.Status.SUSPENDED, Organization.Status.REMOVED)
 

@@ -16,11 +16,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from ..eligibility import Reason, eligibility_for_audience
-from ..forms import form_errors_from
-from ..forms_team import InvitationForm, TeamMemberUpdateForm
-from ..models import Invitation, Organization
-from ..selectors import (
+from core.forms import form_errors_from
+from core.views import mfa_required, service_run, staff_required
+from distributors.eligibility import Reason, eligibility_for_audience
+from distributors.forms.team import InvitationForm, TeamMemberUpdateForm
+from distributors.models import Invitation, Organization
+from distributors.selectors import (
     invitations_of,
     invitations_open,
     organizations_for_staff,
@@ -28,7 +29,7 @@ from ..selectors import (
     team_member_for,
     team_members_of,
 )
-from ..services.team import (
+from distributors.services.team import (
     invitation_accept,
     invitation_address_verified,
     invitation_create,
@@ -38,7 +39,6 @@ from ..services.team import (
     team_member_remove,
     team_member_update,
 )
-from .common import mfa_required, service_run, staff_required
 
 
 def _team_url(organization: Organization) -> str:

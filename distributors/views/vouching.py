@@ -11,12 +11,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from ..forms import form_errors_from
-from ..forms_trust import VouchAnswerForm, VouchGraphFilterForm, VouchRequestForm
-from ..models import Application, Criterion, Vouch
-from ..selectors import applications_administered_by, vouch_graph, vouches_addressed_to
-from ..services import vouch_confirm, vouch_decline, vouch_request, vouch_withdraw
-from .common import mfa_required, service_run, staff_required
+from core.forms import form_errors_from
+from core.views import mfa_required, service_run, staff_required
+from distributors.forms.trust import VouchAnswerForm, VouchGraphFilterForm, VouchRequestForm
+from distributors.models import Application, Criterion, Vouch
+from distributors.selectors import applications_administered_by, vouch_graph, vouches_addressed_to
+from distributors.services import vouch_confirm, vouch_decline, vouch_request, vouch_withdraw
 
 GRAPH_PAGE_SIZE = 100
 

@@ -1,6 +1,8 @@
 """Writes, one module per concept. Import from here: `from embargo.services import x`."""
 
-from .cases import (
+from embargo.delivery.queue import deliveries_enqueue, deliveries_sweep
+from embargo.delivery.send import DeliveryDeferred, delivery_send
+from embargo.services.cases import (
     embargo_lift_due,
     vulnerability_create,
     vulnerability_disclose,
@@ -10,14 +12,12 @@ from .cases import (
     vulnerability_transition,
     vulnerability_update,
 )
-from .delivery import DeliveryDeferred, delivery_send
-from .delivery_queue import deliveries_enqueue, deliveries_sweep
-from .followup import (
+from embargo.services.followup import (
     acknowledgement_reminders_send,
     delivery_acknowledge,
     embargo_lifted_mail,
 )
-from .notices import notice_catch_up, notice_create, notice_send, notice_update
+from embargo.services.notices import notice_catch_up, notice_create, notice_send, notice_update
 
 __all__ = [
     "DeliveryDeferred",

@@ -15,10 +15,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from distributors.audit import audit_record
-
-from ..models import REASON_MAX_LENGTH, CaseSequence, Vulnerability
-from ..scoring import cve_id_clean, cvss_score
+from core.audit import audit_record
+from embargo.models import REASON_MAX_LENGTH, CaseSequence, Vulnerability
+from embargo.scoring import cve_id_clean, cvss_score
 
 PUBLIC_ID_PREFIX = "HAUL"
 
@@ -145,7 +144,7 @@ def _clean(fields: dict) -> dict:
 def _reporter_key_clean(armored: str | None, email: str | None, errors: dict) -> dict:
     """The reporter's key is inspected like a member's (one public key, usable for
     encryption, not expired or revoked) and its fingerprint pinned."""
-    from distributors.pgp import key_inspect
+    from pgpmail.keys import key_inspect
 
     armored = (armored or "").strip()
     if not armored:
@@ -304,7 +303,7 @@ def vulnerability_reject(*, vulnerability: Vulnerability, actor, reason: str) ->
 def _reporter_tell_after_commit(case: Vulnerability, event) -> None:
     """The reporter hears about a rejection or a new disclosure date; the task gets ids
     only and decides itself whether the mail can be encrypted."""
-    from ..tasks_reporter import reporter_update_task
+    from embargo.tasks import reporter_update_task
 
     case_id, event_id = case.pk, event.pk
     transaction.on_commit(lambda: _queue_quietly(reporter_update_task, case_id, event_id))
@@ -316,7 +315,7 @@ def vulnerability_disclosure_move(
 ) -> Vulnerability:
     """Sets or moves the disclosure time. If notices already went out, everyone who was
     told gets a new encrypted notice with the new time, through the normal send path."""
-    from .notices import disclosure_moved_notice_send
+    from embargo.services.notices import disclosure_moved_notice_send
 
     case = _locked(vulnerability)
     if not case.is_open:
@@ -352,7 +351,7 @@ def vulnerability_disclosure_move(
 @transaction.atomic
 def vulnerability_disclose(*, vulnerability: Vulnerability, actor=None) -> Vulnerability:
     """Ends the embargo: the advisory becomes public and recipients are told."""
-    from ..tasks import embargo_lifted_mail_task
+    from embargo.tasks import embargo_lifted_mail_task
 
     case = _locked(vulnerability)
     previous = case.state
@@ -375,7 +374,7 @@ def vulnerability_disclose(*, vulnerability: Vulnerability, actor=None) -> Vulne
 
 
 def _queue_quietly(task, *args) -> None:
-    from .delivery_queue import queue_or_log
+    from embargo.delivery.queue import queue_or_log
 
     queue_or_log(task, *args)
 

@@ -10,11 +10,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from distributors.audit import audit_record
-
-from ..mail import plain_mail
-from ..models import Delivery, Notice, Vulnerability
-from .delivery_queue import queue_or_log
+from core.audit import audit_record
+from core.mail import plain_mail
+from embargo.delivery.queue import queue_or_log
+from embargo.models import Delivery, Notice, Vulnerability
 
 # Same answer for "no such code" and "not yours": a code tells nobody whose it is.
 NOT_YOURS = "This acknowledgement link does not belong to your account."
@@ -56,7 +55,7 @@ def acknowledgement_reminders_send(*, now=None) -> tuple[int, int]:
 
     Safe to run twice at once: every reminder and every alert is claimed by a conditional
     UPDATE before its mail is queued after the commit."""
-    from ..tasks import acknowledgement_reminder_mail_task, staff_unacknowledged_alert_task
+    from embargo.tasks import acknowledgement_reminder_mail_task, staff_unacknowledged_alert_task
 
     now = now or timezone.now()
     unacknowledged = Delivery.objects.filter(
@@ -118,7 +117,7 @@ def acknowledgement_reminder_mail(*, delivery_id: int) -> int:
         return 0
     return plain_mail(
         recipients=[delivery.email],
-        template="ack_reminder",
+        template="embargo/email/ack_reminder",
         context={"sent_at": delivery.sent_at, "team_email": settings.SECURITY_TEAM_EMAIL},
     )
 
@@ -130,7 +129,7 @@ def staff_unacknowledged_alert(*, notice_id: int, count: int) -> int:
     staff = get_user_model().objects.filter(is_staff=True, is_active=True)
     return plain_mail(
         recipients=staff.values_list("email", flat=True),
-        template="ack_staff_alert",
+        template="embargo/email/ack_staff_alert",
         context={
             "notice_id": notice.pk,
             "count": count,
@@ -155,7 +154,7 @@ def embargo_lifted_mail(*, vulnerability_id: int) -> int:
     )
     return plain_mail(
         recipients=recipients,
-        template="embargo_lifted",
+        template="embargo/email/embargo_lifted",
         context={
             "public_id": case.public_id,
             "disclosed_at": case.disclosed_at,

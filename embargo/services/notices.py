@@ -19,7 +19,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from distributors.audit import audit_record
+from core.audit import audit_record
+from core.sqlrows import rows_insert
 from distributors.eligibility import (
     Eligibility,
     SendEligibility,
@@ -27,11 +28,9 @@ from distributors.eligibility import (
     eligibility_for_audience,
 )
 from distributors.models import Organization
-from distributors.sqlrows import rows_insert
-
-from ..models import TEXT_MAX_LENGTH, Delivery, Notice, Vulnerability
-from ..subject_guard import outer_subject_guard
-from .delivery_rows import due_when_queued
+from embargo.delivery.rows import due_when_queued
+from embargo.models import TEXT_MAX_LENGTH, Delivery, Notice, Vulnerability
+from embargo.subject_guard import outer_subject_guard
 
 DEFAULT_OUTER_SUBJECT = "Embargoed notice from the security team"
 REFERENCE_CODE_LENGTH = 10
@@ -265,7 +264,7 @@ def _delivery_rows(*, notice: Notice, audience: list[_Entry], now: datetime) -> 
 
 @transaction.atomic
 def notice_send(*, notice: Notice, actor) -> Notice:
-    from .delivery_queue import deliveries_enqueue
+    from embargo.delivery.queue import deliveries_enqueue
 
     notice = Notice.objects.select_for_update().get(pk=notice.pk)
     if notice.state != Notice.State.DRAFT:
@@ -346,7 +345,7 @@ def notice_catch_up(*, notice: Notice, actor) -> dict[str, int]:
     copy keeps its reference code and Message-ID. People who joined the audience after
     the send get rows of their own. Those still not eligible keep their state, with the
     reasons brought up to date."""
-    from .delivery_queue import deliveries_enqueue
+    from embargo.delivery.queue import deliveries_enqueue
 
     if not (actor.is_authenticated and actor.is_staff):
         raise ValidationError("Only the security team can send copies.")

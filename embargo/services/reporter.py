@@ -23,13 +23,12 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from distributors.audit import audit_record
-from distributors.models import AuditEvent
-from distributors.periodic import task_queue_after_commit
-
-from ..mail import plain_mail
-from ..models import Vulnerability
-from .delivery_mail import smtp_send
+from core.audit import audit_record
+from core.mail import plain_mail
+from core.models import AuditEvent
+from core.periodic import task_queue_after_commit
+from embargo.delivery.mail import smtp_send
+from embargo.models import Vulnerability
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +73,7 @@ def first_response_overdue_alert(*, now: datetime | None = None) -> int:
     Safe to run twice at once: the cases are marked first, by a conditional UPDATE in one
     transaction with their audit events, and the mail is queued after the commit with
     the ids this run marked. A run that finds every case marked already sends nothing."""
-    from ..tasks_reporter import first_response_overdue_mail_task
+    from embargo.tasks import first_response_overdue_mail_task
 
     now = now or timezone.now()
     candidates = Vulnerability.objects.filter(
@@ -117,7 +116,7 @@ def first_response_overdue_mail(*, vulnerability_ids: list[int]) -> int:
     # Staff mail says which case and where, never what it is about.
     return plain_mail(
         recipients=staff.values_list("email", flat=True),
-        template="first_response_overdue",
+        template="embargo/email/first_response_overdue",
         context={
             "cases": [
                 {
@@ -163,7 +162,7 @@ def reporter_update_text(*, case: Vulnerability, event: AuditEvent) -> str:
 
 
 def reporter_message(*, case: Vulnerability, event: AuditEvent) -> MimeMessage:
-    from ..pgpmime import pgp_mime_message
+    from pgpmail.mime import pgp_mime_message
 
     inner = MimeMessage()
     inner["Subject"] = f"Your report {case.public_id}: {case.title}"[:200]
@@ -183,7 +182,7 @@ def reporter_message(*, case: Vulnerability, event: AuditEvent) -> MimeMessage:
 
 def _encrypted_or_none(case: Vulnerability, event: AuditEvent) -> bytes | None:
     """The encrypted update as it goes on the wire (CRLF), or None to send the plain one."""
-    from ..crypto import CryptoError
+    from pgpmail.crypto import CryptoError
 
     if not (case.reporter_public_key and case.reporter_key_fingerprint):
         return None
@@ -222,7 +221,7 @@ def reporter_update_send(*, vulnerability_id: int, event_id: int) -> str:
     else:
         plain_mail(
             recipients=[case.reporter_email],
-            template="reporter_status_changed",
+            template="embargo/email/reporter_status_changed",
             context={
                 "reported_at": case.reported_at,
                 "SECURITY_TEAM_EMAIL": settings.SECURITY_TEAM_EMAIL,

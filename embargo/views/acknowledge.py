@@ -16,10 +16,10 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 
-from ..forms import AcknowledgeForm
-from ..models import Delivery, Vulnerability
-from ..selectors import deliveries_of_user
-from ..services import delivery_acknowledge
+from embargo.forms import AcknowledgeForm
+from embargo.models import Delivery, Vulnerability
+from embargo.selectors import deliveries_of_user
+from embargo.services import delivery_acknowledge
 
 REFERENCE_CODE_MAX_LENGTH = 16
 

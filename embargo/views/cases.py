@@ -14,9 +14,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from distributors.markdown import markdown_render
-
-from ..forms import (
+from core.markdown import markdown_render
+from core.views import service_error_report as report
+from core.views import service_run, staff_required
+from embargo.forms import (
     CaseFilterForm,
     CaseForm,
     DiscloseForm,
@@ -24,9 +25,13 @@ from ..forms import (
     RejectForm,
     TransitionForm,
 )
-from ..models import Notice, Vulnerability
-from ..selectors import vulnerabilities_for_staff, vulnerabilities_visible_to, vulnerability_history
-from ..services import (
+from embargo.models import Notice, Vulnerability
+from embargo.selectors import (
+    vulnerabilities_for_staff,
+    vulnerabilities_visible_to,
+    vulnerability_history,
+)
+from embargo.services import (
     vulnerability_create,
     vulnerability_disclose,
     vulnerability_disclosure_move,
@@ -35,8 +40,10 @@ from ..services import (
     vulnerability_transition,
     vulnerability_update,
 )
-from ..services.reporter import first_response_due_for_alert, vulnerability_first_response_record
-from ._shared import report, service_run, staff_required
+from embargo.services.reporter import (
+    first_response_due_for_alert,
+    vulnerability_first_response_record,
+)
 
 # What each audit action means, for the history table; unknown actions show as recorded.
 ACTION_WORDS = {

@@ -10,21 +10,21 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from distributors.markdown import markdown_render
-
-from ..forms import NoticeForm
-from ..models import Notice, Vulnerability
-from ..selectors import (
+from core.markdown import markdown_render
+from core.views import service_error_report as report
+from core.views import staff_required
+from embargo.delivery.health import gpg_faults
+from embargo.forms import NoticeForm
+from embargo.models import Notice, Vulnerability
+from embargo.selectors import (
     notice_audience_preview,
     notice_delivery_summary,
     notices_visible_to,
     reason_label,
     vulnerabilities_visible_to,
 )
-from ..services import notice_catch_up, notice_create, notice_send, notice_update
-from ..services.notices import DEFAULT_OUTER_SUBJECT, SENDABLE_CASE_STATES
-from ..worker_health import gpg_faults
-from ._shared import report, staff_required
+from embargo.services import notice_catch_up, notice_create, notice_send, notice_update
+from embargo.services.notices import DEFAULT_OUTER_SUBJECT, SENDABLE_CASE_STATES
 
 
 def _notice_or_404(request, pk: int) -> Notice:

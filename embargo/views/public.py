@@ -12,10 +12,9 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from distributors.markdown import markdown_render
-
-from ..crypto import CryptoError, team_public_key_armored
-from ..selectors import advisories_public, advisory_public_get
+from core.markdown import markdown_render
+from embargo.selectors import advisories_public, advisory_public_get
+from pgpmail.crypto import CryptoError, team_public_key_armored
 
 logger = logging.getLogger(__name__)
 

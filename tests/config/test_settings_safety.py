@@ -60,7 +60,7 @@ def test_production_defaults_are_the_secure_ones(tmp_path):
     assert "locmem" not in found["CACHE"].lower() and "dummy" not in found["CACHE"].lower()
     assert {"MinimumLengthValidator", "CommonPasswordValidator"} <= set(found["VALIDATORS"])
     assert found["SECRET_KEY_LENGTH"] >= 50
-    assert "distributors.middleware.StaffMfaRequiredMiddleware" in found["MIDDLEWARE"]
+    assert "core.middleware.StaffMfaRequiredMiddleware" in found["MIDDLEWARE"]
 
 
 def test_the_generated_secret_key_and_var_folder_are_private_and_stable(tmp_path):

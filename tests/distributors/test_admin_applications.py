@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from distributors.models import Application, AuditEvent, Criterion
+from core.models import AuditEvent
+from distributors.models import Application, Criterion
 from distributors.services import organization_apply
 from tests.conftest import enable_totp
 from tests.factories import StaffFactory, UserFactory
@@ -20,8 +21,10 @@ def admin_client(mfa_client, db):
 
 def test_the_admin_lists_every_registered_model(admin_client):
     organization_apply(actor=UserFactory(), name="Orca OS", website="https://orca.example")
-    for name in ("organization", "teammember", "criterion", "application", "auditevent"):
-        response = admin_client.get(reverse(f"admin:distributors_{name}_changelist"))
+    names = ["distributors_organization", "distributors_teammember", "distributors_criterion"]
+    names += ["distributors_application", "core_auditevent"]
+    for name in names:
+        response = admin_client.get(reverse(f"admin:{name}_changelist"))
         assert response.status_code == 200, name
 
 
@@ -48,13 +51,13 @@ def test_the_audit_log_cannot_be_added_changed_or_deleted_in_the_admin(admin_cli
     )
     event = AuditEvent.objects.get(action="application.created")
     count = AuditEvent.objects.count()
-    assert admin_client.get(reverse("admin:distributors_auditevent_add")).status_code == 403
-    change_url = reverse("admin:distributors_auditevent_change", args=[event.pk])
+    assert admin_client.get(reverse("admin:core_auditevent_add")).status_code == 403
+    change_url = reverse("admin:core_auditevent_change", args=[event.pk])
     page = admin_client.get(change_url)
     assert page.status_code == 200
     assert b'type="submit"' not in page.content.split(b'id="content-main"')[1]
     admin_client.post(change_url, {"action": "forged"})
-    delete_url = reverse("admin:distributors_auditevent_delete", args=[event.pk])
+    delete_url = reverse("admin:core_auditevent_delete", args=[event.pk])
     assert admin_client.post(delete_url, {"post": "yes"}).status_code == 403
     event.refresh_from_db()
     assert event.action == "application.created"
@@ -68,6 +71,6 @@ def test_the_audit_log_cannot_be_added_changed_or_deleted_in_the_admin(admin_cli
 
 def test_a_staff_member_without_mfa_cannot_open_the_admin(client, staff_without_mfa):
     client.force_login(staff_without_mfa)
-    response = client.get(reverse("admin:distributors_auditevent_changelist"))
+    response = client.get(reverse("admin:core_auditevent_changelist"))
     assert response.status_code == 302
     assert response.url == reverse("mfa_activate_totp")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from distributors.models import AuditEvent, Criterion, Organization, TeamMember
+from core.models import AuditEvent
+from distributors.models import Criterion, Organization, TeamMember
 from tests.conftest import enable_totp
 from tests.factories import (
     MemberOrganizationFactory,

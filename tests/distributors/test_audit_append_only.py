@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from distributors.audit import audit_record
-from distributors.models import AuditEvent
+from core.audit import audit_record
+from core.models import AuditEvent
 from tests.factories import OrganizationFactory
 
 pytestmark = pytest.mark.django_db

@@ -12,6 +12,7 @@ from allauth.account.models import EmailAddress
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from core.models import AuditEvent
 from distributors.eligibility import (
     Reason,
     audience_for_send,
@@ -19,7 +20,7 @@ from distributors.eligibility import (
     eligibility_for_audience,
     eligibility_for_member,
 )
-from distributors.models import AuditEvent, BlockedIdentity, Invitation, TeamMember
+from distributors.models import BlockedIdentity, Invitation, TeamMember
 from distributors.services import organization_apply, organization_remove, organization_suspend
 from distributors.services.bars import (
     ACCEPT_REFUSAL,

@@ -4,7 +4,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
-from distributors.models import AuditEvent, Organization, TeamMember
+from core.models import AuditEvent
+from distributors.models import Organization, TeamMember
 from distributors.services.founding import organization_found
 from distributors.services.sanctions import organization_remove
 from tests.factories import MemberOrganizationFactory, TeamMemberFactory, UserFactory

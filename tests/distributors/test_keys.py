@@ -13,9 +13,9 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from core.models import AuditEvent
 from distributors.eligibility import Reason, eligibility_for_member
-from distributors.models import AuditEvent, PgpKey
-from distributors.pgp import KeyRejected
+from distributors.models import PgpKey
 from distributors.services import keys as key_services
 from distributors.services.keys import (
     CHALLENGE_MAX_ATTEMPTS,
@@ -25,6 +25,7 @@ from distributors.services.keys import (
     key_upload,
 )
 from distributors.services.reminders import key_expiry_warnings_send
+from pgpmail.keys import KeyRejected
 from tests.factories import (
     MemberOrganizationFactory,
     PgpKeyFactory,
@@ -176,7 +177,7 @@ def test_two_uploads_of_one_key_at_once_make_one_row():
 
     from django.db import connection, transaction
 
-    from distributors.pgp import KeyReport
+    from pgpmail.keys import KeyReport
 
     person = UserFactory(email="racer@example.org")
     report = KeyReport(
@@ -445,7 +446,7 @@ def test_a_failed_mail_is_retried_by_its_task_and_the_warning_is_not_repeated(
     key = PgpKeyFactory(expires_at=now + timedelta(days=20))
     from distributors.services import reminders
 
-    real_mail, failures = reminders.mail_notify, []
+    real_mail, failures = reminders.plain_mail, []
 
     def flaky(**kwargs):
         if not failures:
@@ -453,7 +454,7 @@ def test_a_failed_mail_is_retried_by_its_task_and_the_warning_is_not_repeated(
             raise OSError("smtp down")
         return real_mail(**kwargs)
 
-    monkeypatch.setattr(reminders, "mail_notify", flaky)
+    monkeypatch.setattr(reminders, "plain_mail", flaky)
     with django_capture_on_commit_callbacks(execute=True):
         assert key_expiry_warnings_send(now=now) == 1
     assert failures == [1]

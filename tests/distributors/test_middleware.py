@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from embargo.models import LeakReport
 from embargo.services import notice_send
-from embargo.services.leaks import leak_report_file
 from embargo.tasks import delivery_send_task
+from leaks.models import LeakReport
+from leaks.services import leak_report_file
 from tests.conftest import enable_totp
 from tests.embargo.helpers import case_ready, notice_draft
 from tests.factories import (
@@ -61,8 +61,8 @@ def world(monkeypatch):
         lambda w: reverse("embargo:case_detail", kwargs={"pk": w["case"].pk}),
         lambda w: w["notice"].get_staff_url(),
         lambda w: reverse("admin:index"),
-        lambda w: reverse("admin:distributors_auditevent_changelist"),
-        lambda w: reverse("embargo:leak_list"),
+        lambda w: reverse("admin:core_auditevent_changelist"),
+        lambda w: reverse("leaks:leak_list"),
         lambda w: w["report"].get_absolute_url(),
     ],
     ids=["review-queue", "case", "notice", "admin", "admin-audit", "leaks", "leak"],
@@ -101,7 +101,7 @@ def test_staff_with_two_factor_open_the_staff_pages_under_a_path_prefix(world, m
         ("staff", lambda w: w["notice"].get_staff_url()),
         ("staff", lambda w: w["report"].get_staff_url()),
         ("owner", lambda w: w["report"].get_absolute_url()),
-        ("owner", lambda w: reverse("embargo:leak_list")),
+        ("owner", lambda w: reverse("leaks:leak_list")),
         ("owner", lambda w: reverse("embargo:my_notices")),
         ("owner", lambda w: reverse("home")),
     ],
@@ -119,7 +119,7 @@ def test_redirects_and_refusals_for_a_signed_in_person_are_sent_with_no_store(
     client.force_login(staff_without_mfa)
     refused = client.get(reverse("embargo:case_detail", kwargs={"pk": world["case"].pk}))
     assert refused.status_code == 302 and _no_store(refused)
-    missing = mfa_client(world["owner"]).get(reverse("embargo:leak_detail", kwargs={"pk": 987654}))
+    missing = mfa_client(world["owner"]).get(reverse("leaks:leak_detail", kwargs={"pk": 987654}))
     assert missing.status_code == 404 and _no_store(missing)
 
 

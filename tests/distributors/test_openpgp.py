@@ -1,4 +1,4 @@
-"""distributors.openpgp: armor that gpg reads, and packets split byte for byte."""
+"""pgpmail.packets: armor that gpg reads, and packets split byte for byte."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from distributors import openpgp
+from pgpmail import packets as openpgp
 from tests.keys import load
 
 

@@ -12,8 +12,9 @@ from django.core import mail
 from django.db import transaction
 from django.utils import timezone
 
-from distributors.models import AuditEvent, PeriodicClaim, PgpKey
-from distributors.periodic import periodic_claim
+from core.models import AuditEvent, PeriodicClaim
+from core.periodic import periodic_claim
+from distributors.models import PgpKey
 from distributors.services import reminders
 from distributors.services.reminders import (
     POLICY_REMINDER_ACTION,

@@ -1,4 +1,4 @@
-"""distributors.pgp: every bad key is refused with its own message, quickly, storing
+"""pgpmail.keys: every bad key is refused with its own message, quickly, storing
 nothing; good keys come back as the report we store."""
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from distributors import openpgp, pgp
 from distributors.models import PgpKey
+from pgpmail import keys as pgp
+from pgpmail import packets as openpgp
 from tests.keys import (
     EXPIRING_SOON_NOW,
     GOOD_EMAIL,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from distributors import pgp
+from pgpmail import keys as pgp
 from tests.keys import (
     EXPIRING_SOON_NOW,
     KEYS_DIR,

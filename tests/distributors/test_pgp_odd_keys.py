@@ -12,10 +12,12 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
-from distributors import openpgp, pgp
+from core.models import AuditEvent
 from distributors.eligibility import eligibility_for_member
-from distributors.models import AuditEvent, PgpKey
+from distributors.models import PgpKey
 from distributors.services.keys import key_prove, keys_stored_recheck
+from pgpmail import keys as pgp
+from pgpmail import packets as openpgp
 from tests.factories import PgpKeyFactory, TeamMemberFactory, make_eligible
 from tests.keys import load
 from tests.keys.make_keys import Home

@@ -8,9 +8,10 @@ import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from core.markdown import markdown_render
+from core.models import AuditEvent
 from distributors import tasks
-from distributors.markdown import markdown_render
-from distributors.models import AuditEvent, Organization, PolicyAcceptance, PolicyVersion
+from distributors.models import Organization, PolicyAcceptance, PolicyVersion
 from distributors.selectors import (
     policy_current,
     policy_has_accepted_current,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from distributors.models import Application, AuditEvent, Criterion, CriterionReview
+from core.models import AuditEvent
+from distributors.models import Application, Criterion, CriterionReview
 from distributors.replay import ReplayError, application_replay
 from distributors.selectors import application_history, criteria_active
 from distributors.services import (

@@ -11,7 +11,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from distributors.models import AuditEvent, BlockedIdentity, Organization
+from core.models import AuditEvent
+from distributors.models import BlockedIdentity, Organization
 from distributors.services import (
     organization_apply,
     organization_reinstate,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from core.models import AuditEvent
 from distributors.models import (
     EVIDENCE_MAX_LENGTH,
     LINKS_MAX,
     NOTE_MAX_LENGTH,
     Application,
-    AuditEvent,
     Criterion,
     CriterionAnswer,
     CriterionReview,

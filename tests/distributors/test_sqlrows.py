@@ -9,9 +9,10 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import DataError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from distributors.audit import audit_record_many
-from distributors.models import AuditEvent, Organization
-from distributors.sqlrows import json_rows_select, rows_insert
+from core.audit import audit_record_many
+from core.models import AuditEvent
+from core.sqlrows import json_rows_select, rows_insert
+from distributors.models import Organization
 from tests.factories import OrganizationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

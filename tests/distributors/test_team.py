@@ -13,7 +13,8 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from distributors.models import AuditEvent, Invitation, Organization, TeamMember
+from core.models import AuditEvent
+from distributors.models import Invitation, Organization, TeamMember
 from distributors.services.reminders import policy_reminder_recipients, policy_reminders_send
 from distributors.services.team import (
     invitation_accept,

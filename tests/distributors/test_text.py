@@ -10,9 +10,10 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from distributors.forms import OrganizationApplyForm
-from distributors.mail import plain_render
-from distributors.models import AuditEvent, Organization
+from core.mail import plain_render
+from core.models import AuditEvent
+from distributors.forms.application import OrganizationApplyForm
+from distributors.models import Organization
 from distributors.services import organization_apply, organization_remove
 from distributors.services.founding import organization_found
 from distributors.services.sanctions import REMOVED_REFUSAL

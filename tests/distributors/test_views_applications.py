@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from core.models import AuditEvent
 from distributors.models import (
     EVIDENCE_MAX_LENGTH,
     Application,
-    AuditEvent,
     CriterionAnswer,
     Organization,
     Question,

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from distributors.models import AuditEvent, BlockedIdentity
+from core.models import AuditEvent
+from distributors.models import BlockedIdentity
 from distributors.services import organization_remove
 from tests.factories import MemberOrganizationFactory, TeamMemberFactory
 

@@ -8,7 +8,7 @@ from django.contrib.messages.storage.fallback import FallbackStorage
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import RequestFactory
 
-from distributors.views.common import service_run
+from core.views import service_run
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from distributors.models import AuditEvent, PgpKey
+from core.models import AuditEvent
+from distributors.models import PgpKey
 from tests.factories import (
     MemberOrganizationFactory,
     PgpKeyFactory,

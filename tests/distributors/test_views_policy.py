@@ -6,7 +6,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from distributors.models import AuditEvent, PolicyAcceptance, PolicyVersion
+from core.models import AuditEvent
+from distributors.models import PolicyAcceptance, PolicyVersion
 from distributors.selectors import policy_current, policy_has_accepted_current
 from tests.factories import PolicyAcceptanceFactory, PolicyVersionFactory
 

@@ -10,9 +10,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from core.models import AuditEvent
 from distributors.models import (
     Application,
-    AuditEvent,
     CriterionAnswer,
     CriterionReview,
     Organization,

@@ -17,7 +17,8 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from distributors.models import AuditEvent, Invitation, TeamMember
+from core.models import AuditEvent
+from distributors.models import Invitation, TeamMember
 from tests.conftest import enable_totp, sign_in_with_mfa
 from tests.factories import (
     InvitationFactory,

@@ -6,7 +6,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from distributors.models import Application, AuditEvent, Organization, Vouch
+from core.models import AuditEvent
+from distributors.models import Application, Organization, Vouch
 from distributors.services.vouching import VOUCHER_REFUSED
 from tests.conftest import enable_totp, sign_in_with_mfa
 from tests.factories import (

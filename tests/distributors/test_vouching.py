@@ -6,9 +6,9 @@ import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from core.models import AuditEvent
 from distributors.models import (
     Application,
-    AuditEvent,
     Criterion,
     CriterionReview,
     Organization,

@@ -24,7 +24,7 @@ def _healthy_worker():
     # each test starts from a healthy worker.
     from django.core.cache import cache
 
-    from embargo import worker_health
+    from embargo.delivery import health as worker_health
 
     worker_health._reported = None
     cache.clear()

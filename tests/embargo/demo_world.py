@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from embargo import crypto
+from pgpmail import crypto
 
 TEAM_FILES = ("team-key.asc", "team-key.passphrase", "team-key.pub.asc")
 

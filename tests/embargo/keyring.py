@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from distributors import openpgp
+from pgpmail import packets as openpgp
 
 GPG = os.environ.get("HAULOUT_GPG_BINARY", "gpg")
 EMAIL_DOMAIN = "fanout.example.org"

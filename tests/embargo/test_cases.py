@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 
-from distributors.models import AuditEvent
+from core.models import AuditEvent
 from embargo.models import CaseSequence, Vulnerability
 from embargo.services import (
     vulnerability_create,

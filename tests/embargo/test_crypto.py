@@ -1,4 +1,4 @@
-"""embargo.crypto: notices are encrypted to exactly the pinned key, signed by the team,
+"""pgpmail.crypto: notices are encrypted to exactly the pinned key, signed by the team,
 wrapped as RFC 3156 PGP/MIME, and any doubt raises CryptoError."""
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from distributors import pgp
-from embargo import crypto, pgpmime
+from pgpmail import crypto
+from pgpmail import keys as pgp
+from pgpmail import mime as pgpmime
 from tests.keys import (
     gpg_decrypt,
     gpg_list_packets,

@@ -9,13 +9,14 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from core.models import AuditEvent
 from distributors.eligibility import Reason
-from distributors.models import AuditEvent, Organization, PgpKey
-from embargo import crypto
+from distributors.models import Organization, PgpKey
+from embargo.delivery import send as delivery_module
 from embargo.models import Delivery, Notice
 from embargo.services import DeliveryDeferred, deliveries_sweep, delivery_send, notice_send
-from embargo.services import delivery as delivery_module
 from embargo.tasks import delivery_send_task
+from pgpmail import crypto
 from tests.embargo.gpgcheck import (
     decrypt,
     encrypted_part,
@@ -138,7 +139,7 @@ def test_a_gpg_failure_fails_the_copy_and_sends_nothing(world):
 def test_a_missing_team_key_sends_nothing_and_the_copy_waits_for_it(world, settings, tmp_path):
     # Not the recipient's fault: the copy waits (no plaintext, no failure) and the worker
     # says it cannot encrypt; once the key is back, the copy goes.
-    from embargo.worker_health import gpg_faults
+    from embargo.delivery.health import gpg_faults
 
     key_file = settings.HAULOUT_TEAM_KEY_FILE
     settings.HAULOUT_TEAM_KEY_FILE = tmp_path / "missing.asc"

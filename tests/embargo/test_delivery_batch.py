@@ -13,14 +13,16 @@ from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
+from core.models import AuditEvent
 from distributors.eligibility import Reason
-from distributors.models import AuditEvent, Organization
-from embargo import crypto
+from distributors.models import Organization
+from embargo.delivery import rows as delivery_rows
+from embargo.delivery import send as delivery_module
+from embargo.delivery.send import DEFERRED, SKIPPED, deliveries_send
 from embargo.models import Delivery, Notice
-from embargo.services import deliveries_enqueue, deliveries_sweep, delivery_rows, notice_send
-from embargo.services import delivery as delivery_module
-from embargo.services.delivery import DEFERRED, SKIPPED, deliveries_send
+from embargo.services import deliveries_enqueue, deliveries_sweep, notice_send
 from embargo.tasks import delivery_send_task
+from pgpmail import crypto
 from tests.embargo.helpers import bulk_people, case_ready, notice_draft
 
 

@@ -12,13 +12,17 @@ import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
 
-from distributors.models import AuditEvent
-from embargo import crypto, smtpio, worker_health
+from core.models import AuditEvent
+from embargo.delivery import health as worker_health
+from embargo.delivery import mail as delivery_mail
+from embargo.delivery import rows as delivery_rows
+from embargo.delivery import send as delivery_module
+from embargo.delivery.send import DEFERRED, RELEASED, SKIPPED, deliveries_send
 from embargo.models import Delivery
-from embargo.services import deliveries_sweep, delivery_mail, delivery_rows, notice_send
-from embargo.services import delivery as delivery_module
-from embargo.services.delivery import DEFERRED, RELEASED, SKIPPED, deliveries_send
+from embargo.services import deliveries_sweep, notice_send
 from embargo.tasks import delivery_send_task
+from pgpmail import crypto
+from pgpmail import smtp as smtpio
 from tests.embargo.helpers import bulk_people, case_ready, notice_draft
 from tests.embargo.services import smtp_start
 
@@ -367,8 +371,8 @@ def test_a_mail_server_that_never_answers_is_given_up_on_within_the_deadline(set
 
 def test_a_weak_key_stored_before_the_size_rule_is_never_encrypted_to(rows, smtp):
     # Fails closed at send time, whether or not pgp_keys_recheck has run.
-    from distributors import openpgp
     from distributors.models import PgpKey
+    from pgpmail import packets as openpgp
     from tests.keys import load
 
     sink, _ = smtp

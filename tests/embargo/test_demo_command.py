@@ -12,13 +12,14 @@ from allauth.mfa.utils import decrypt
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
+from core.models import AuditEvent
 from distributors.demo import (
     DEMO_PEOPLE,
     DEMO_TOTP_SECRET,
     DRAFT_ADMIN,
     REVIEWER,
 )
-from distributors.models import Application, AuditEvent, Organization, TeamMember
+from distributors.models import Application, Organization, TeamMember
 from tests.embargo.demo_world import (  # noqa: F401 (fixtures)
     demo_files_fixture,
     demo_team_key_cached_fixture,

@@ -11,15 +11,16 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from distributors import pgp
+from core.models import AuditEvent
 from distributors.demo import FOUNDER, MEMBER_ADMIN
 from distributors.eligibility import eligibility_for_audience
-from distributors.gpg import Gpg, throwaway_home
-from distributors.models import AuditEvent, PgpKey
-from embargo import crypto
+from distributors.models import PgpKey
 from embargo.demo import DEMO_CASE_TITLE, DEMO_NOTICE_BODY, DEMO_NOTICE_SUBJECT
 from embargo.models import Delivery, Notice, Vulnerability
 from embargo.services import notice_send
+from pgpmail import crypto
+from pgpmail import keys as pgp
+from pgpmail.gpg import Gpg, throwaway_home
 from tests.embargo.demo_world import (  # noqa: F401 (fixtures)
     TEAM_FILES,
     demo_files_fixture,
@@ -156,7 +157,7 @@ def send_demo_notice(settings, capture):
 def fresh_mail_connection():
     # The send path keeps one mail connection per thread; a file backend connection
     # from an earlier test would write into that test's folder.
-    from embargo.services import delivery
+    from embargo.delivery import send as delivery
 
     drop = getattr(delivery, "_connection_drop", None)
     if drop:

@@ -9,7 +9,7 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from distributors.models import AuditEvent
+from core.models import AuditEvent
 from embargo.models import Delivery, Notice, Vulnerability
 from embargo.selectors import advisories_public, advisory_public_get, notice_delivery_summary
 from embargo.services import (

@@ -1,4 +1,4 @@
-"""embargo.gpgrun: a gpg run started now and finished later, never left running."""
+"""pgpmail.gpgrun: a gpg run started now and finished later, never left running."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from embargo.gpgrun import GpgRun, GpgRunError, descriptors_close_on_exec
+from pgpmail.gpgrun import GpgRun, GpgRunError, descriptors_close_on_exec
 
 PYTHON = sys.executable
 
@@ -104,7 +104,7 @@ _LINE_BY_LINE = (
 
 
 def test_status_written_a_line_at_a_time_is_collected_whole_with_few_wake_ups(monkeypatch):
-    import embargo.gpgrun as gpgrun
+    import pgpmail.gpgrun as gpgrun
 
     polls = []
     real_poll = gpgrun.select.poll

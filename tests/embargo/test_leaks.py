@@ -9,13 +9,16 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from core.models import AuditEvent
 from distributors.eligibility import Reason
-from distributors.models import AuditEvent, Organization, Vouch
+from distributors.models import Organization, Vouch
 from distributors.services import organization_apply
 from distributors.services.sanctions import REMOVED_REFUSAL, organization_suspend
-from embargo.models import Delivery, LeakReport, Notice, Sanction
+from embargo.models import Delivery, Notice
 from embargo.services import deliveries_sweep, delivery_send, notice_send
-from embargo.services.leaks import (
+from embargo.tasks import delivery_send_task
+from leaks.models import LeakReport, Sanction
+from leaks.services import (
     leak_disclosure_move,
     leak_report_confirm,
     leak_report_dismiss,
@@ -25,7 +28,6 @@ from embargo.services.leaks import (
     sanction_lift,
     suspensions_lift_due,
 )
-from embargo.tasks import delivery_send_task
 from tests.conftest import enable_totp
 from tests.embargo.helpers import CANARY, case_ready, notice_draft
 from tests.factories import (

@@ -6,8 +6,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from core.models import AuditEvent
 from distributors.eligibility import Reason
-from distributors.models import AuditEvent, PgpKey
+from distributors.models import PgpKey
 from embargo.models import Delivery, Notice
 from embargo.services import notice_catch_up, notice_send
 from embargo.tasks import delivery_send_task

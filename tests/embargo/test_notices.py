@@ -9,8 +9,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from core.models import AuditEvent
 from distributors.eligibility import Reason, eligibility_for_audience
-from distributors.models import AuditEvent, Organization
+from distributors.models import Organization
 from embargo.models import Delivery, Notice, Vulnerability
 from embargo.services import notice_create, notice_send, notice_update
 from embargo.services.notices import audience_one_per_person

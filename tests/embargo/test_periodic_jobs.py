@@ -13,13 +13,16 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from distributors.models import AuditEvent, Organization
-from embargo.models import Delivery, Sanction, Vulnerability
-from embargo.services import cases, followup, leaks, reporter
+from core.models import AuditEvent
+from distributors.models import Organization
+from embargo.models import Delivery, Vulnerability
+from embargo.services import cases, followup, reporter
 from embargo.services.cases import embargo_lift_due
 from embargo.services.followup import acknowledgement_reminders_send
-from embargo.services.leaks import suspensions_lift_due
 from embargo.services.reporter import first_response_overdue_alert
+from leaks import services as leaks
+from leaks.models import Sanction
+from leaks.services import suspensions_lift_due
 from tests.concurrency import Gate, run_at_once
 from tests.factories import (
     DeliveryFactory,

@@ -11,10 +11,10 @@ from django.urls import reverse
 from distributors.eligibility import Reason
 from distributors.models import Organization, TeamMember
 from distributors.services import organization_remove, organization_suspend
-from embargo import crypto
 from embargo.models import Delivery
 from embargo.services import delivery_send, notice_send
 from embargo.tasks import delivery_send_task
+from pgpmail import crypto
 from tests.embargo.helpers import bulk_people, case_ready, notice_draft
 from tests.factories import (
     MemberOrganizationFactory,

@@ -1,4 +1,4 @@
-"""The protected MIME entity that gets encrypted (embargo.pgpmime.protected_entity): what
+"""The protected MIME entity that gets encrypted (pgpmail.mime.protected_entity): what
 a mail client reads back from it is exactly the notice's headers and text."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import email.policy
 
 import pytest
 
-from embargo.pgpmime import protected_entity
+from pgpmail.mime import protected_entity
 
 HEADERS = {
     "subject": "Embargoed: the real subject",

@@ -16,7 +16,7 @@ import redis
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from distributors.models import AuditEvent
+from core.models import AuditEvent
 from tests.embargo.services import wait_for
 from tests.factories import (
     MemberOrganizationFactory,
@@ -124,7 +124,7 @@ def test_two_beats_started_together_send_each_reminder_once(real_services):
     for task in (
         "distributors.tasks.policy_reminders_task",
         "distributors.tasks.key_expiry_warnings_task",
-        "embargo.tasks_reporter.first_response_overdue_task",
+        "embargo.tasks.first_response_overdue_task",
     ):
         assert logs.count(f"Task {task}[") >= 2 * 4, task
     for alarming in ("Traceback", "IntegrityError", "raised unexpected", "Could not queue"):

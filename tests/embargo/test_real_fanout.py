@@ -13,9 +13,10 @@ import logging
 
 import pytest
 
-from embargo import crypto
+from embargo.delivery import queue as delivery_queue
 from embargo.models import Delivery, Notice
-from embargo.services import delivery_queue, notice_send
+from embargo.services import notice_send
+from pgpmail import crypto
 from tests.embargo.gpgcheck import (
     decrypt,
     encrypted_part,

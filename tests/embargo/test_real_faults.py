@@ -9,9 +9,9 @@ import pytest
 
 from distributors.eligibility import Reason
 from distributors.models import Organization
+from embargo.delivery.queue import queue_or_log
 from embargo.models import Delivery, Notice
 from embargo.services import deliveries_enqueue, deliveries_sweep, notice_send
-from embargo.services.delivery_queue import queue_or_log
 from embargo.tasks import delivery_send_task
 from tests.embargo.helpers import bulk_people, case_ready, notice_draft
 from tests.embargo.services import wait_for

@@ -14,9 +14,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from distributors import pgp
-from distributors.models import AuditEvent
-from embargo import crypto
+from core.models import AuditEvent
 from embargo.models import Vulnerability
 from embargo.services import (
     vulnerability_create,
@@ -31,6 +29,8 @@ from embargo.services.reporter import (
     first_response_overdue_alert,
     vulnerability_first_response_record,
 )
+from pgpmail import crypto
+from pgpmail import keys as pgp
 from tests.embargo.views_world import world_build
 from tests.factories import StaffFactory, VulnerabilityFactory
 from tests.keys import gpg_decrypt, load
@@ -198,7 +198,7 @@ def test_the_encrypted_update_goes_over_smtp_as_the_bytes_that_were_encrypted(
 ):
     # The reporter's mail takes the delivery path's SMTP sender (delivery_mail.smtp_send):
     # through a real SMTP server it arrives whole, CRLF, and decrypts for the reporter.
-    from embargo.services.delivery_mail import connection_drop
+    from embargo.delivery.mail import connection_drop
     from tests.embargo.services import smtp_start
 
     sink, controller = smtp_start()
@@ -287,7 +287,7 @@ def test_without_a_reporter_address_nobody_is_mailed(django_capture_on_commit_ca
 
 
 def test_the_reporter_task_is_queued_with_ids_only(monkeypatch, django_capture_on_commit_callbacks):
-    from embargo.tasks_reporter import reporter_update_task
+    from embargo.tasks import reporter_update_task
 
     queued = []
     monkeypatch.setattr(
@@ -368,9 +368,9 @@ def test_the_overdue_check_runs_from_beat_and_its_task_is_registered(settings):
     from config.celery import app
 
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
-    assert "embargo.tasks_reporter.first_response_overdue_task" in scheduled
-    assert "embargo.tasks_reporter.first_response_overdue_task" in app.tasks
-    assert "embargo.tasks_reporter.reporter_update_task" in app.tasks
+    assert "embargo.tasks.first_response_overdue_task" in scheduled
+    assert "embargo.tasks.first_response_overdue_task" in app.tasks
+    assert "embargo.tasks.reporter_update_task" in app.tasks
 
 
 # ---------------------------------------------------------------- pages

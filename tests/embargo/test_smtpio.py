@@ -1,4 +1,4 @@
-"""embargo/smtpio.py against a real SMTP server on loopback (aiosmtpd): pipelined when
+"""pgpmail/smtp.py against a real SMTP server on loopback (aiosmtpd): pipelined when
 offered, and for every reply the same outcome as smtplib's own sendmail()."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import threading
 import pytest
 from aiosmtpd.controller import Controller
 
-from embargo.smtpio import message_send
+from pgpmail.smtp import message_send
 from tests.embargo.services import ehlo_offer, free_port
 
 MESSAGE = (

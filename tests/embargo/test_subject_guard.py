@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from django.core.exceptions import ValidationError
 
-from distributors.models import AuditEvent
+from core.models import AuditEvent
 from embargo.models import Delivery, Notice
 from embargo.services import notice_create, notice_send
 from embargo.services.notices import DEFAULT_OUTER_SUBJECT

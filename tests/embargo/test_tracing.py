@@ -12,11 +12,11 @@ from django.utils import timezone
 
 from distributors.models import Organization, TeamMember
 from embargo import tracing
+from embargo.delivery.send import notice_plaintext
+from embargo.delivery.variants import delivery_variants
 from embargo.models import Delivery, DeliveryVariation, Notice
-from embargo.selectors_leaks import leak_trace, notice_trace_capacity
-from embargo.services.delivery import notice_plaintext
 from embargo.services.notices import message_id_new, reference_code_new
-from embargo.services.tracing import delivery_variants
+from leaks.selectors import leak_trace, notice_trace_capacity
 from tests.embargo.helpers import case_ready, notice_draft
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from distributors.models import AuditEvent
+from core.models import AuditEvent
 from embargo.models import Delivery
 from tests.conftest import enable_totp
 from tests.embargo.views_world import assert_no_canary, world_build

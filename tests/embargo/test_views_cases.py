@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from distributors.models import AuditEvent
+from core.models import AuditEvent
 from embargo.models import Delivery, Notice, Vulnerability
 from embargo.services import vulnerability_next_states
 from tests.embargo.views_world import CANARY_SUMMARY, CANARY_TITLE, world_build

@@ -8,12 +8,14 @@ import pytest
 from allauth.mfa.models import Authenticator
 from django.urls import reverse
 
-from distributors.models import AuditEvent, Organization, PolicyAcceptance, TeamMember
-from embargo.models import Delivery, LeakReport, Sanction
+from core.models import AuditEvent
+from distributors.models import Organization, PolicyAcceptance, TeamMember
+from embargo.delivery.send import notice_plaintext
+from embargo.models import Delivery
 from embargo.services import notice_send
-from embargo.services.delivery import notice_plaintext
-from embargo.services.leaks import leak_report_confirm, leak_report_file
 from embargo.tasks import delivery_send_task
+from leaks.models import LeakReport, Sanction
+from leaks.services import leak_report_confirm, leak_report_file
 from tests.conftest import enable_totp
 from tests.embargo.helpers import case_ready, notice_draft
 from tests.factories import (
@@ -69,18 +71,18 @@ def _as(who, world, client, mfa_client):
 
 
 STAFF_GET = [
-    ("embargo:staff_leak_dashboard", lambda w: {}),
-    ("embargo:staff_leak_detail", lambda w: {"pk": w.report.pk}),
-    ("embargo:staff_leak_create", lambda w: {"pk": w.case.pk}),
-    ("embargo:staff_trace", lambda w: {"pk": w.case.pk}),
-    ("embargo:staff_notice_tracing", lambda w: {"pk": w.notice.pk}),
-    ("embargo:staff_organization_leaks", lambda w: {"slug": w.acme.slug}),
+    ("leaks:staff_leak_dashboard", lambda w: {}),
+    ("leaks:staff_leak_detail", lambda w: {"pk": w.report.pk}),
+    ("leaks:staff_leak_create", lambda w: {"pk": w.case.pk}),
+    ("leaks:staff_trace", lambda w: {"pk": w.case.pk}),
+    ("leaks:staff_notice_tracing", lambda w: {"pk": w.notice.pk}),
+    ("leaks:staff_organization_leaks", lambda w: {"slug": w.acme.slug}),
 ]
 STAFF_POST = [
-    ("embargo:staff_leak_confirm", lambda w: {"pk": w.report.pk}, {"reason": "Seen."}),
-    ("embargo:staff_leak_dismiss", lambda w: {"pk": w.report.pk}, {"reason": "No."}),
+    ("leaks:staff_leak_confirm", lambda w: {"pk": w.report.pk}, {"reason": "Seen."}),
+    ("leaks:staff_leak_dismiss", lambda w: {"pk": w.report.pk}, {"reason": "No."}),
     (
-        "embargo:staff_organization_sanction",
+        "leaks:staff_organization_sanction",
         lambda w: {"slug": w.acme.slug},
         {"kind": "suspension", "reason": "Pause."},
     ),
@@ -117,7 +119,7 @@ def test_only_staff_confirm_dismiss_or_sanction(world, client, mfa_client, name,
 
 def test_staff_confirm_applies_the_ladder(world, mfa_client):
     response = mfa_client(world.staff).post(
-        reverse("embargo:staff_leak_confirm", kwargs={"pk": world.report.pk}),
+        reverse("leaks:staff_leak_confirm", kwargs={"pk": world.report.pk}),
         {"reason": "Traced.", "reference_code": ""},
     )
     assert response.status_code == 302
@@ -128,7 +130,7 @@ def test_staff_confirm_applies_the_ladder(world, mfa_client):
 
 def test_staff_confirm_with_an_unknown_reference_code_changes_nothing(world, mfa_client):
     mfa_client(world.staff).post(
-        reverse("embargo:staff_leak_confirm", kwargs={"pk": world.report.pk}),
+        reverse("leaks:staff_leak_confirm", kwargs={"pk": world.report.pk}),
         {"reason": "Traced.", "reference_code": "NOTACODE"},
     )
     world.report.refresh_from_db()
@@ -138,11 +140,11 @@ def test_staff_confirm_with_an_unknown_reference_code_changes_nothing(world, mfa
 def test_staff_remove_directly_and_the_lift_is_staff_only(world, client, mfa_client):
     staff = mfa_client(world.staff)
     staff.post(
-        reverse("embargo:staff_organization_sanction", kwargs={"slug": world.acme.slug}),
+        reverse("leaks:staff_organization_sanction", kwargs={"slug": world.acme.slug}),
         {"kind": "suspension", "reason": "Pause."},
     )
     sanction = Sanction.objects.get()
-    url = reverse("embargo:staff_sanction_lift", kwargs={"pk": sanction.pk})
+    url = reverse("leaks:staff_sanction_lift", kwargs={"pk": sanction.pk})
     client.logout()
     for who in ("owner", "other"):
         assert mfa_client(getattr(world, who)).post(url, {"reason": "x"}).status_code == 404
@@ -152,7 +154,7 @@ def test_staff_remove_directly_and_the_lift_is_staff_only(world, client, mfa_cli
 
 
 def test_staff_disclosure_move_is_staff_only(world, client, mfa_client):
-    url = reverse("embargo:staff_leak_disclosure", kwargs={"pk": world.report.pk})
+    url = reverse("leaks:staff_leak_disclosure", kwargs={"pk": world.report.pk})
     data = {"disclosure_at": "2099-01-01T10:00"}
     assert client.post(url, data).status_code == 302
     for who in ("owner", "other"):
@@ -179,16 +181,16 @@ def test_a_leak_report_is_visible_to_its_organisation_and_staff(
 
 @pytest.mark.parametrize("who", ["owner", "other"])
 def test_the_list_shows_only_the_own_organisations_reports(world, mfa_client, who):
-    response = mfa_client(getattr(world, who)).get(reverse("embargo:leak_list"))
+    response = mfa_client(getattr(world, who)).get(reverse("leaks:leak_list"))
     assert response.status_code == 200
     link = world.report.get_absolute_url().encode()
     assert (link in response.content) == (who == "owner")
 
 
 def test_the_list_sends_anonymous_to_sign_in_and_staff_to_the_dashboard(world, client, mfa_client):
-    assert client.get(reverse("embargo:leak_list")).status_code == 302
-    response = mfa_client(world.staff).get(reverse("embargo:leak_list"))
-    assert response["Location"] == reverse("embargo:staff_leak_dashboard")
+    assert client.get(reverse("leaks:leak_list")).status_code == 302
+    response = mfa_client(world.staff).get(reverse("leaks:leak_list"))
+    assert response["Location"] == reverse("leaks:staff_leak_dashboard")
 
 
 def _report_form(world, organization):
@@ -206,9 +208,9 @@ def test_an_owner_files_a_report_and_sees_its_status(
     world, mfa_client, mailoutbox, django_capture_on_commit_callbacks
 ):
     owner = mfa_client(world.owner)
-    assert owner.get(reverse("embargo:leak_create")).status_code == 200
+    assert owner.get(reverse("leaks:leak_create")).status_code == 200
     with django_capture_on_commit_callbacks(execute=True):
-        response = owner.post(reverse("embargo:leak_create"), _report_form(world, world.acme))
+        response = owner.post(reverse("leaks:leak_create"), _report_form(world, world.acme))
     created = LeakReport.objects.exclude(pk=world.report.pk).get()
     assert response["Location"] == created.get_absolute_url()
     assert created.source == LeakReport.Source.SELF_REPORT
@@ -218,7 +220,7 @@ def test_an_owner_files_a_report_and_sees_its_status(
 
 def test_another_organisation_cannot_file_for_acme(world, mfa_client):
     response = mfa_client(world.other).post(
-        reverse("embargo:leak_create"), _report_form(world, world.acme)
+        reverse("leaks:leak_create"), _report_form(world, world.acme)
     )
     assert response.status_code == 200
     assert LeakReport.objects.count() == 1
@@ -227,8 +229,8 @@ def test_another_organisation_cannot_file_for_acme(world, mfa_client):
 def test_the_report_form_is_closed_to_anonymous_and_to_people_without_an_organisation(
     world, client, mfa_client
 ):
-    assert client.get(reverse("embargo:leak_create")).status_code == 302
-    assert mfa_client(world.staff).get(reverse("embargo:leak_create")).status_code == 404
+    assert client.get(reverse("leaks:leak_create")).status_code == 302
+    assert mfa_client(world.staff).get(reverse("leaks:leak_create")).status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -237,14 +239,14 @@ def test_the_report_form_is_closed_to_anonymous_and_to_people_without_an_organis
 def test_the_retrospective_page_is_scoped(world, client, mfa_client, who, expected):
     leak_report_confirm(report=world.report, actor=world.staff, reason="Traced.")
     sanction = Sanction.objects.get()
-    url = reverse("embargo:retrospective", kwargs={"pk": sanction.pk})
+    url = reverse("leaks:retrospective", kwargs={"pk": sanction.pk})
     assert _as(who, world, client, mfa_client).get(url).status_code == expected
 
 
 def test_only_the_owner_admin_answers_the_retrospective(world, mfa_client):
     leak_report_confirm(report=world.report, actor=world.staff, reason="Traced.")
     sanction = Sanction.objects.get()
-    url = reverse("embargo:retrospective", kwargs={"pk": sanction.pk})
+    url = reverse("leaks:retrospective", kwargs={"pk": sanction.pk})
     assert mfa_client(world.other).post(url, {"retrospective": "x"}).status_code == 404
     mfa_client(world.staff).post(url, {"retrospective": "x"})
     assert Sanction.objects.get().retrospective_at is None
@@ -259,13 +261,13 @@ MEMBER_PAGES = ["list", "create", "detail", "retrospective"]
 
 def _member_url(world, page) -> str:
     if page == "list":
-        return reverse("embargo:leak_list")
+        return reverse("leaks:leak_list")
     if page == "create":
-        return reverse("embargo:leak_create")
+        return reverse("leaks:leak_create")
     if page == "detail":
         return world.report.get_absolute_url()
     leak_report_confirm(report=world.report, actor=world.staff, reason="Traced.")
-    return reverse("embargo:retrospective", kwargs={"pk": Sanction.objects.get().pk})
+    return reverse("leaks:retrospective", kwargs={"pk": Sanction.objects.get().pk})
 
 
 def _acme_person(world, *, need_to_know=True, mfa=True, policy=True, admin=True):
@@ -332,7 +334,7 @@ def test_a_person_whose_key_lapsed_still_reads_and_files_reports(
     owner = mfa_client(world.owner)
     assert owner.get(world.report.get_absolute_url()).status_code == 200
     with django_capture_on_commit_callbacks(execute=True):
-        response = owner.post(reverse("embargo:leak_create"), _report_form(world, world.acme))
+        response = owner.post(reverse("leaks:leak_create"), _report_form(world, world.acme))
     assert response.status_code == 302
     assert LeakReport.objects.count() == 2
 
@@ -341,16 +343,16 @@ def test_a_suspended_organisation_still_reads_and_files_its_reports(world, mfa_c
     Organization.objects.filter(pk=world.acme.pk).update(status=Organization.Status.SUSPENDED)
     owner = mfa_client(world.owner)
     assert owner.get(world.report.get_absolute_url()).status_code == 200
-    assert owner.get(reverse("embargo:leak_create")).status_code == 200
+    assert owner.get(reverse("leaks:leak_create")).status_code == 200
 
 
 def test_a_removed_organisations_people_no_longer_see_its_reports(world, mfa_client):
     Organization.objects.filter(pk=world.acme.pk).update(status=Organization.Status.REMOVED)
     owner = mfa_client(world.owner)
     assert owner.get(world.report.get_absolute_url()).status_code == 404
-    listing = owner.get(reverse("embargo:leak_list"))
+    listing = owner.get(reverse("leaks:leak_list"))
     assert world.report.get_absolute_url().encode() not in listing.content
-    assert owner.get(reverse("embargo:leak_create")).status_code == 404
+    assert owner.get(reverse("leaks:leak_create")).status_code == 404
 
 
 def test_another_organisations_report_stays_a_404_for_an_eligible_person(world, mfa_client):
@@ -387,7 +389,7 @@ def test_the_trace_page_identifies_a_pasted_copy(world, mfa_client):
     for other in Delivery.objects.filter(notice=world.notice).exclude(pk=row.pk):
         notice_plaintext(delivery=other)
     response = mfa_client(world.staff).post(
-        reverse("embargo:staff_trace", kwargs={"pk": world.case.pk}), {"text": text}
+        reverse("leaks:staff_trace", kwargs={"pk": world.case.pk}), {"text": text}
     )
     assert response.status_code == 200
     assert response.context["result"].identified.delivery.pk == row.pk
@@ -408,5 +410,5 @@ def test_the_staff_dashboard_lists_open_reports_in_few_queries(
         )
     staff = mfa_client(world.staff)
     with django_assert_max_num_queries(12):
-        response = staff.get(reverse("embargo:staff_leak_dashboard"))
+        response = staff.get(reverse("leaks:staff_leak_dashboard"))
     assert response.content.count(b"Urgent") == 6

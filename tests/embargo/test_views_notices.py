@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from distributors.models import AuditEvent
+from core.models import AuditEvent
 from embargo.models import Delivery, Notice, Vulnerability
 from tests.embargo.views_world import CANARY_BODY, CANARY_SUBJECT, world_build
 from tests.factories import (
@@ -446,7 +446,7 @@ def test_a_sent_notice_offers_an_update_and_a_draft_offers_the_preview(mfa_clien
 
 
 def test_staff_see_uncertain_copies_and_workers_that_cannot_encrypt(mfa_client, staff_reviewer):
-    from embargo.worker_health import gpg_fault_report
+    from embargo.delivery.health import gpg_fault_report
 
     world = world_build()
     rows = list(Delivery.objects.filter(notice=world.notice).order_by("pk"))

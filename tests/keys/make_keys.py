@@ -7,7 +7,7 @@ Every key is made by gpg itself (batch mode, empty passphrase, a throwaway home)
 the fixtures are real keys, not hand-edited bytes. Keys meant to be valid expire on
 VALID_UNTIL, far enough ahead that the checked-in files stay valid for years.
 
-Sizes are chosen against the caps in distributors/pgp.py:
+Sizes are chosen against the caps in pgpmail/keys.py:
 - many-uids: 80 user IDs (cap 50), still under the 64 KB size cap, so the UID cap trips;
 - many-signatures: 250 third-party certifications (cap 200), under 64 KB;
 - oversized: 2,000 user IDs, about 500 KB; the size cap refuses it before anything

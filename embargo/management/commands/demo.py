@@ -13,10 +13,9 @@ from django.db import transaction
 from django.urls import reverse
 
 from distributors.demo import demo_people_and_members, demo_refused, demo_summary_lines
-
-from ...crypto import CryptoError
-from ...demo import demo_case, demo_recipients, demo_secret_key_path, demo_team_key, utc_text
-from ...models import Notice
+from embargo.demo import demo_case, demo_recipients, demo_secret_key_path, demo_team_key, utc_text
+from embargo.models import Notice
+from pgpmail.crypto import CryptoError
 
 
 class Command(BaseCommand):

@@ -9,8 +9,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from ...crypto import CryptoError
-from ...demo import decrypted_text, demo_decrypt
+from embargo.demo import decrypted_text, demo_decrypt
+from pgpmail.crypto import CryptoError
 
 
 class Command(BaseCommand):

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    """What every app uses: the audit log, periodic-job claims, plain mail, Markdown and
+    view helpers. It imports no other app of the project."""
+
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "core"
+    verbose_name = "Audit log and shared plumbing"

@@ -1,0 +1,117 @@
+"""Writing the append-only audit log; services call this inside their transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from core.models import AuditEvent
+from core.sqlrows import rows_insert
+
+
+def audit_record(
+    *,
+    actor,
+    action: str,
+    target: models.Model,
+    organization: models.Model | None = None,
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
+    # An audit event outside a transaction could survive a change that rolled back.
+    if not transaction.get_connection().in_atomic_block:
+        raise PermissionDenied("Audit events are written inside the change's transaction.")
+    if organization is None:
+        # A target names its organisation (an Organization names itself; see its
+        # audit_organization), so this module needs no app's models.
+        organization = getattr(target, "audit_organization", None)
+        if organization is None:
+            organization = getattr(target, "organization", None)
+    return AuditEvent.objects.create(
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        action=action,
+        target_type=ContentType.objects.get_for_model(target),
+        target_id=str(target.pk),
+        target_repr=str(target)[:300],
+        organization=organization,
+        data=data or {},
+        created_at=timezone.now(),
+    )
+
+
+def audit_record_many(
+    *,
+    actor,
+    action: str,
+    targets: list[tuple[models.Model, int | None, dict[str, Any]]],
+) -> int:
+    """One event per (target, organization id, data), in one insert: for services that
+    change many rows of one kind at once (a batch of notice copies). Same rules as
+    audit_record: inside the change's transaction, append-only. Returns how many."""
+    if not transaction.get_connection().in_atomic_block:
+        raise PermissionDenied("Audit events are written inside the change's transaction.")
+    if not targets:
+        return 0
+    now = timezone.now()
+    actor_id = actor.pk if actor is not None and actor.is_authenticated else None
+    return rows_insert(
+        model=AuditEvent,
+        fields=_MANY_FIELDS,
+        rows=[
+            (
+                actor_id,
+                action,
+                ContentType.objects.get_for_model(target).pk,
+                str(target.pk),
+                str(target)[:300],
+                organization_id,
+                data or {},
+                now,
+            )
+            for target, organization_id, data in targets
+        ],
+    )
+
+
+def audit_insert_from(
+    *,
+    source: str,
+    action: str,
+    target_model: type[models.Model],
+    target_id: str,
+    target_repr: str,
+    organization_id: str,
+    data: str,
+) -> tuple[str, list]:
+    """PostgreSQL: `INSERT ... SELECT ... FROM source`, one event per row of `source` (a
+    data-modifying CTE of the caller's statement that returns the rows it changed), so
+    that a change and its events are one statement, one transaction. The keyword
+    arguments after `target_model` are SQL expressions over `source`; `data` gives jsonb.
+    Returns the SQL and its parameters, for the caller's WITH clause."""
+    meta = AuditEvent._meta
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(meta.get_field(name).column) for name in _MANY_FIELDS)
+    # Only quoted names and the caller's own expressions are formatted into the SQL.
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608
+        f"SELECT NULL, %s, %s, {target_id}, {target_repr}, {organization_id}, {data}, %s "
+        f"FROM {source}"
+    )
+    target_type = ContentType.objects.get_for_model(target_model).pk
+    created_at = meta.get_field("created_at").get_db_prep_save(timezone.now(), connection)
+    return sql, [action, target_type, created_at]
+
+
+_MANY_FIELDS = (
+    "actor",
+    "action",
+    "target_type",
+    "target_id",
+    "target_repr",
+    "organization",
+    "data",
+    "created_at",
+)

@@ -1,0 +1,86 @@
+"""What every app writes: the append-only audit log and the claims that keep periodic jobs
+from running twice. Both tables predate this app (they were distributors'), so they keep
+their names."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.db import models
+
+
+class AuditEventQuerySet(models.QuerySet):
+    # The log is append-only: bulk changes are refused as loudly as single ones.
+    def update(self, **kwargs):
+        raise PermissionDenied("Audit events cannot be changed.")
+
+    def delete(self):
+        raise PermissionDenied("Audit events cannot be deleted.")
+
+
+class AuditEvent(models.Model):
+    """Append-only record of every state change, written in the change's transaction."""
+
+    # PROTECT: a person with history is deactivated, never deleted, so the log keeps
+    # saying who did what.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    action = models.CharField(max_length=64, db_index=True)
+    target_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    target_id = models.CharField(max_length=64)
+    target_repr = models.CharField(max_length=300)
+    organization = models.ForeignKey(
+        "distributors.Organization",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        # The table predates this app (it was distributors' until the redesign).
+        db_table = "distributors_auditevent"
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["target_type", "target_id", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_repr}"
+
+    def save(self, *args, **kwargs):
+        # A guard, not logic: the database triggers refuse the same thing underneath.
+        if not self._state.adding:
+            raise PermissionDenied("Audit events cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionDenied("Audit events cannot be deleted.")
+
+
+class PeriodicClaim(models.Model):
+    """One row per job and key: when that key's current period began. A run claims the
+    key for a new period only when the last one has ended (or there never was one)."""
+
+    job = models.CharField(max_length=64)
+    key = models.CharField(max_length=64)
+    # Inserted empty and then claimed by the same conditional UPDATE as a later period,
+    # so a new key and a due one take the same path.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "distributors_periodicclaim"
+        constraints = [
+            models.UniqueConstraint(fields=["job", "key"], name="one_periodic_claim_per_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job} {self.key} at {self.claimed_at}"

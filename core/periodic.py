@@ -1,0 +1,69 @@
+"""Periodic jobs that are safe to run twice at once.
+
+Two Celery beats (or one beat and a run started by hand) may start the same job together.
+Each job therefore claims every piece of work before it mails anything: a conditional
+UPDATE of the row it is about (first response alerted, copy reminded, key warned), or,
+where no row of ours fits (a person's weekly policy reminder: people are Django's users),
+a `PeriodicClaim` row. The claim and its audit event commit together, and the mail is
+queued after the commit, so the run that loses the race sends nothing and logs nothing.
+
+Only statements that cannot fail on a race are used (an insert that ignores conflicts,
+then a conditional UPDATE): correct on SQLite, which has no row locks, and no "duplicate
+key" errors in PostgreSQL's log for the run that loses.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+
+from core.models import PeriodicClaim
+
+logger = logging.getLogger(__name__)
+
+
+def periodic_claim(*, job: str, key: str | int, now: datetime, every: timedelta | None) -> bool:
+    """True if this run claimed `key` for the period starting at `now`: it was never
+    claimed, or (with `every`) its last claim is at least `every` old. Call it inside the
+    transaction that records the work; a rollback gives the claim back.
+
+    Of two runs racing for one key, exactly one gets True: on PostgreSQL the second insert
+    waits for the first run's transaction and its UPDATE then no longer matches; SQLite
+    lets one writer in at a time."""
+    key = str(key)
+    # Makes sure the row exists; a conflict (another run's row) is not an error.
+    PeriodicClaim.objects.bulk_create(
+        [PeriodicClaim(job=job, key=key, claimed_at=None)], ignore_conflicts=True
+    )
+    unclaimed = Q(claimed_at__isnull=True)
+    if every is not None:
+        unclaimed |= Q(claimed_at__lte=now - every)
+    return PeriodicClaim.objects.filter(unclaimed, job=job, key=key).update(claimed_at=now) == 1
+
+
+def task_queue_after_commit(task, *ids: int | list[int]) -> None:
+    """Queues a mail task (ids only) once the current transaction commits. The task
+    retries the mail server itself. If the broker cannot be reached at all, the claim
+    stands (the loser of a race must never mail instead) and a warning names the task
+    and the ids, never any text: the job's next period brings the next reminder."""
+
+    def queue() -> None:
+        try:
+            task.apply_async(args=ids, retry=True, retry_policy=_PUBLISH_RETRY)
+        except Exception as error:  # any broker or connection error: the claim stands
+            logger.warning(
+                "Could not queue %s%r: %s; the claim stands, so this mail is not sent.",
+                task.name,
+                ids,
+                type(error).__name__,
+            )
+
+    transaction.on_commit(queue)
+
+
+# One quick reconnect (a pooled connection may predate a broker restart), then give up:
+# a periodic job must not stall on a broker that is down.
+_PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}

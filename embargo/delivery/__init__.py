@@ -1,0 +1,1 @@
+"""Sending notice copies: the only code that changes a Delivery's state."""

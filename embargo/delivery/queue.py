@@ -1,0 +1,168 @@
+"""Queueing copies for the workers, and the sweeper that makes sure every copy goes.
+
+Tasks carry short lists of delivery ids, never text. A broker that is down when "send"
+is pressed loses nothing: the rows stay pending, and the sweeper queues them again, as it
+does for rows whose worker was killed mid-send. Logs name ids and counts only.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from core.audit import audit_record
+from embargo.delivery.rows import (
+    deliveries_due_take,
+    deliveries_lease_expired_take,
+    due_when_queued,
+)
+from embargo.delivery.send import notice_finish_if_done
+from embargo.models import Delivery, Notice
+
+logger = logging.getLogger(__name__)
+
+# Copies per task. Bigger batches spread the per-task cost (queueing, the claim, reading
+# the notice, closing it) over more copies and leave a worker's gpg pipeline empty less
+# often (it drains at the end of each task); the end of a fan-out is shared out in
+# smaller pieces (_batches).
+DEFAULT_BATCH_SIZE = 100
+
+
+def batch_size() -> int:
+    return max(1, int(getattr(settings, "HAULOUT_DELIVERY_BATCH_SIZE", DEFAULT_BATCH_SIZE)))
+
+
+_PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
+
+
+def queue_or_log(task, *args) -> bool:
+    """Queues a task; if the broker is unreachable, logs that (ids only) and carries on.
+    Callers rely on the sweeper, or a later run of a periodic task, to catch up."""
+    try:
+        # One quick reconnect (a pooled connection may predate a broker restart), then
+        # give up: with the broker down the caller must not stall.
+        task.apply_async(args=args, retry=True, retry_policy=_PUBLISH_RETRY)
+    except Exception as error:  # any broker or connection error
+        logger.warning(
+            "Could not queue %s%r: %s; a periodic task will pick it up.",
+            task.name,
+            args,
+            type(error).__name__,
+        )
+        return False
+    return True
+
+
+def deliveries_enqueue(*, notice_id: int | None = None, delivery_ids=None) -> int:
+    """Queues send tasks for the pending rows (of a notice, or the given ids), a batch of
+    ids per task. Stops at the first broker error: the rows stay pending and the sweeper
+    retries them. Returns how many rows were queued."""
+    from embargo.tasks import delivery_send_task
+
+    if delivery_ids is None:
+        delivery_ids = list(
+            Delivery.objects.filter(notice_id=notice_id, state=Delivery.State.PENDING)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    delivery_ids = [int(pk) for pk in delivery_ids]
+    queued = 0
+    for batch in _batches(delivery_ids, batch_size()):
+        if not queue_or_log(delivery_send_task, batch):
+            logger.warning(
+                "Queued %d of %d deliveries; the rest stay pending for the sweeper.",
+                queued,
+                len(delivery_ids),
+            )
+            break
+        queued += len(batch)
+    return queued
+
+
+def _batches(ids: list[int], size: int) -> list[list[int]]:
+    """Full batches while plenty remain, then pieces of a quarter of what remains, down
+    to an eighth of a batch: the workers finish together instead of one waiting on
+    another's last big batch."""
+    batches, start = [], 0
+    smallest = max(1, size // 8)
+    while start < len(ids):
+        remaining = len(ids) - start
+        piece = min(size, max(smallest, -(-remaining // 4)))
+        batches.append(ids[start : start + piece])
+        start += piece
+    return batches
+
+
+def deliveries_sweep(*, now=None) -> int:
+    """Queues again every copy left behind, and closes notices whose last copy is final.
+    Safe to run twice at once (two beats): each row is taken by one sweep only, in one
+    conditional statement, and only the sweep that took a row queues it.
+    - sending copies whose lease ran out (the worker was killed, froze, or lost the
+      database) go back to pending, due now, with an audit event each;
+    - pending copies that are due (a retry's time has come, or no task claimed them
+      within HAULOUT_DELIVERY_PENDING_TIMEOUT of being queued) are queued.
+    Returns how many copies were queued."""
+    now = now or timezone.now()
+    reclaimed = deliveries_lease_expired_take(now=now)
+    if reclaimed:
+        logger.warning("Took back %d deliveries whose lease ran out.", len(reclaimed))
+    due = deliveries_due_take(now=now, requeue_at=due_when_queued(now))
+    if due:
+        deliveries_enqueue(delivery_ids=due)
+    # A notice whose last rows were finished by this sweep, or by a worker that died just
+    # before it could mark the notice, is closed here.
+    for notice_id in Notice.objects.filter(state=Notice.State.SENDING).values_list("pk", flat=True):
+        notice_finish_if_done(notice_id=notice_id)
+    return len(due)
+
+
+def deliveries_attention_alert(*, notice_id: int) -> int:
+    """Tells staff, in one plain mail, about the copies of a notice that failed or are
+    "delivery uncertain" since the last such mail. The rows are marked in the same
+    transaction, conditionally, so two runs never tell the same copy twice; a mail that
+    cannot go out rolls the marks back for the task's retry. No content: counts and the
+    link to the notice's status."""
+    from django.contrib.auth import get_user_model
+
+    from core.mail import plain_mail
+
+    now = timezone.now()
+    with transaction.atomic():
+        taken = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(
+                notice_id=notice_id,
+                state__in=Delivery.ATTENTION_STATES,
+                attention_alerted_at__isnull=True,
+            )
+            .values_list("pk", "state")
+        )
+        if not taken:
+            return 0
+        marked = Delivery.objects.filter(
+            pk__in=[pk for pk, _ in taken], attention_alerted_at__isnull=True
+        ).update(attention_alerted_at=now)
+        if not marked:
+            return 0
+        failed = sum(1 for _, state in taken if state == Delivery.State.FAILED)
+        audit_record(
+            actor=None,
+            action="notice.attention_reported",
+            target=Notice(pk=notice_id),
+            data={"failed": failed, "uncertain": len(taken) - failed},
+        )
+        notice = Notice.objects.get(pk=notice_id)
+        staff = get_user_model().objects.filter(is_staff=True, is_active=True)
+        return plain_mail(
+            recipients=staff.values_list("email", flat=True),
+            template="embargo/email/deliveries_attention",
+            context={
+                "notice_id": notice_id,
+                "failed": failed,
+                "uncertain": len(taken) - failed,
+                "url": settings.SITE_URL + notice.get_staff_url(),
+            },
+        )

@@ -1,0 +1,302 @@
+"""Reads for leaks, sanctions and tracing, each scoped to who is asking.
+
+A member sees the leak reports of their own organisations (never the pasted evidence),
+and only while they may read embargoed content at all (leak_access_of); the security team
+sees everything. Nobody else sees that a report exists.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from distributors.eligibility import Reason, eligibility_for_member
+from distributors.models import Organization, TeamMember
+from embargo import tracing
+from embargo.models import Delivery, Notice, Vulnerability
+from leaks.models import LeakReport, Sanction
+
+# A leak report says what of an embargo leaked and to whom, so the leak pages are for the
+# people who may receive the notices: the rules of distributors.eligibility, less these.
+# A key (missing, expiring, revoked) matters for an encrypted copy, not for a page behind
+# two-factor sign-in, and must never stop someone reporting a leak urgently; a suspended
+# organisation still reports its leaks and answers for them. Any other reason, including
+# one added to the eligibility rules later, keeps the person out.
+LEAK_ACCESS_WAIVED = frozenset(
+    {
+        Reason.ORG_SUSPENDED.value,
+        Reason.NO_VERIFIED_KEY.value,
+        Reason.KEY_EXPIRES_BEFORE_DISCLOSURE.value,
+        Reason.KEY_REVOKED.value,
+    }
+)
+# The organisations whose people the leak pages consider at all. A removed organisation's
+# people see nothing of it (a removal holds through every door); an applicant has none.
+LEAK_ORGANIZATION_STATUSES = (Organization.Status.MEMBER, Organization.Status.SUSPENDED)
+
+
+@dataclass(frozen=True)
+class LeakAccess:
+    """One of a person's organisations, and what they lack to see its leak pages."""
+
+    organization: Organization
+    missing: tuple[str, ...]
+
+    @property
+    def allowed(self) -> bool:
+        return not self.missing
+
+    @property
+    def missing_labels(self) -> list[str]:
+        return [Reason(code).label if code in Reason.values else code for code in self.missing]
+
+
+def _is_staff(user) -> bool:
+    return bool(user.is_authenticated and user.is_staff)
+
+
+def leak_access_of(user) -> list[LeakAccess]:
+    """Each member or suspended organisation of the person, with the eligibility reasons
+    that keep them from its leak pages (none: they may open them). Staff are not members
+    and get an empty list; they see every report anyway."""
+    if not user.is_authenticated:
+        return []
+    now = timezone.now()
+    memberships = (
+        TeamMember.objects.filter(user=user, organization__status__in=LEAK_ORGANIZATION_STATUSES)
+        .select_related("organization")
+        .order_by("organization__name", "pk")
+    )
+    result = []
+    for membership in memberships:
+        eligibility = eligibility_for_member(team_member_id=membership.pk, disclosure_at=now)
+        missing = tuple(r for r in eligibility.reasons if str(r) not in LEAK_ACCESS_WAIVED)
+        result.append(LeakAccess(organization=membership.organization, missing=missing))
+    return result
+
+
+def _leak_organization_ids(user) -> list[int]:
+    return [access.organization.pk for access in leak_access_of(user) if access.allowed]
+
+
+def leak_reports_visible_to(user) -> QuerySet[LeakReport]:
+    base = LeakReport.objects.select_related(
+        "organization", "vulnerability", "notice", "reported_by", "decided_by"
+    )
+    if _is_staff(user):
+        return base
+    if not user.is_authenticated:
+        return LeakReport.objects.none()
+    return base.filter(organization_id__in=_leak_organization_ids(user))
+
+
+def sanctions_visible_to(user) -> QuerySet[Sanction]:
+    base = Sanction.objects.select_related("organization", "leak_report", "created_by")
+    if _is_staff(user):
+        return base
+    if not user.is_authenticated:
+        return Sanction.objects.none()
+    return base.filter(organization_id__in=_leak_organization_ids(user))
+
+
+def organizations_reporting_for(user) -> QuerySet[Organization]:
+    """The organisations a person may file a leak report for: their own, while they can
+    still receive notices or were just suspended (a suspended member must still report),
+    and while they may read its leak pages (the form lists the notices it received)."""
+    if not user.is_authenticated:
+        return Organization.objects.none()
+    return Organization.objects.filter(pk__in=_leak_organization_ids(user))
+
+
+def notices_received_by(*, organization: Organization) -> QuerySet[Notice]:
+    """Notices whose copies went to the organisation: what it can say leaked."""
+    return (
+        Notice.objects.filter(deliveries__organization=organization)
+        .exclude(state=Notice.State.DRAFT)
+        .select_related("vulnerability")
+        .distinct()
+        .order_by("-send_started_at", "-pk")
+    )
+
+
+def notices_received_by_any(*, organizations: QuerySet[Organization]) -> QuerySet[Notice]:
+    """Notices whose copies went to any of the organisations (those a person reports for)."""
+    return (
+        Notice.objects.filter(deliveries__organization__in=organizations)
+        .exclude(state=Notice.State.DRAFT)
+        .select_related("vulnerability")
+        .distinct()
+        .order_by("-send_started_at", "-pk")
+    )
+
+
+def delivery_of_case_by_code(*, vulnerability_id: int, reference_code: str) -> Delivery | None:
+    """The copy of one of the case's notices with that reference code, if any: a leak is
+    only ever traced to a copy of its own case."""
+    return Delivery.objects.filter(
+        reference_code=reference_code, notice__vulnerability_id=vulnerability_id
+    ).first()
+
+
+def retrospectives_due_for(user) -> QuerySet[Sanction]:
+    """Warnings whose retrospective the person, as an admin, must still answer."""
+    if not user.is_authenticated:
+        return Sanction.objects.none()
+    admin_of = TeamMember.objects.filter(
+        user=user, is_admin=True, organization_id__in=_leak_organization_ids(user)
+    ).values("organization_id")
+    return Sanction.objects.filter(
+        organization_id__in=admin_of, retrospective_required=True, retrospective_at__isnull=True
+    ).select_related("organization")
+
+
+def leak_dashboard(*, user) -> dict:
+    """The security team's leak dashboard: urgent first."""
+    if not _is_staff(user):
+        return {"open": [], "recent": []}
+    reports = leak_reports_visible_to(user)
+    return {
+        "open": list(reports.filter(state=LeakReport.State.OPEN).order_by("reported_at", "pk")),
+        "recent": list(reports.exclude(state=LeakReport.State.OPEN).order_by("-decided_at")[:20]),
+    }
+
+
+def organization_leak_history(*, organization: Organization) -> dict:
+    return {
+        "reports": list(
+            LeakReport.objects.filter(organization=organization)
+            .select_related("vulnerability", "reported_by", "decided_by")
+            .order_by("-reported_at", "-pk")
+        ),
+        "sanctions": list(
+            Sanction.objects.filter(organization=organization)
+            .select_related("created_by", "leak_report")
+            .order_by("-created_at", "-pk")
+        ),
+        "confirmed": LeakReport.objects.filter(
+            organization=organization, state=LeakReport.State.CONFIRMED
+        ).count(),
+    }
+
+
+# ---------------------------------------------------------------- tracing a leaked copy
+
+_REFERENCE = re.compile(r"[A-Z2-7]{10}")
+
+
+@dataclass
+class TraceRow:
+    delivery: Delivery
+    score: tracing.Score
+    matched: list[str]
+    mismatched: list[str]
+    reference_found: bool
+
+
+@dataclass
+class TraceResult:
+    rows: list[TraceRow]  # ranked, best first
+    identified: TraceRow | None
+    verdict: tracing.Verdict
+    candidates: int
+    labels: dict[str, str]
+
+
+def _candidates(vulnerability: Vulnerability) -> list[Delivery]:
+    # A copy can only leak if it was rendered (the variation is recorded then) or sent.
+    return list(
+        Delivery.objects.filter(notice__vulnerability=vulnerability)
+        .filter(Q(variation__isnull=False) | Q(state=Delivery.State.SENT))
+        .select_related("notice", "user", "organization", "variation")
+        .order_by("pk")
+    )
+
+
+def leak_trace(*, vulnerability: Vulnerability, text: str) -> TraceResult:
+    """Ranks the case's copies by how well the pasted text matches their variations."""
+    from embargo.delivery.variants import trace_secret
+
+    normalised = tracing.normalise(text)
+    codes = set(_REFERENCE.findall(text.upper()))
+    deliveries = _candidates(vulnerability)
+    per_notice: dict[int, tuple] = {}
+    labels: dict[str, str] = {}
+    secret = trace_secret()
+    scores: list[tracing.Score] = []
+    by_ref: dict[int, Delivery] = {}
+    observed_total = 0
+    for delivery in deliveries:
+        if delivery.notice_id not in per_notice:
+            parsed = tracing.body_parse(delivery.notice.body)
+            points = tracing.points_of(parsed)
+            observed = tracing.observe(points, normalised)
+            observed_total = max(observed_total, len(observed))
+            counts = {point.key: len(point.needles) for point in points}
+            per_notice[delivery.notice_id] = (parsed, observed, counts)
+            labels.update({point.key: point.label for point in points})
+        parsed, observed, counts = per_notice[delivery.notice_id]
+        variant = None
+        # A missing reverse one-to-one raises an AttributeError subclass: None here.
+        record = getattr(delivery, "variation", None)
+        if record is not None:
+            variant = tracing.Variant.from_record(record.choices, parsed)
+        if variant is None:
+            variant = tracing.variant_derive(secret=secret, delivery_id=delivery.pk, parsed=parsed)
+        result = tracing.score(
+            observed=observed,
+            choices=tracing.choices_by_key(variant),
+            option_counts=counts,
+            ref=delivery.pk,
+        )
+        if delivery.reference_code in codes:
+            # The reference code is exact proof of the copy: weigh it as such.
+            result.bits += 64
+            result.matched.append("reference")
+        scores.append(result)
+        by_ref[delivery.pk] = delivery
+    labels["reference"] = "The copy's reference code"
+    outcome = tracing.verdict(scores, observed_points=observed_total + (1 if codes else 0))
+    rows = [
+        TraceRow(
+            delivery=by_ref[s.ref],
+            score=s,
+            matched=[labels.get(key, key) for key in s.matched],
+            mismatched=[labels.get(key, key) for key in s.mismatched],
+            reference_found=by_ref[s.ref].reference_code in codes,
+        )
+        for s in outcome.ranked
+    ]
+    identified = rows[0] if outcome.identified is not None and rows else None
+    if rows and rows[0].reference_found:
+        # A reference code is unique to one copy: it identifies on its own.
+        identified = rows[0]
+    return TraceResult(
+        rows=rows,
+        identified=identified,
+        verdict=outcome,
+        candidates=len(deliveries),
+        labels=labels,
+    )
+
+
+def notice_trace_capacity(*, notice: Notice, audience: int | None = None) -> tracing.Capacity:
+    """For the author: how many variation points the body has and whom they tell apart."""
+    if audience is None:
+        if notice.state == Notice.State.DRAFT:
+            organizations = (
+                Organization.objects.filter(status=Organization.Status.MEMBER)
+                if notice.audience_all
+                else notice.organizations.all()
+            )
+            audience = (
+                TeamMember.objects.filter(organization__in=organizations, is_need_to_know=True)
+                .values("user_id")
+                .distinct()
+                .count()
+            )
+        else:
+            audience = notice.deliveries.exclude(state=Delivery.State.WITHHELD).count()
+    return tracing.capacity(body=notice.body, audience=audience)

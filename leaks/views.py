@@ -1,0 +1,394 @@
+"""Leak reports, sanctions and tracing.
+
+People of an organisation file and follow their own organisation's reports (never the
+pasted evidence, never another organisation's), signed in with a second factor and only
+while they may receive its notices (selectors_leaks.leak_access_of); anyone else of the
+organisation gets a page saying what they lack. The security team triages, sanctions and
+traces under /staff/, where the MFA middleware applies. A leaked text pasted for tracing
+is only ever POSTed and rendered back, never put in a URL, the session or a log.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from core.views import mfa_required, service_run, staff_required
+from core.views import service_error_report as report_error
+from distributors.selectors import organizations_for_staff
+from embargo.models import Notice
+from embargo.selectors import notices_visible_to, vulnerabilities_visible_to
+from leaks.forms import (
+    DecisionForm,
+    DismissForm,
+    LeakDisclosureForm,
+    LiftForm,
+    MemberLeakReportForm,
+    RetrospectiveForm,
+    SanctionForm,
+    StaffLeakReportForm,
+    TraceForm,
+)
+from leaks.models import LeakReport, Sanction
+from leaks.selectors import (
+    LeakAccess,
+    delivery_of_case_by_code,
+    leak_access_of,
+    leak_dashboard,
+    leak_reports_visible_to,
+    leak_trace,
+    notice_trace_capacity,
+    notices_received_by_any,
+    organization_leak_history,
+    organizations_reporting_for,
+    retrospectives_due_for,
+    sanctions_visible_to,
+)
+from leaks.services import (
+    leak_disclosure_move,
+    leak_report_confirm,
+    leak_report_dismiss,
+    leak_report_file,
+    organization_sanction,
+    retrospective_answer,
+    sanction_lift,
+)
+
+# ---------------------------------------------------------------- members
+
+
+def _refusal(request, refused: list[LeakAccess]):
+    """What the person lacks, per organisation; never anything of a report."""
+    return render(request, "leaks/not_allowed.html", {"refused": refused}, status=403)
+
+
+def leak_pages(view):
+    """The member leak pages: a second factor (mfa_required), then, for people of member
+    organisations, the notice recipients' rules. Someone whose every organisation is
+    closed to them gets the refusal page whatever they asked for, so it says nothing about
+    whether a given report exists."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_staff:
+            accesses = leak_access_of(request.user)
+            if accesses and not any(access.allowed for access in accesses):
+                return _refusal(request, accesses)
+        return view(request, *args, **kwargs)
+
+    return mfa_required(wrapper)
+
+
+def _not_found_or_refused(request, rows):
+    """A report or sanction the person cannot open: the refusal page when it is of one of
+    their own organisations that is closed to them, otherwise a plain 404."""
+    refused = [access for access in leak_access_of(request.user) if not access.allowed]
+    ids = [access.organization.pk for access in refused]
+    if ids and rows.filter(organization_id__in=ids).exists():
+        return _refusal(request, refused)
+    raise Http404("No such report.")
+
+
+@leak_pages
+def leak_list_view(request):
+    if request.user.is_staff:
+        return redirect("leaks:staff_leak_dashboard")
+    return render(
+        request,
+        "leaks/list.html",
+        {
+            "reports": list(leak_reports_visible_to(request.user)),
+            "sanctions": list(sanctions_visible_to(request.user)),
+            "retrospectives_due": list(retrospectives_due_for(request.user)),
+            "can_report": organizations_reporting_for(request.user).exists(),
+        },
+    )
+
+
+@leak_pages
+def leak_create_view(request):
+    organizations = organizations_reporting_for(request.user)
+    if not organizations.exists():
+        raise Http404("You are not in an organisation that receives notices.")
+    notices = notices_received_by_any(organizations=organizations)
+    form = MemberLeakReportForm(request.POST or None, organizations=organizations, notices=notices)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            created = leak_report_file(
+                actor=request.user,
+                organization=data["organization"],
+                notice=data["notice"],
+                what_leaked=data["what_leaked"],
+                leaked_to=data["leaked_to"],
+                leaked_at=data["leaked_at"],
+                how=data["how"],
+                prevention=data["prevention"],
+                evidence_url=data["evidence_url"],
+            )
+        except ValidationError as error:
+            report_error(request, form, error)
+        except PermissionDenied as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(
+                request, "Thank you. The security team has been alerted and will follow up."
+            )
+            return redirect(created.get_absolute_url())
+    return render(request, "leaks/form.html", {"form": form, "staff": False})
+
+
+@leak_pages
+def leak_detail_view(request, pk: int):
+    leak = leak_reports_visible_to(request.user).filter(pk=pk).first()
+    if leak is None:
+        return _not_found_or_refused(request, LeakReport.objects.filter(pk=pk))
+    return render(
+        request,
+        "leaks/detail.html",
+        {"leak": leak, "sanctions": list(leak.sanctions.all())},
+    )
+
+
+@leak_pages
+def retrospective_view(request, pk: int):
+    sanction = sanctions_visible_to(request.user).filter(pk=pk).first()
+    if sanction is None:
+        return _not_found_or_refused(request, Sanction.objects.filter(pk=pk))
+    form = RetrospectiveForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            retrospective_answer(
+                sanction=sanction, actor=request.user, text=form.cleaned_data["retrospective"]
+            )
+        except PermissionDenied as error:
+            messages.error(request, str(error))
+        except ValidationError as error:
+            report_error(request, form, error)
+        else:
+            messages.success(request, "Your retrospective is recorded. Thank you.")
+            return redirect("leaks:leak_list")
+    return render(request, "leaks/retrospective.html", {"sanction": sanction, "form": form})
+
+
+# ---------------------------------------------------------------- the security team
+
+
+@staff_required
+def staff_leak_dashboard_view(request):
+    return render(request, "leaks/staff_dashboard.html", leak_dashboard(user=request.user))
+
+
+@staff_required
+def staff_leak_create_view(request, pk: int):
+    case = get_object_or_404(vulnerabilities_visible_to(request.user), pk=pk)
+    notices = case.notices.exclude(state=Notice.State.DRAFT).select_related("vulnerability")
+    form = StaffLeakReportForm(request.POST or None, notices=notices)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            created = leak_report_file(
+                actor=request.user,
+                organization=data["organization"],
+                vulnerability=case,
+                notice=data["notice"],
+                source=data["source"],
+                what_leaked=data["what_leaked"],
+                leaked_to=data["leaked_to"],
+                leaked_at=data["leaked_at"],
+                how=data["how"],
+                prevention=data["prevention"],
+                evidence_text=data["evidence_text"],
+                evidence_url=data["evidence_url"],
+            )
+        except ValidationError as error:
+            report_error(request, form, error)
+        else:
+            messages.success(request, "Leak report filed.")
+            return redirect(created.get_staff_url())
+    return render(request, "leaks/form.html", {"form": form, "staff": True, "case": case})
+
+
+def _staff_leak(request, pk: int) -> LeakReport:
+    return get_object_or_404(leak_reports_visible_to(request.user), pk=pk)
+
+
+@staff_required
+def staff_leak_detail_view(request, pk: int):
+    leak = _staff_leak(request, pk)
+    return render(
+        request,
+        "leaks/staff_detail.html",
+        {
+            "leak": leak,
+            "sanctions": list(leak.sanctions.all()),
+            "confirm_form": DecisionForm(),
+            "dismiss_form": DismissForm(),
+            "disclosure_form": LeakDisclosureForm(),
+            "trace_form": TraceForm(initial={"text": leak.evidence_text}),
+            "history": organization_leak_history(organization=leak.organization),
+        },
+    )
+
+
+@staff_required
+@require_POST
+def staff_leak_confirm_view(request, pk: int):
+    leak = _staff_leak(request, pk)
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give a reason for the decision.")
+        return redirect(leak.get_staff_url())
+    delivery = None
+    code = form.cleaned_data["reference_code"].strip().upper()
+    if code:
+        delivery = delivery_of_case_by_code(
+            vulnerability_id=leak.vulnerability_id, reference_code=code
+        )
+        if delivery is None:
+            messages.error(request, "No copy of this case has that reference code.")
+            return redirect(leak.get_staff_url())
+    service_run(
+        request,
+        lambda: leak_report_confirm(
+            report=leak, actor=request.user, reason=form.cleaned_data["reason"], delivery=delivery
+        ),
+        success="Leak confirmed; the sanction ladder was applied.",
+    )
+    return redirect(leak.get_staff_url())
+
+
+@staff_required
+@require_POST
+def staff_leak_dismiss_view(request, pk: int):
+    leak = _staff_leak(request, pk)
+    form = DismissForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give a reason for the decision.")
+        return redirect(leak.get_staff_url())
+    service_run(
+        request,
+        lambda: leak_report_dismiss(
+            report=leak, actor=request.user, reason=form.cleaned_data["reason"]
+        ),
+        success="Leak report dismissed.",
+    )
+    return redirect(leak.get_staff_url())
+
+
+@staff_required
+@require_POST
+def staff_leak_disclosure_view(request, pk: int):
+    leak = _staff_leak(request, pk)
+    form = LeakDisclosureForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the new disclosure time in UTC.")
+        return redirect(leak.get_staff_url())
+    service_run(
+        request,
+        lambda: leak_disclosure_move(
+            report=leak,
+            actor=request.user,
+            disclosure_at=form.cleaned_data["disclosure_at"],
+            note=form.cleaned_data["note"],
+        ),
+        success="Disclosure moved; every recipient gets an encrypted notice.",
+    )
+    return redirect(leak.get_staff_url())
+
+
+def _staff_organization(request, slug: str):
+    return get_object_or_404(organizations_for_staff(user=request.user), slug=slug)
+
+
+@staff_required
+def staff_organization_leaks_view(request, slug: str):
+    organization = _staff_organization(request, slug)
+    return render(
+        request,
+        "leaks/staff_organization.html",
+        {
+            "organization": organization,
+            "sanction_form": SanctionForm(),
+            "lift_form": LiftForm(),
+            **organization_leak_history(organization=organization),
+        },
+    )
+
+
+@staff_required
+@require_POST
+def staff_organization_sanction_view(request, slug: str):
+    organization = _staff_organization(request, slug)
+    form = SanctionForm(request.POST)
+    url = reverse("leaks:staff_organization_leaks", kwargs={"slug": organization.slug})
+    if not form.is_valid():
+        messages.error(request, "Choose a decision and give a reason.")
+        return redirect(url)
+    try:
+        sanction = organization_sanction(
+            organization=organization,
+            actor=request.user,
+            kind=form.cleaned_data["kind"],
+            reason=form.cleaned_data["reason"],
+            until=form.cleaned_data["until"],
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"{sanction.get_kind_display()} recorded.")
+    return redirect(url)
+
+
+@staff_required
+@require_POST
+def staff_sanction_lift_view(request, pk: int):
+    sanction = get_object_or_404(sanctions_visible_to(request.user), pk=pk)
+    form = LiftForm(request.POST)
+    url = reverse("leaks:staff_organization_leaks", kwargs={"slug": sanction.organization.slug})
+    if not form.is_valid():
+        messages.error(request, "Give a reason.")
+        return redirect(url)
+    service_run(
+        request,
+        lambda: sanction_lift(
+            sanction=sanction, actor=request.user, reason=form.cleaned_data["reason"]
+        ),
+        success="Suspension lifted.",
+    )
+    return redirect(url)
+
+
+@staff_required
+def staff_trace_view(request, pk: int):
+    case = get_object_or_404(vulnerabilities_visible_to(request.user), pk=pk)
+    form = TraceForm(request.POST or None)
+    result = None
+    if request.method == "POST" and form.is_valid():
+        result = leak_trace(vulnerability=case, text=form.cleaned_data["text"])
+    return render(
+        request,
+        "leaks/trace.html",
+        {
+            "case": case,
+            "form": form,
+            "result": result,
+            "rows": (result.rows[:25] if result else []),
+        },
+    )
+
+
+@staff_required
+def staff_notice_tracing_view(request, pk: int):
+    notice = get_object_or_404(notices_visible_to(request.user), pk=pk)
+    return render(
+        request,
+        "leaks/notice_tracing.html",
+        {"notice": notice, "capacity": notice_trace_capacity(notice=notice)},
+    )
