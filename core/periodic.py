@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from django.db import transaction
 from django.db.models import Q
 
 from core.models import PeriodicClaim
@@ -42,28 +41,3 @@ def periodic_claim(*, job: str, key: str | int, now: datetime, every: timedelta 
     if every is not None:
         unclaimed |= Q(claimed_at__lte=now - every)
     return PeriodicClaim.objects.filter(unclaimed, job=job, key=key).update(claimed_at=now) == 1
-
-
-def task_queue_after_commit(task, *ids: int | list[int]) -> None:
-    """Queues a mail task (ids only) once the current transaction commits. The task
-    retries the mail server itself. If the broker cannot be reached at all, the claim
-    stands (the loser of a race must never mail instead) and a warning names the task
-    and the ids, never any text: the job's next period brings the next reminder."""
-
-    def queue() -> None:
-        try:
-            task.apply_async(args=ids, retry=True, retry_policy=_PUBLISH_RETRY)
-        except Exception as error:  # any broker or connection error: the claim stands
-            logger.warning(
-                "Could not queue %s%r: %s; the claim stands, so this mail is not sent.",
-                task.name,
-                ids,
-                type(error).__name__,
-            )
-
-    transaction.on_commit(queue)
-
-
-# One quick reconnect (a pooled connection may predate a broker restart), then give up:
-# a periodic job must not stall on a broker that is down.
-_PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}

@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 
 
-def task_queue(name: str, *args: int | list[int]) -> bool:
+def task_queue(name: str, *args: int | str | list[int]) -> bool:
     """Queues the task registered as `name` (ids only) now. If the broker cannot be
     reached, logs the task and the ids (never any text) and returns False: the caller
     relies on the sweeper or the job's next run to catch up."""
@@ -45,7 +45,7 @@ def task_queue(name: str, *args: int | list[int]) -> bool:
     return True
 
 
-def task_queue_after_commit(name: str, *args: int | list[int]) -> None:
+def task_queue_after_commit(name: str, *args: int | str | list[int]) -> None:
     """Queues the task once the current transaction commits (task_queue): a rolled-back
     change queues nothing, and a worker never reads rows that are not there yet."""
     transaction.on_commit(lambda: task_queue(name, *args))

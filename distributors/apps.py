@@ -5,3 +5,9 @@ class DistributorsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "distributors"
     verbose_name = "Distributors"
+
+    def ready(self) -> None:
+        # Services queue tasks by name (core.queue) and never import them, so the tasks
+        # are registered here, in web processes as in workers. An import inside ready():
+        # tasks import services, which need the models loaded.
+        from distributors import tasks  # noqa: F401

@@ -6,13 +6,27 @@ from smtplib import SMTPException
 
 from celery import shared_task
 
+from distributors.notifications import (
+    application_reviewer_alert,
+    application_state_notify,
+    organization_standing_notify,
+    policy_lapsed_notify,
+    vouch_answered_notify,
+    vouch_requested_notify,
+)
+from distributors.services.reminders import (
+    key_expiry_warning_mail,
+    key_expiry_warnings_send,
+    policy_reminder_mail,
+    policy_reminders_send,
+)
+from distributors.services.team import invitation_send
+
 
 @shared_task(
     autoretry_for=(SMTPException, OSError), retry_backoff=True, retry_jitter=True, max_retries=8
 )
 def application_state_mail_task(application_id: int) -> None:
-    from distributors.notifications import application_state_notify
-
     application_state_notify(application_id=application_id)
 
 
@@ -20,8 +34,6 @@ def application_state_mail_task(application_id: int) -> None:
     autoretry_for=(SMTPException, OSError), retry_backoff=True, retry_jitter=True, max_retries=8
 )
 def application_reviewer_alert_task(application_id: int) -> None:
-    from distributors.notifications import application_reviewer_alert
-
     application_reviewer_alert(application_id=application_id)
 
 
@@ -29,8 +41,6 @@ def application_reviewer_alert_task(application_id: int) -> None:
     autoretry_for=(SMTPException, OSError), retry_backoff=True, retry_jitter=True, max_retries=8
 )
 def policy_lapsed_mail_task(version_id: int) -> None:
-    from distributors.notifications import policy_lapsed_notify
-
     policy_lapsed_notify(version_id=version_id)
 
 
@@ -38,8 +48,6 @@ def policy_lapsed_mail_task(version_id: int) -> None:
     autoretry_for=(SMTPException, OSError), retry_backoff=True, retry_jitter=True, max_retries=8
 )
 def vouch_requested_mail_task(vouch_id: int) -> None:
-    from distributors.notifications import vouch_requested_notify
-
     vouch_requested_notify(vouch_id=vouch_id)
 
 
@@ -47,8 +55,6 @@ def vouch_requested_mail_task(vouch_id: int) -> None:
     autoretry_for=(SMTPException, OSError), retry_backoff=True, retry_jitter=True, max_retries=8
 )
 def vouch_answered_mail_task(vouch_id: int) -> None:
-    from distributors.notifications import vouch_answered_notify
-
     vouch_answered_notify(vouch_id=vouch_id)
 
 
@@ -57,8 +63,6 @@ def vouch_answered_mail_task(vouch_id: int) -> None:
 )
 def invitation_send_task(invitation_id: int) -> None:
     # The link's token is minted inside the task, so it never travels through the broker.
-    from distributors.services.team import invitation_send
-
     invitation_send(invitation_id=invitation_id)
 
 
@@ -66,15 +70,11 @@ def invitation_send_task(invitation_id: int) -> None:
 # nothing for them to retry; each reminder's own mail task retries the mail server.
 @shared_task(ignore_result=True)
 def key_expiry_warnings_task() -> None:
-    from distributors.services.reminders import key_expiry_warnings_send
-
     key_expiry_warnings_send()
 
 
 @shared_task(ignore_result=True)
 def policy_reminders_task() -> None:
-    from distributors.services.reminders import policy_reminders_send
-
     policy_reminders_send()
 
 
@@ -86,8 +86,6 @@ def policy_reminders_task() -> None:
     ignore_result=True,
 )
 def key_expiry_warning_mail_task(key_id: int) -> None:
-    from distributors.services.reminders import key_expiry_warning_mail
-
     key_expiry_warning_mail(key_id=key_id)
 
 
@@ -99,8 +97,6 @@ def key_expiry_warning_mail_task(key_id: int) -> None:
     ignore_result=True,
 )
 def policy_reminder_mail_task(user_id: int) -> None:
-    from distributors.services.reminders import policy_reminder_mail
-
     policy_reminder_mail(user_id=user_id)
 
 
@@ -109,6 +105,4 @@ def policy_reminder_mail_task(user_id: int) -> None:
 )
 def organization_standing_mail_task(organization_id: int, event: str) -> None:
     # Suspended, removed, reinstated, or a vouchee removed: ids and a word, never a reason.
-    from distributors.notifications import organization_standing_notify
-
     organization_standing_notify(organization_id=organization_id, event=event)

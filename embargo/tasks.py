@@ -6,8 +6,23 @@ import logging
 from smtplib import SMTPException
 
 from celery import shared_task
+from django.db import DatabaseError, connections
 
 from core.queue import MAIL_RETRY
+from embargo.delivery.queue import deliveries_attention_alert, deliveries_enqueue, deliveries_sweep
+from embargo.delivery.send import RELEASED, deliveries_send
+from embargo.services.cases import embargo_lift_due
+from embargo.services.followup import (
+    acknowledgement_reminder_mail,
+    acknowledgement_reminders_send,
+    embargo_lifted_mail,
+    staff_unacknowledged_alert,
+)
+from embargo.services.reporter import (
+    first_response_overdue_alert,
+    first_response_overdue_mail,
+    reporter_update_send,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -19,11 +34,6 @@ def delivery_send_task(delivery_ids: list[int] | int) -> None:
     No Celery retries: a copy's retry state (due time, failures, give-up time) is in its
     row, and the sweeper queues it when it is due, whatever became of this task. Copies
     handed on because the task's time was up are queued again at once."""
-    from django.db import DatabaseError, connections
-
-    from embargo.delivery.queue import deliveries_enqueue
-    from embargo.delivery.send import RELEASED, deliveries_send
-
     if isinstance(delivery_ids, int):
         delivery_ids = [delivery_ids]
     try:
@@ -43,50 +53,36 @@ def delivery_send_task(delivery_ids: list[int] | int) -> None:
 
 @shared_task(ignore_result=True)
 def deliveries_sweep_task() -> None:
-    from embargo.delivery.queue import deliveries_sweep
-
     deliveries_sweep()
 
 
 @shared_task(ignore_result=True)
 def embargo_lift_due_task() -> None:
-    from embargo.services.cases import embargo_lift_due
-
     embargo_lift_due()
 
 
 @shared_task(ignore_result=True)
 def acknowledgement_reminders_task() -> None:
-    from embargo.services.followup import acknowledgement_reminders_send
-
     acknowledgement_reminders_send()
 
 
 @shared_task(**MAIL_RETRY)
 def acknowledgement_reminder_mail_task(delivery_id: int) -> None:
-    from embargo.services.followup import acknowledgement_reminder_mail
-
     acknowledgement_reminder_mail(delivery_id=delivery_id)
 
 
 @shared_task(**MAIL_RETRY)
 def deliveries_attention_alert_task(notice_id: int) -> None:
-    from embargo.delivery.queue import deliveries_attention_alert
-
     deliveries_attention_alert(notice_id=notice_id)
 
 
 @shared_task(**MAIL_RETRY)
 def staff_unacknowledged_alert_task(notice_id: int, count: int) -> None:
-    from embargo.services.followup import staff_unacknowledged_alert
-
     staff_unacknowledged_alert(notice_id=notice_id, count=count)
 
 
 @shared_task(**MAIL_RETRY)
 def embargo_lifted_mail_task(vulnerability_id: int) -> None:
-    from embargo.services.followup import embargo_lifted_mail
-
     embargo_lifted_mail(vulnerability_id=vulnerability_id)
 
 
@@ -100,15 +96,11 @@ def embargo_lifted_mail_task(vulnerability_id: int) -> None:
     ignore_result=True,
 )
 def reporter_update_task(vulnerability_id: int, event_id: int) -> None:
-    from embargo.services.reporter import reporter_update_send
-
     reporter_update_send(vulnerability_id=vulnerability_id, event_id=event_id)
 
 
 @shared_task(ignore_result=True)
 def first_response_overdue_task() -> None:
-    from embargo.services.reporter import first_response_overdue_alert
-
     first_response_overdue_alert()
 
 
@@ -121,6 +113,4 @@ def first_response_overdue_task() -> None:
     ignore_result=True,
 )
 def first_response_overdue_mail_task(vulnerability_ids: list[int]) -> None:
-    from embargo.services.reporter import first_response_overdue_mail
-
     first_response_overdue_mail(vulnerability_ids=[int(pk) for pk in vulnerability_ids])

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from core.audit import audit_record
 from core.mail import plain_mail
+from core.queue import task_queue_after_commit
 from distributors.eligibility import Reason
 from distributors.models import Organization, TeamMember
 from distributors.services.sanctions import (
@@ -70,12 +71,6 @@ def _text(value: str, *, field: str, label: str, required: bool, limit=LEAK_TEXT
     return value
 
 
-def _queue(task, *args) -> None:
-    from embargo.delivery.queue import queue_or_log
-
-    transaction.on_commit(lambda: queue_or_log(task, *args))
-
-
 # ---------------------------------------------------------------- filing a report
 
 
@@ -97,8 +92,6 @@ def leak_report_file(
 ) -> LeakReport:
     """A person of the organisation reports their own leak; the security team files one
     for them, or about a leak it found."""
-    from leaks.tasks import leak_staff_alert_task
-
     if not actor.is_authenticated:
         raise PermissionDenied("Sign in first.")
     staff = _is_staff(actor)
@@ -173,7 +166,7 @@ def leak_report_file(
             "notice": notice.pk if notice else None,
         },
     )
-    _queue(leak_staff_alert_task, report.pk)
+    task_queue_after_commit("leaks.tasks.leak_staff_alert_task", report.pk)
     return report
 
 
@@ -229,8 +222,6 @@ def leak_report_confirm(
     *, report: LeakReport, actor, reason: str, delivery: Delivery | None = None
 ) -> LeakReport:
     """Confirms the leak, counts it against the organisation and applies the ladder."""
-    from leaks.tasks import leak_decided_mail_task
-
     _require_staff(actor)
     report = _locked_report(report)
     if not report.is_open:
@@ -271,14 +262,12 @@ def leak_report_confirm(
             reason=f"Confirmed leak (report #{report.pk}): {reason}",
             leak_report=report,
         )
-    _queue(leak_decided_mail_task, report.pk)
+    task_queue_after_commit("leaks.tasks.leak_decided_mail_task", report.pk)
     return report
 
 
 @transaction.atomic
 def leak_report_dismiss(*, report: LeakReport, actor, reason: str) -> LeakReport:
-    from leaks.tasks import leak_decided_mail_task
-
     _require_staff(actor)
     report = _locked_report(report)
     if not report.is_open:
@@ -295,7 +284,7 @@ def leak_report_dismiss(*, report: LeakReport, actor, reason: str) -> LeakReport
         organization=report.organization,
         data={"reason": reason},
     )
-    _queue(leak_decided_mail_task, report.pk)
+    task_queue_after_commit("leaks.tasks.leak_decided_mail_task", report.pk)
     return report
 
 
@@ -342,8 +331,6 @@ def organization_sanction(
     leak_report: LeakReport | None = None,
 ) -> Sanction:
     """A warning (with a retrospective to answer), a suspension or a removal."""
-    from leaks.tasks import sanction_warning_mail_task
-
     _require_staff(actor)
     if kind not in Sanction.Kind.values:
         raise ValidationError({"kind": "Choose a warning, a suspension or a removal."})
@@ -391,7 +378,7 @@ def organization_sanction(
         },
     )
     if kind == Sanction.Kind.WARNING:
-        _queue(sanction_warning_mail_task, sanction.pk)
+        task_queue_after_commit("leaks.tasks.sanction_warning_mail_task", sanction.pk)
     return sanction
 
 

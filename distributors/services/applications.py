@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from core.audit import audit_record
+from core.queue import task_queue_after_commit
 from distributors.models import (
     EVIDENCE_MAX_LENGTH,
     LINKS_MAX,
@@ -102,10 +103,8 @@ def _set_state(application: Application, *, state: str, actor, action: str, **da
 
 
 def _notify_after_commit(application: Application) -> None:
-    from distributors.tasks import application_state_mail_task
-
     application_id = application.pk
-    transaction.on_commit(lambda: application_state_mail_task.delay(application_id))
+    task_queue_after_commit("distributors.tasks.application_state_mail_task", application_id)
 
 
 def _criterion_is_satisfied_for_submit(
@@ -266,10 +265,8 @@ def application_submit(*, application: Application, actor) -> Application:
     application.submitted_at = timezone.now()
     application.save(update_fields=["submitted_at"])
     _set_state(application, state=State.SUBMITTED, actor=actor, action="application.submitted")
-    from distributors.tasks import application_reviewer_alert_task
-
     application_id = application.pk
-    transaction.on_commit(lambda: application_reviewer_alert_task.delay(application_id))
+    task_queue_after_commit("distributors.tasks.application_reviewer_alert_task", application_id)
     return application
 
 

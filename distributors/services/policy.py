@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.audit import audit_record
+from core.queue import task_queue_after_commit
 from distributors.models import PolicyAcceptance, PolicyVersion
 
 POLICY_MAX_LENGTH = 50_000
@@ -71,10 +72,8 @@ def policy_publish(*, actor, text: str) -> PolicyVersion:
         },
     )
     if current is not None:
-        from distributors.tasks import policy_lapsed_mail_task
-
         version_id = version.pk
-        transaction.on_commit(lambda: policy_lapsed_mail_task.delay(version_id))
+        task_queue_after_commit("distributors.tasks.policy_lapsed_mail_task", version_id)
     return version
 
 

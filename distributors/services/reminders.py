@@ -24,7 +24,8 @@ from django.utils import timezone
 from core.audit import audit_record
 from core.mail import plain_mail
 from core.models import AuditEvent
-from core.periodic import periodic_claim, task_queue_after_commit
+from core.periodic import periodic_claim
+from core.queue import task_queue_after_commit
 from distributors.models import Organization, PgpKey, PolicyAcceptance, PolicyVersion, TeamMember
 from distributors.selectors import policy_current
 
@@ -44,8 +45,6 @@ def _threshold_for(expires_at: datetime, now: datetime) -> int | None:
 def key_expiry_warnings_send(*, now: datetime | None = None) -> int:
     """Warns holders of active keys that expire within 30 and again within 7 days.
     Returns how many warnings this run claimed (their mail goes after the commit)."""
-    from distributors.tasks import key_expiry_warning_mail_task
-
     now = now or timezone.now()
     horizon = now + timedelta(days=max(KEY_EXPIRY_THRESHOLDS))
     candidates = list(
@@ -85,7 +84,7 @@ def key_expiry_warnings_send(*, now: datetime | None = None) -> int:
                 target=key,
                 data={"days": threshold, "expires_at": expires_at.isoformat()},
             )
-            task_queue_after_commit(key_expiry_warning_mail_task, key_id)
+            task_queue_after_commit("distributors.tasks.key_expiry_warning_mail_task", key_id)
         claimed += 1
     return claimed
 
@@ -154,8 +153,6 @@ def policy_reminders_send(*, now: datetime | None = None) -> int:
 
     The audit log ("policy.reminder_sent", one event per reminder) narrows the list; the
     claim per person and week is what two runs at once cannot both win."""
-    from distributors.tasks import policy_reminder_mail_task
-
     now = now or timezone.now()
     claimed = 0
     for user in policy_reminder_recipients(now=now):
@@ -165,7 +162,7 @@ def policy_reminders_send(*, now: datetime | None = None) -> int:
             ):
                 continue  # another run reminded this person this week
             audit_record(actor=None, action=POLICY_REMINDER_ACTION, target=user)
-            task_queue_after_commit(policy_reminder_mail_task, user.pk)
+            task_queue_after_commit("distributors.tasks.policy_reminder_mail_task", user.pk)
         claimed += 1
     return claimed
 

@@ -28,6 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.audit import audit_record
+from core.queue import task_queue_after_commit
 from distributors.models import BlockedIdentity, Organization, TeamMember, Vouch
 from distributors.services.bars import (
     blocked_domains,
@@ -155,17 +156,10 @@ def _end_sessions_after_commit(organization: Organization) -> None:
 
 
 def _mail_after_commit(organization: Organization, event: str) -> None:
-    from distributors.tasks import organization_standing_mail_task
-
-    organization_id = organization.pk
-
-    def queue() -> None:
-        try:
-            organization_standing_mail_task.apply_async(args=(organization_id, event), retry=False)
-        except Exception as error:  # broker down: the decision stands, the page says it
-            logger.warning("Could not queue standing mail: %s", type(error).__name__)
-
-    transaction.on_commit(queue)
+    # Broker down: the decision stands, the page says it (core.queue logs the ids).
+    task_queue_after_commit(
+        "distributors.tasks.organization_standing_mail_task", organization.pk, event
+    )
 
 
 # ---------------------------------------------------------------- the decisions

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.audit import audit_record
+from core.queue import task_queue_after_commit
 from distributors.models import Invitation, Organization, TeamMember
 from distributors.services.bars import ACCEPT_REFUSAL, INVITE_REFUSAL, address_barred, person_barred
 
@@ -125,10 +126,8 @@ def invitation_create(
             "is_need_to_know": invitation.is_need_to_know,
         },
     )
-    from distributors.tasks import invitation_send_task
-
     invitation_id = invitation.pk
-    transaction.on_commit(lambda: invitation_send_task.delay(invitation_id))
+    task_queue_after_commit("distributors.tasks.invitation_send_task", invitation_id)
     return invitation
 
 

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.audit import audit_record
+from core.queue import task_queue_after_commit
 from distributors.models import NOTE_MAX_LENGTH, Application, Organization, TeamMember, Vouch
 
 # One message for "no such account" and "not a member in good standing": the list's
@@ -78,17 +79,13 @@ def voucher_membership(*, user, application: Application) -> TeamMember | None:
 
 
 def _notify_voucher(vouch: Vouch) -> None:
-    from distributors.tasks import vouch_requested_mail_task
-
     vouch_id = vouch.pk
-    transaction.on_commit(lambda: vouch_requested_mail_task.delay(vouch_id))
+    task_queue_after_commit("distributors.tasks.vouch_requested_mail_task", vouch_id)
 
 
 def _notify_applicant(vouch: Vouch) -> None:
-    from distributors.tasks import vouch_answered_mail_task
-
     vouch_id = vouch.pk
-    transaction.on_commit(lambda: vouch_answered_mail_task.delay(vouch_id))
+    task_queue_after_commit("distributors.tasks.vouch_answered_mail_task", vouch_id)
 
 
 @transaction.atomic

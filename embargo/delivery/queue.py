@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.audit import audit_record
+from core.queue import task_queue
 from embargo.delivery.rows import (
     deliveries_due_take,
     deliveries_lease_expired_take,
@@ -35,33 +36,10 @@ def batch_size() -> int:
     return max(1, int(getattr(settings, "HAULOUT_DELIVERY_BATCH_SIZE", DEFAULT_BATCH_SIZE)))
 
 
-_PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
-
-
-def queue_or_log(task, *args) -> bool:
-    """Queues a task; if the broker is unreachable, logs that (ids only) and carries on.
-    Callers rely on the sweeper, or a later run of a periodic task, to catch up."""
-    try:
-        # One quick reconnect (a pooled connection may predate a broker restart), then
-        # give up: with the broker down the caller must not stall.
-        task.apply_async(args=args, retry=True, retry_policy=_PUBLISH_RETRY)
-    except Exception as error:  # any broker or connection error
-        logger.warning(
-            "Could not queue %s%r: %s; a periodic task will pick it up.",
-            task.name,
-            args,
-            type(error).__name__,
-        )
-        return False
-    return True
-
-
 def deliveries_enqueue(*, notice_id: int | None = None, delivery_ids=None) -> int:
     """Queues send tasks for the pending rows (of a notice, or the given ids), a batch of
     ids per task. Stops at the first broker error: the rows stay pending and the sweeper
     retries them. Returns how many rows were queued."""
-    from embargo.tasks import delivery_send_task
-
     if delivery_ids is None:
         delivery_ids = list(
             Delivery.objects.filter(notice_id=notice_id, state=Delivery.State.PENDING)
@@ -71,7 +49,7 @@ def deliveries_enqueue(*, notice_id: int | None = None, delivery_ids=None) -> in
     delivery_ids = [int(pk) for pk in delivery_ids]
     queued = 0
     for batch in _batches(delivery_ids, batch_size()):
-        if not queue_or_log(delivery_send_task, batch):
+        if not task_queue("embargo.tasks.delivery_send_task", batch):
             logger.warning(
                 "Queued %d of %d deliveries; the rest stay pending for the sweeper.",
                 queued,

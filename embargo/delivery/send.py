@@ -48,6 +48,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.audit import audit_record
+from core.queue import task_queue_after_commit
 from distributors.eligibility import eligibility_at_send
 from distributors.models import Organization
 from embargo.delivery.mail import connection_drop as _connection_drop  # noqa: F401 (tests)
@@ -209,10 +210,7 @@ def _finish(delivery: Delivery, *, attempt: int, state: str, reason: str = "", r
 
 
 def _attention_alert_after_commit(notice_id: int) -> None:
-    from embargo.delivery.queue import queue_or_log
-    from embargo.tasks import deliveries_attention_alert_task
-
-    transaction.on_commit(lambda: queue_or_log(deliveries_attention_alert_task, notice_id))
+    task_queue_after_commit("embargo.tasks.deliveries_attention_alert_task", notice_id)
 
 
 def _defer(delivery: Delivery, *, attempt: int, reason: str) -> str:

@@ -16,6 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from core.audit import audit_record
+from core.queue import task_queue_after_commit
 from embargo.models import REASON_MAX_LENGTH, CaseSequence, Vulnerability
 from embargo.scoring import cve_id_clean, cvss_score
 
@@ -303,10 +304,8 @@ def vulnerability_reject(*, vulnerability: Vulnerability, actor, reason: str) ->
 def _reporter_tell_after_commit(case: Vulnerability, event) -> None:
     """The reporter hears about a rejection or a new disclosure date; the task gets ids
     only and decides itself whether the mail can be encrypted."""
-    from embargo.tasks import reporter_update_task
-
     case_id, event_id = case.pk, event.pk
-    transaction.on_commit(lambda: _queue_quietly(reporter_update_task, case_id, event_id))
+    task_queue_after_commit("embargo.tasks.reporter_update_task", case_id, event_id)
 
 
 @transaction.atomic
@@ -351,8 +350,6 @@ def vulnerability_disclosure_move(
 @transaction.atomic
 def vulnerability_disclose(*, vulnerability: Vulnerability, actor=None) -> Vulnerability:
     """Ends the embargo: the advisory becomes public and recipients are told."""
-    from embargo.tasks import embargo_lifted_mail_task
-
     case = _locked(vulnerability)
     previous = case.state
     now = timezone.now()
@@ -369,14 +366,8 @@ def vulnerability_disclose(*, vulnerability: Vulnerability, actor=None) -> Vulne
         actor=actor, action="vulnerability.disclosed", target=case, data={"from": previous}
     )
     case_id = case.pk
-    transaction.on_commit(lambda: _queue_quietly(embargo_lifted_mail_task, case_id))
+    task_queue_after_commit("embargo.tasks.embargo_lifted_mail_task", case_id)
     return case
-
-
-def _queue_quietly(task, *args) -> None:
-    from embargo.delivery.queue import queue_or_log
-
-    queue_or_log(task, *args)
 
 
 def embargo_lift_due(*, now: datetime | None = None) -> list[int]:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from core.audit import audit_record
 from core.mail import plain_mail
-from embargo.delivery.queue import queue_or_log
+from core.queue import task_queue_after_commit
 from embargo.models import Delivery, Notice, Vulnerability
 
 # Same answer for "no such code" and "not yours": a code tells nobody whose it is.
@@ -55,8 +55,6 @@ def acknowledgement_reminders_send(*, now=None) -> tuple[int, int]:
 
     Safe to run twice at once: every reminder and every alert is claimed by a conditional
     UPDATE before its mail is queued after the commit."""
-    from embargo.tasks import acknowledgement_reminder_mail_task, staff_unacknowledged_alert_task
-
     now = now or timezone.now()
     unacknowledged = Delivery.objects.filter(
         state=Delivery.State.SENT, acknowledged_at__isnull=True
@@ -82,8 +80,8 @@ def acknowledgement_reminders_send(*, now=None) -> tuple[int, int]:
                     organization=delivery.organization,
                 )
                 reminded.append(delivery_id)
-                transaction.on_commit(
-                    lambda pk=delivery_id: queue_or_log(acknowledgement_reminder_mail_task, pk)
+                task_queue_after_commit(
+                    "embargo.tasks.acknowledgement_reminder_mail_task", delivery_id
                 )
     alert_cutoff = now - timedelta(hours=settings.HAULOUT_ACK_STAFF_ALERT_HOURS)
     overdue = unacknowledged.filter(staff_alerted_at__isnull=True, reminded_at__lte=alert_cutoff)
@@ -103,10 +101,8 @@ def acknowledgement_reminders_send(*, now=None) -> tuple[int, int]:
                     target=Notice(pk=notice_id),
                     data={"people": count},
                 )
-                transaction.on_commit(
-                    lambda pk=notice_id, n=count: queue_or_log(
-                        staff_unacknowledged_alert_task, pk, n
-                    )
+                task_queue_after_commit(
+                    "embargo.tasks.staff_unacknowledged_alert_task", notice_id, count
                 )
     return len(reminded), len(reported)
 

@@ -26,7 +26,7 @@ from django.utils import timezone
 from core.audit import audit_record
 from core.mail import plain_mail
 from core.models import AuditEvent
-from core.periodic import task_queue_after_commit
+from core.queue import task_queue_after_commit
 from embargo.delivery.mail import smtp_send
 from embargo.models import Vulnerability
 
@@ -73,8 +73,6 @@ def first_response_overdue_alert(*, now: datetime | None = None) -> int:
     Safe to run twice at once: the cases are marked first, by a conditional UPDATE in one
     transaction with their audit events, and the mail is queued after the commit with
     the ids this run marked. A run that finds every case marked already sends nothing."""
-    from embargo.tasks import first_response_overdue_mail_task
-
     now = now or timezone.now()
     candidates = Vulnerability.objects.filter(
         state__in=Vulnerability.OPEN_STATES,
@@ -98,7 +96,7 @@ def first_response_overdue_alert(*, now: datetime | None = None) -> int:
                 audit_record(actor=None, action="vulnerability.first_response_overdue", target=case)
                 marked.append(case.pk)
         if marked:
-            task_queue_after_commit(first_response_overdue_mail_task, marked)
+            task_queue_after_commit("embargo.tasks.first_response_overdue_mail_task", marked)
     return len(marked)
 
 

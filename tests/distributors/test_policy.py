@@ -208,7 +208,9 @@ def test_the_lapse_mail_is_one_task_carrying_only_the_version_id(
     staff_reviewer, monkeypatch, django_capture_on_commit_callbacks
 ):
     calls = []
-    monkeypatch.setattr(tasks.policy_lapsed_mail_task, "delay", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(
+        tasks.policy_lapsed_mail_task, "apply_async", lambda args=(), **k: calls.append(args)
+    )
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         version = policy_publish(actor=staff_reviewer, text="# Version two")
     assert calls == []  # nothing is queued before the commit

@@ -7,12 +7,11 @@ import threading
 
 import pytest
 
+from core.queue import task_queue
 from distributors.eligibility import Reason
 from distributors.models import Organization
-from embargo.delivery.queue import queue_or_log
 from embargo.models import Delivery, Notice
 from embargo.services import deliveries_enqueue, deliveries_sweep, notice_send
-from embargo.tasks import delivery_send_task
 from tests.embargo.helpers import bulk_people, case_ready, notice_draft
 from tests.embargo.services import wait_for
 
@@ -186,7 +185,7 @@ def test_two_workers_claiming_overlapping_batches_send_each_copy_once(
     ids = list(Delivery.objects.filter(notice=notice).order_by("pk").values_list("pk", flat=True))
     # More batches over the same rows, each overlapping two of the ones already queued.
     for start in (5, 15, 25, 0):
-        assert queue_or_log(delivery_send_task, ids[start : start + 20])
+        assert task_queue("embargo.tasks.delivery_send_task", ids[start : start + 20])
     _wait_final(notice)
     rows = _assert_each_sent_once(notice, real_services.sink, people)
     assert real_services.sink.count() == 40
