@@ -96,6 +96,7 @@ def lint(args: list[str]) -> None:
     install()
     _check(BIN / "ruff", "check", ".")
     _check(BIN / "ruff", "format", "--check", ".")
+    _check(BIN / "lint-imports", "--no-cache")
 
 
 def check_deploy(args: list[str]) -> None:

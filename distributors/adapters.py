@@ -5,6 +5,8 @@ from django.contrib import messages
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.urls import reverse
 
+from distributors.models import Organization, TeamMember
+
 
 class AccountAdapter(DefaultAccountAdapter):
     def get_from_email(self) -> str:
@@ -35,8 +37,6 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def get_login_redirect_url(self, request) -> str:
         # Someone whose organisation was suspended or removed sees the decision first.
-        from distributors.models import Organization, TeamMember
-
         user = request.user
         if (
             user.is_authenticated

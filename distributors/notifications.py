@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from core.mail import plain_mail
 from distributors.models import Application, Organization, PolicyVersion, TeamMember, Vouch
+from distributors.services.sanctions import vouchers_of_removed
 
 
 def application_state_notify(*, application_id: int) -> int:
@@ -122,8 +123,6 @@ def organization_standing_notify(*, organization_id: int, event: str) -> int:
         "team_email": settings.SECURITY_TEAM_EMAIL,
     }
     if event == "vouchee_removed":
-        from distributors.services.sanctions import vouchers_of_removed
-
         recipients = vouchers_of_removed(organization=organization)
     else:
         recipients = TeamMember.objects.filter(

@@ -15,7 +15,9 @@ from distributors.models import (
     Criterion,
     CriterionAnswer,
     CriterionReview,
+    Invitation,
     Organization,
+    PgpKey,
     PolicyAcceptance,
     PolicyVersion,
     Question,
@@ -266,8 +268,6 @@ def organizations_for_staff(*, user) -> QuerySet[Organization]:
 
 def invitations_open(*, organization: Organization):
     """Invitations neither used nor revoked; expired ones stay listed so admins see them."""
-    from distributors.models import Invitation
-
     return (
         Invitation.objects.filter(
             organization=organization, accepted_at__isnull=True, revoked_at__isnull=True
@@ -280,8 +280,6 @@ def invitations_open(*, organization: Organization):
 def invitations_of(*, organization: Organization):
     """Every invitation of the organisation (open, used or revoked): the admins' actions
     load one from here, so an id from another organisation is a 404."""
-    from distributors.models import Invitation
-
     return Invitation.objects.filter(organization=organization)
 
 
@@ -300,8 +298,6 @@ def applications_administered_by(user) -> QuerySet[Application]:
 
 
 def pgp_keys_of(*, user):
-    from distributors.models import PgpKey
-
     if not user.is_authenticated:
         return PgpKey.objects.none()
     return PgpKey.objects.filter(user=user).order_by("-uploaded_at", "-pk")

@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
 
-from distributors.eligibility import Reason
+from core.models import AuditEvent
+from distributors.eligibility import Reason, eligibility_for_audience
 from distributors.models import Organization
 from embargo.delivery.send import REASON_LABELS
 from embargo.models import Delivery, Notice, Vulnerability
+from embargo.services.notices import audience_one_per_person
 
 
 def vulnerabilities_visible_to(user) -> QuerySet[Vulnerability]:
@@ -149,8 +151,6 @@ def vulnerability_history(*, vulnerability: Vulnerability):
     from django.contrib.contenttypes.models import ContentType
     from django.db.models import Q
 
-    from core.models import AuditEvent
-
     notice_ids = [str(pk) for pk in vulnerability.notices.values_list("pk", flat=True)]
     case_type = ContentType.objects.get_for_model(Vulnerability)
     notice_type = ContentType.objects.get_for_model(Notice)
@@ -168,9 +168,6 @@ def notice_audience_preview(*, notice: Notice) -> list:
     """Who would get the notice if it were sent now, and who would be withheld and why:
     the same eligibility selector and the same one-copy-per-person rule as notice_send.
     Empty when the case has no disclosure date (eligibility depends on it)."""
-    from distributors.eligibility import eligibility_for_audience
-    from embargo.services.notices import audience_one_per_person
-
     disclosure_at = notice.vulnerability.disclosure_at
     if disclosure_at is None:
         return []

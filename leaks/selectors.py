@@ -16,6 +16,7 @@ from django.utils import timezone
 from distributors.eligibility import Reason, eligibility_for_member
 from distributors.models import Organization, TeamMember
 from embargo import tracing
+from embargo.delivery.variants import trace_secret
 from embargo.models import Delivery, Notice, Vulnerability
 from leaks.models import LeakReport, Sanction
 
@@ -217,8 +218,6 @@ def _candidates(vulnerability: Vulnerability) -> list[Delivery]:
 
 def leak_trace(*, vulnerability: Vulnerability, text: str) -> TraceResult:
     """Ranks the case's copies by how well the pasted text matches their variations."""
-    from embargo.delivery.variants import trace_secret
-
     normalised = tracing.normalise(text)
     codes = set(_REFERENCE.findall(text.upper()))
     deliveries = _candidates(vulnerability)

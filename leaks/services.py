@@ -34,8 +34,11 @@ from distributors.services.sanctions import (
     organization_reinstate,
     organization_remove,
     organization_suspend,
+    suspensions_due,
 )
+from embargo.delivery.send import notice_finish_if_done
 from embargo.models import Delivery, Notice, Vulnerability
+from embargo.services.cases import vulnerability_disclosure_move
 from leaks.models import LEAK_EVIDENCE_MAX_LENGTH, LEAK_TEXT_MAX_LENGTH, LeakReport, Sanction
 
 logger = logging.getLogger(__name__)
@@ -294,8 +297,6 @@ def leak_report_dismiss(*, report: LeakReport, actor, reason: str) -> LeakReport
 def deliveries_cancel_for_organization(*, organization: Organization, reason: str, actor) -> int:
     """Cancels the organisation's copies still waiting to be sent. Must run inside the
     transaction that changed the organisation, so no worker claims a row in between."""
-    from embargo.delivery.send import notice_finish_if_done
-
     rows = Delivery.objects.filter(
         Q(organization=organization) | Q(member__organization=organization),
         state=Delivery.State.PENDING,
@@ -415,8 +416,6 @@ def suspensions_lift_due(*, now: datetime | None = None) -> list[int]:
     """Reinstates every organisation whose suspension reached its end date. Safe to run
     twice at once: the run that loses a lift gets a ValidationError, skipped without a
     word (its transaction, and so its mail, rolls back)."""
-    from distributors.services.sanctions import suspensions_due
-
     lifted = []
     for organization_id in suspensions_due(now=now):
         try:
@@ -493,8 +492,6 @@ def leak_disclosure_move(
 ) -> Vulnerability:
     """A confirmed leak can end the embargo early: the case's disclosure time moves
     earlier, and everyone who was told gets a new encrypted notice with the new time."""
-    from embargo.services.cases import vulnerability_disclosure_move
-
     _require_staff(actor)
     report = _locked_report(report)
     if report.state != LeakReport.State.CONFIRMED:

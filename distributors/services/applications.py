@@ -30,6 +30,7 @@ from distributors.selectors import (
     application_policy_accepted,
     criteria_active,
 )
+from distributors.services.sanctions import REMOVED_REFUSAL, application_blocked
 from distributors.text import name_fold, organization_name_clean
 
 State = Application.State
@@ -174,8 +175,6 @@ def organization_apply(*, actor, name: str, website: str) -> Application:
         raise ValidationError({"website": "Enter a valid http(s) address."}) from None
     # Checked first: a removed organisation's people get a clear refusal, not advice to
     # continue an application they can no longer make.
-    from distributors.services.sanctions import REMOVED_REFUSAL, application_blocked
-
     if application_blocked(actor=actor, name=name, website=website):
         raise ValidationError(REMOVED_REFUSAL)
     if TeamMember.objects.filter(user=actor).exists():

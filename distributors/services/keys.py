@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from core.audit import audit_record
 from distributors.models import PgpKey
+from pgpmail import keys as pgp
 
 CHALLENGE_MAX_ATTEMPTS = 5
 CHALLENGE_VALID_FOR = timedelta(hours=24)
@@ -79,8 +80,6 @@ def _encrypted_challenge(*, armored: str, fingerprint: str) -> tuple[str, str]:
     Runs outside any transaction: gpg can take seconds, and a database write lock must
     not be held while it does. Any gpg doubt raises KeyRejected.
     """
-    from pgpmail import keys as pgp
-
     code = _new_code()
     ciphertext = pgp.key_encrypt_to(
         armored=armored, fingerprint=fingerprint, plaintext=_challenge_plaintext(code)
@@ -105,8 +104,6 @@ def key_upload(*, user, armored: str) -> KeyUpload:
     if len(armored) > ARMOR_MAX_CHARS:
         raise ValidationError("That is too large to be a single public key.")
     _upload_rate_consume(user)
-    from pgpmail import keys as pgp
-
     now = timezone.now()
     # gpg runs before the transaction opens (see _encrypted_challenge).
     report = pgp.key_inspect(armored=armored, account_email=user.email, now=now)
@@ -280,8 +277,6 @@ def key_prove(*, user, key: PgpKey, code: str) -> PgpKey:
 
 
 def _proof_problem(key: PgpKey) -> str | None:
-    from pgpmail import keys as pgp
-
     if key.state != PgpKey.State.PENDING:
         return "This key is not waiting for proof."
     # A key uploaded before today's rules (a weak one, say) must not become active now.
@@ -338,8 +333,6 @@ def keys_stored_recheck(*, apply: bool = False) -> list[tuple[PgpKey, str]]:
     (DSA-1024 before the size rule) stays usable until this has run. Safe to run twice
     at once: each key is retired under its row lock, and only while still usable.
     """
-    from pgpmail import keys as pgp
-
     found = []
     usable = (PgpKey.State.ACTIVE, PgpKey.State.PENDING)
     for key in PgpKey.objects.filter(state__in=usable).order_by("pk").iterator():

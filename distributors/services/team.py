@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.audit import audit_record
+from core.mail import plain_mail
 from core.queue import task_queue_after_commit
 from distributors.models import Invitation, Organization, TeamMember
 from distributors.services.bars import ACCEPT_REFUSAL, INVITE_REFUSAL, address_barred, person_barred
@@ -138,8 +139,6 @@ def invitation_send(*, invitation_id: int) -> int:
     """
     from django.conf import settings
     from django.urls import reverse
-
-    from core.mail import plain_mail
 
     with transaction.atomic():
         invitation = (

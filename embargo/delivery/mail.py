@@ -18,7 +18,10 @@ from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.utils import timezone
 
+from embargo.delivery.variants import delivery_variant
 from embargo.models import Delivery
+from embargo.tracing import body_render
+from pgpmail.mime import pgp_mime_wire_start, protected_entity
 from pgpmail.smtp import HandoffUncertain, message_send
 
 logger = logging.getLogger(__name__)
@@ -32,9 +35,6 @@ def notice_plaintext(*, delivery: Delivery, variant=None) -> str:
     """The text inside the encryption; nothing of it appears anywhere else. `variant` is
     the copy's (Variant, ParsedBody) when the caller already has it (a batch reads them
     all at once); otherwise it is read, or derived and recorded, here."""
-    from embargo.delivery.variants import delivery_variant
-    from embargo.tracing import body_render
-
     notice = delivery.notice
     case = notice.vulnerability
     ack_url = f"{settings.SITE_URL}{delivery.acknowledgement_path}"
@@ -75,8 +75,6 @@ def notice_wire_start(*, delivery: Delivery, armored: str, variant=None):
     """The copy as it goes on the wire (RFC 3156 PGP/MIME, CRLF line ends), with gpg
     started: the returned PendingWire's result() waits for it, abandon() stops it."""
     from email.utils import format_datetime, formataddr
-
-    from pgpmail.mime import pgp_mime_wire_start, protected_entity
 
     from_email = formataddr((settings.SITE_NAME, settings.SECURITY_TEAM_EMAIL))
     entity = protected_entity(

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.audit import audit_record
+from core.mail import plain_mail
 from core.queue import task_queue
 from embargo.delivery.rows import (
     deliveries_due_take,
@@ -104,8 +105,6 @@ def deliveries_attention_alert(*, notice_id: int) -> int:
     cannot go out rolls the marks back for the task's retry. No content: counts and the
     link to the notice's status."""
     from django.contrib.auth import get_user_model
-
-    from core.mail import plain_mail
 
     now = timezone.now()
     with transaction.atomic():

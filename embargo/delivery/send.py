@@ -51,6 +51,7 @@ from core.audit import audit_record
 from core.queue import task_queue_after_commit
 from distributors.eligibility import eligibility_at_send
 from distributors.models import Organization
+from embargo.delivery.health import gpg_fault_clear, gpg_fault_report
 from embargo.delivery.mail import connection_drop as _connection_drop  # noqa: F401 (tests)
 from embargo.delivery.mail import notice_plaintext, notice_wire_start, wire_is_encrypted
 from embargo.delivery.mail import smtp_code as _smtp_code
@@ -63,7 +64,9 @@ from embargo.delivery.rows import (
     deliveries_release,
     lease_seconds,
 )
+from embargo.delivery.variants import delivery_variants
 from embargo.models import Delivery, Notice, Vulnerability
+from pgpmail.crypto import CryptoError, RecipientKeyError
 from pgpmail.smtp import DeadlinePassed, HandoffUncertain
 
 logger = logging.getLogger(__name__)
@@ -391,8 +394,6 @@ def _send_parts(rows: list[Delivery], batch: _Batch):
 
     When the batch must stop early (the mail server or gpg is down: batch.stop_reason;
     or the task's time is up), every copy not yet handed off is deferred or released."""
-    from embargo.delivery.variants import delivery_variants
-
     claimed = batch.claimed
     most, seconds, ahead = recheck_every(), recheck_seconds(), gpg_ahead()
     sent: list[tuple[Delivery, int]] = []  # handed to SMTP, not yet marked
@@ -550,8 +551,6 @@ def _start_one(row: Delivery, *, attempt: int, armored: str, variant, batch: _Ba
     """Builds the copy's text and starts its gpg: a PendingWire, or the row's outcome
     when it could not start (failed: the key is unusable; deferred: gpg or the team key
     is, or something unforeseen)."""
-    from pgpmail.crypto import CryptoError
-
     try:
         return notice_wire_start(delivery=row, armored=armored, variant=variant)
     except CryptoError as error:
@@ -564,9 +563,6 @@ def _crypto_outcome(row: Delivery, *, attempt: int, error: Exception, batch: _Ba
     """Only a fault of the recipient's key fails the copy. gpg missing, its home not
     writable, its agent not starting or the team key unusable can all be mended: the
     copy waits (with the rest of the batch), and this worker says it is unhealthy."""
-    from embargo.delivery.health import gpg_fault_report
-    from pgpmail.crypto import RecipientKeyError
-
     if isinstance(error, RecipientKeyError):
         reason = f"Encryption failed: {error}"
         _finish(row, attempt=attempt, state=Delivery.State.FAILED, reason=reason)
@@ -600,8 +596,6 @@ def _server_down(error: Exception) -> bool:
 def _send_one(row: Delivery, attempt: int, pending, batch: _Batch) -> str:
     """Waits for the copy's gpg, checks the result and hands it to SMTP, if the row is
     still ours and the lease leaves time for the hand-off."""
-    from embargo.delivery.health import gpg_fault_clear
-    from pgpmail.crypto import CryptoError
 
     def finish(state, reason=""):
         _finish(row, attempt=attempt, state=state, reason=reason)

@@ -19,6 +19,8 @@ from core.audit import audit_record
 from core.queue import task_queue_after_commit
 from embargo.models import REASON_MAX_LENGTH, CaseSequence, Vulnerability
 from embargo.scoring import cve_id_clean, cvss_score
+from embargo.services.notices import disclosure_moved_notice_send
+from pgpmail.keys import key_inspect
 
 PUBLIC_ID_PREFIX = "HAUL"
 
@@ -145,8 +147,6 @@ def _clean(fields: dict) -> dict:
 def _reporter_key_clean(armored: str | None, email: str | None, errors: dict) -> dict:
     """The reporter's key is inspected like a member's (one public key, usable for
     encryption, not expired or revoked) and its fingerprint pinned."""
-    from pgpmail.keys import key_inspect
-
     armored = (armored or "").strip()
     if not armored:
         return {"reporter_public_key": "", "reporter_key_fingerprint": ""}
@@ -314,8 +314,6 @@ def vulnerability_disclosure_move(
 ) -> Vulnerability:
     """Sets or moves the disclosure time. If notices already went out, everyone who was
     told gets a new encrypted notice with the new time, through the normal send path."""
-    from embargo.services.notices import disclosure_moved_notice_send
-
     case = _locked(vulnerability)
     if not case.is_open:
         raise ValidationError("The disclosure date of a closed case cannot change.")

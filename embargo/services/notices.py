@@ -28,6 +28,7 @@ from distributors.eligibility import (
     eligibility_for_audience,
 )
 from distributors.models import Organization
+from embargo.delivery.queue import deliveries_enqueue
 from embargo.delivery.rows import due_when_queued
 from embargo.models import TEXT_MAX_LENGTH, Delivery, Notice, Vulnerability
 from embargo.subject_guard import outer_subject_guard
@@ -264,8 +265,6 @@ def _delivery_rows(*, notice: Notice, audience: list[_Entry], now: datetime) -> 
 
 @transaction.atomic
 def notice_send(*, notice: Notice, actor) -> Notice:
-    from embargo.delivery.queue import deliveries_enqueue
-
     notice = Notice.objects.select_for_update().get(pk=notice.pk)
     if notice.state != Notice.State.DRAFT:
         raise ValidationError("This notice has already been sent.")
@@ -345,8 +344,6 @@ def notice_catch_up(*, notice: Notice, actor) -> dict[str, int]:
     copy keeps its reference code and Message-ID. People who joined the audience after
     the send get rows of their own. Those still not eligible keep their state, with the
     reasons brought up to date."""
-    from embargo.delivery.queue import deliveries_enqueue
-
     if not (actor.is_authenticated and actor.is_staff):
         raise ValidationError("Only the security team can send copies.")
     notice = Notice.objects.select_for_update().get(pk=notice.pk)

@@ -29,6 +29,8 @@ from core.models import AuditEvent
 from core.queue import task_queue_after_commit
 from embargo.delivery.mail import smtp_send
 from embargo.models import Vulnerability
+from pgpmail.crypto import CryptoError
+from pgpmail.mime import pgp_mime_message
 
 logger = logging.getLogger(__name__)
 
@@ -160,8 +162,6 @@ def reporter_update_text(*, case: Vulnerability, event: AuditEvent) -> str:
 
 
 def reporter_message(*, case: Vulnerability, event: AuditEvent) -> MimeMessage:
-    from pgpmail.mime import pgp_mime_message
-
     inner = MimeMessage()
     inner["Subject"] = f"Your report {case.public_id}: {case.title}"[:200]
     inner.set_content(reporter_update_text(case=case, event=event))
@@ -180,8 +180,6 @@ def reporter_message(*, case: Vulnerability, event: AuditEvent) -> MimeMessage:
 
 def _encrypted_or_none(case: Vulnerability, event: AuditEvent) -> bytes | None:
     """The encrypted update as it goes on the wire (CRLF), or None to send the plain one."""
-    from pgpmail.crypto import CryptoError
-
     if not (case.reporter_public_key and case.reporter_key_fingerprint):
         return None
     try:
