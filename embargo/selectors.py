@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from core.models import AuditEvent
 from distributors.eligibility import Reason, eligibility_for_audience
 from distributors.models import Organization
-from embargo.delivery.send import REASON_LABELS
+from embargo.delivery.outcomes import REASON_LABELS
 from embargo.models import Delivery, Notice, Vulnerability
 from embargo.services.notices import audience_one_per_person
 

@@ -6,11 +6,10 @@ import logging
 from smtplib import SMTPException
 
 from celery import shared_task
-from django.db import DatabaseError, connections
 
 from core.queue import MAIL_RETRY
-from embargo.delivery.queue import deliveries_attention_alert, deliveries_enqueue, deliveries_sweep
-from embargo.delivery.send import RELEASED, deliveries_send
+from embargo.delivery.queue import deliveries_attention_alert, deliveries_sweep
+from embargo.delivery.send import deliveries_send_batch
 from embargo.services.cases import embargo_lift_due
 from embargo.services.followup import (
     acknowledgement_reminder_mail,
@@ -29,26 +28,11 @@ logger = logging.getLogger(__name__)
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def delivery_send_task(delivery_ids: list[int] | int) -> None:
-    """A batch of copies: ids only. A single id is a message queued before batches.
-
-    No Celery retries: a copy's retry state (due time, failures, give-up time) is in its
-    row, and the sweeper queues it when it is due, whatever became of this task. Copies
-    handed on because the task's time was up are queued again at once."""
+    """A batch of copies: ids only (a single id is a message queued before batches).
+    No Celery retries: see deliveries_send_batch."""
     if isinstance(delivery_ids, int):
         delivery_ids = [delivery_ids]
-    try:
-        outcomes = deliveries_send(delivery_ids=[int(pk) for pk in delivery_ids])
-    except DatabaseError as error:
-        # The database went away (a restart, a failover). Whatever this batch had claimed
-        # comes back when its lease runs out; the rest is still pending and due. A broken
-        # connection must not be reused by the next task.
-        logger.warning("Delivery batch stopped, database unavailable: %s", type(error).__name__)
-        for connection in connections.all(initialized_only=True):
-            connection.close_if_unusable_or_obsolete()
-        return
-    released = sorted(pk for pk, outcome in outcomes.items() if outcome == RELEASED)
-    if released:
-        deliveries_enqueue(delivery_ids=released)
+    deliveries_send_batch(delivery_ids=[int(pk) for pk in delivery_ids])
 
 
 @shared_task(ignore_result=True)

@@ -36,7 +36,7 @@ from distributors.services.sanctions import (
     organization_suspend,
     suspensions_due,
 )
-from embargo.delivery.send import notice_finish_if_done
+from embargo.delivery.outcomes import notice_finish_if_done
 from embargo.models import Delivery, Notice, Vulnerability
 from embargo.services.cases import vulnerability_disclosure_move
 from leaks.models import LEAK_EVIDENCE_MAX_LENGTH, LEAK_TEXT_MAX_LENGTH, LeakReport, Sanction

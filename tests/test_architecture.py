@@ -126,7 +126,6 @@ LONG_FUNCTIONS_LEFT: set[str] = {
     "distributors/services/applications.py::application_decide",
     "distributors/services/team.py::invitation_create",
     "distributors/services/vouching.py::vouch_request",
-    "embargo/delivery/send.py::_send_parts",
     "embargo/services/cases.py::_clean",
     "embargo/services/notices.py::notice_catch_up",
     "leaks/selectors.py::leak_trace",

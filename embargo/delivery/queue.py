@@ -16,12 +16,12 @@ from django.utils import timezone
 from core.audit import audit_record
 from core.mail import plain_mail
 from core.queue import task_queue
+from embargo.delivery.outcomes import notice_finish_if_done
 from embargo.delivery.rows import (
     deliveries_due_take,
     deliveries_lease_expired_take,
     due_when_queued,
 )
-from embargo.delivery.send import notice_finish_if_done
 from embargo.models import Delivery, Notice
 
 logger = logging.getLogger(__name__)

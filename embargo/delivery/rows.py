@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from core.audit import audit_insert_from, audit_record_many
 from core.sqlrows import json_rows, json_rows_select
+from embargo.delivery.states import CLAIM, RETRY, SEND_SENT, Move
 from embargo.models import Delivery
 
 # What sending a copy reads from its row; the rest (timestamps, reasons, state) is
@@ -57,59 +57,45 @@ def deliveries_claim(*, delivery_ids: list[int]) -> list[tuple[Delivery, int]]:
     so no second query does."""
     now = timezone.now()
     lease_until = now + timedelta(seconds=lease_seconds())
-    if connection.vendor in ("postgresql", "sqlite"):
-        quote = connection.ops.quote_name
-        table = quote(Delivery._meta.db_table)
-        pk, state, claimed_at, attempts, lease = (
-            quote(Delivery._meta.get_field(name).column)
-            for name in ("id", "state", "claimed_at", "attempts", "lease_until")
+    quote = connection.ops.quote_name
+    table = quote(Delivery._meta.db_table)
+    pk, state, claimed_at, attempts, lease = (
+        quote(Delivery._meta.get_field(name).column)
+        for name in ("id", "state", "claimed_at", "attempts", "lease_until")
+    )
+    fields = [Delivery._meta.get_field(name) for name in _CLAIMED_ROW_FIELDS]
+    returning = ", ".join(quote(field.column) for field in fields)
+    marks = ", ".join(["%s"] * len(delivery_ids))
+    if connection.vendor == "postgresql":
+        # SKIP LOCKED: a row another worker is claiming right now is theirs; waiting
+        # for it would only find it claimed.
+        # Only quoted column names and %s placeholders are formatted into the SQL.
+        where = (
+            f"{pk} IN (SELECT {pk} FROM {table} WHERE {pk} IN ({marks}) AND {state} = %s "  # noqa: S608
+            f"ORDER BY {pk} FOR UPDATE SKIP LOCKED)"
         )
-        fields = [Delivery._meta.get_field(name) for name in _CLAIMED_ROW_FIELDS]
-        returning = ", ".join(quote(field.column) for field in fields)
-        marks = ", ".join(["%s"] * len(delivery_ids))
-        if connection.vendor == "postgresql":
-            # SKIP LOCKED: a row another worker is claiming right now is theirs; waiting
-            # for it would only find it claimed.
-            # Only quoted column names and %s placeholders are formatted into the SQL.
-            where = (
-                f"{pk} IN (SELECT {pk} FROM {table} WHERE {pk} IN ({marks}) AND {state} = %s "  # noqa: S608
-                f"ORDER BY {pk} FOR UPDATE SKIP LOCKED)"
-            )
-        else:  # SQLite runs one writer at a time
-            where = f"{pk} IN ({marks}) AND {state} = %s"
-        sql = (
-            f"UPDATE {table} SET {state} = %s, {claimed_at} = %s, {lease} = %s, "  # noqa: S608
-            f"{attempts} = {attempts} + 1 WHERE {where} RETURNING {attempts}, {returning}"
-        )
-        params = [
-            Delivery.State.SENDING.value,
-            connection.ops.adapt_datetimefield_value(now),
-            connection.ops.adapt_datetimefield_value(lease_until),
-            *delivery_ids,
-            Delivery.State.PENDING.value,
-        ]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            found = cursor.fetchall()
-        names = [field.attname for field in fields]
-        claimed = [
-            (Delivery.from_db(connection.alias, names, _converted(values[1:])), int(values[0]))
-            for values in found
-        ]
-        return sorted(claimed, key=lambda item: item[0].pk)
-    claimed = {}
-    for delivery_id in delivery_ids:  # other databases: one conditional UPDATE per row
-        if Delivery.objects.filter(pk=delivery_id, state=Delivery.State.PENDING).update(
-            state=Delivery.State.SENDING,
-            claimed_at=now,
-            lease_until=lease_until,
-            attempts=F("attempts") + 1,
-        ):
-            claimed[delivery_id] = Delivery.objects.values_list("attempts", flat=True).get(
-                pk=delivery_id
-            )
-    rows = Delivery.objects.filter(pk__in=list(claimed)).only(*_CLAIMED_ROW_FIELDS).order_by("pk")
-    return [(row, claimed[row.pk]) for row in rows]
+    else:  # SQLite runs one writer at a time
+        where = f"{pk} IN ({marks}) AND {state} = %s"
+    sql = (
+        f"UPDATE {table} SET {state} = %s, {claimed_at} = %s, {lease} = %s, "  # noqa: S608
+        f"{attempts} = {attempts} + 1 WHERE {where} RETURNING {attempts}, {returning}"
+    )
+    params = [
+        CLAIM.target,
+        connection.ops.adapt_datetimefield_value(now),
+        connection.ops.adapt_datetimefield_value(lease_until),
+        *delivery_ids,
+        *CLAIM.sources,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    names = [field.attname for field in fields]
+    claimed = [
+        (Delivery.from_db(connection.alias, names, _converted(values[1:])), int(values[0]))
+        for values in found
+    ]
+    return sorted(claimed, key=lambda item: item[0].pk)
 
 
 # Positions of the date-time fields among _CLAIMED_ROW_FIELDS: SQLite returns them as
@@ -140,9 +126,9 @@ def deliveries_release(*, rows: Iterable[Delivery], claimed: dict[int, int]) -> 
     for attempt, ids in _by_attempt((row.pk, claimed[row.pk]) for row in rows).items():
         released |= _update_returning(
             ids,
-            where_state=Delivery.State.SENDING,
+            move=RETRY,
             attempts=attempt,
-            values={"state": Delivery.State.PENDING.value, "due_at": now, "lease_until": None},
+            values={"due_at": now, "lease_until": None},
         )
     return sorted(released)
 
@@ -173,10 +159,10 @@ def deliveries_lease_expired_take(*, now: datetime) -> list[int]:
     audit event each; returns their ids. A row whose owner renewed it or finished it
     meanwhile is not taken (the statement checks again what it changes)."""
     taken = _take(
-        where_state=Delivery.State.SENDING,
+        move=RETRY,
         before_field="lease_until",
         now=now,
-        values={"state": Delivery.State.PENDING.value, "due_at": now, "lease_until": None},
+        values={"due_at": now, "lease_until": None},
         returning=("id", "attempts", "organization_id", "notice_id"),
     )
     if taken:
@@ -208,7 +194,8 @@ def deliveries_due_take(*, now: datetime, requeue_at: datetime) -> list[int]:
 @transaction.atomic
 def _take(
     *,
-    where_state: str,
+    move: Move | None = None,
+    where_state: str | None = None,
     before_field: str,
     now: datetime,
     values: dict,
@@ -220,14 +207,7 @@ def _take(
     the same row (PostgreSQL skips rows the other holds; SQLite has one writer)."""
     meta = Delivery._meta
     compare = "<=" if inclusive else "<"
-    if connection.vendor not in ("postgresql", "sqlite"):
-        lookup = f"{before_field}__{'lte' if inclusive else 'lt'}"
-        candidates = Delivery.objects.filter(state=where_state, **{lookup: now}).order_by("pk")
-        taken = []
-        for pk in candidates.values_list("pk", flat=True)[:SWEEP_LIMIT]:
-            if Delivery.objects.filter(pk=pk, state=where_state, **{lookup: now}).update(**values):
-                taken.append(Delivery.objects.filter(pk=pk).values_list(*returning).get())
-        return taken
+    where_state, values = _moving(move, where_state, values)
     quote = connection.ops.quote_name
     table = quote(meta.db_table)
     column = {f.attname: quote(f.column) for f in meta.concrete_fields}
@@ -251,6 +231,16 @@ def _take(
         return sorted(cursor.fetchall())
 
 
+def _moving(move: Move | None, where_state: str | None, values: dict) -> tuple[str, dict]:
+    """The state a statement requires and the values it sets: a move's (its one source,
+    and its target as the new state), or, for a statement that changes no state (renewing
+    a lease, a due time), the state given."""
+    if move is None:
+        return where_state, values
+    (source,) = move.sources
+    return source, {**values, "state": move.target}
+
+
 def _by_attempt(pairs: Iterable[tuple[int, int]]) -> dict[int, list[int]]:
     # A batch's rows usually share one claim number: one statement each, not per row.
     grouped: dict[int, list[int]] = {}
@@ -272,10 +262,9 @@ def deliveries_mark_sent(*, sent: list[tuple[Delivery, int]]) -> set[int]:
         for attempt, ids in _by_attempt((row.pk, attempt) for row, attempt in sent).items():
             marked |= _update_returning(
                 ids,
-                where_state=Delivery.State.SENDING,
+                move=SEND_SENT,
                 attempts=attempt,
                 values={
-                    "state": Delivery.State.SENT.value,
                     "failure_reason": "",
                     "finished_at": now,
                     "sent_at": now,
@@ -329,11 +318,11 @@ def _mark_sent_in_one_statement(sent: list[tuple[Delivery, int]]) -> set[int]:
     )
     now = meta.get_field("sent_at").get_db_prep_save(timezone.now(), connection)
     params = [
-        Delivery.State.SENT.value,
+        SEND_SENT.target,
         now,
         now,
         json_rows([(row.pk, attempt, str(row)[:300]) for row, attempt in sent]),
-        Delivery.State.SENDING.value,
+        *SEND_SENT.sources,
         *event_params,
     ]
     with connection.cursor() as cursor:
@@ -353,17 +342,17 @@ _MARK_COLUMNS = (
 )
 
 
-def _update_returning(ids: list[int], *, where_state: str, attempts: int, values: dict) -> set[int]:
+def _update_returning(
+    ids: list[int],
+    *,
+    move: Move | None = None,
+    where_state: str | None = None,
+    attempts: int,
+    values: dict,
+) -> set[int]:
     """UPDATE the rows among `ids` still in `where_state` with this claim number; returns
     the ids changed, from the statement itself (no read-then-write race)."""
-    if connection.vendor not in ("postgresql", "sqlite"):
-        changed = set()
-        for pk in ids:
-            if Delivery.objects.filter(pk=pk, state=where_state, attempts=attempts).update(
-                **values
-            ):
-                changed.add(pk)
-        return changed
+    where_state, values = _moving(move, where_state, values)
     quote = connection.ops.quote_name
     table = quote(Delivery._meta.db_table)
     assignments, params = [], []

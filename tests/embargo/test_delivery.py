@@ -12,7 +12,9 @@ from django.utils import timezone
 from core.models import AuditEvent
 from distributors.eligibility import Reason
 from distributors.models import Organization, PgpKey
-from embargo.delivery import send as delivery_module
+from embargo.delivery.mail import connection_drop
+from embargo.delivery.outcomes import retry_delay
+from embargo.delivery.pipeline import Wiring
 from embargo.models import Delivery, Notice
 from embargo.services import DeliveryDeferred, deliveries_sweep, delivery_send, notice_send
 from embargo.tasks import delivery_send_task
@@ -168,14 +170,13 @@ def test_a_temporary_smtp_failure_puts_the_copy_back_for_a_retry(world, monkeypa
     def fail(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(delivery_module, "_smtp_send", fail)
+    wiring = Wiring(hand_off=fail)
     row = _row(world)
     with pytest.raises(DeliveryDeferred):
-        delivery_send(delivery_id=row.pk)
+        delivery_send(delivery_id=row.pk, wiring=wiring)
     row.refresh_from_db()
     assert row.state == Delivery.State.PENDING
     assert row.attempts == 1
-    monkeypatch.undo()
     assert delivery_send(delivery_id=row.pk) == Delivery.State.SENT
     row.refresh_from_db()
     assert row.attempts == 2
@@ -185,9 +186,9 @@ def test_a_permanent_smtp_refusal_fails_the_copy_with_the_reason(world, monkeypa
     def refuse(*args, **kwargs):
         raise smtplib.SMTPRecipientsRefused({"x@example.org": (550, b"5.1.1 no such user")})
 
-    monkeypatch.setattr(delivery_module, "_smtp_send", refuse)
+    wiring = Wiring(hand_off=refuse)
     row = _row(world)
-    assert delivery_send(delivery_id=row.pk) == Delivery.State.FAILED
+    assert delivery_send(delivery_id=row.pk, wiring=wiring) == Delivery.State.FAILED
     row.refresh_from_db()
     assert "550" in row.failure_reason and "no such user" in row.failure_reason
 
@@ -202,11 +203,11 @@ def test_temporary_failures_keep_the_copy_waiting_until_its_give_up_time(
     def fail(*args, **kwargs):
         raise smtplib.SMTPServerDisconnected("gone")
 
-    monkeypatch.setattr(delivery_module, "_smtp_send", fail)
+    wiring = Wiring(hand_off=fail)
     row = _row(world)
     for _ in range(25):
         with pytest.raises(DeliveryDeferred):
-            delivery_send(delivery_id=row.pk)
+            delivery_send(delivery_id=row.pk, wiring=wiring)
     row.refresh_from_db()
     assert row.state == Delivery.State.PENDING
     assert row.temporary_failures == 25
@@ -215,7 +216,7 @@ def test_temporary_failures_keep_the_copy_waiting_until_its_give_up_time(
     assert AuditEvent.objects.filter(action="delivery.deferred", target_id=str(row.pk)).count() == 1
     Delivery.objects.filter(pk=row.pk).update(give_up_at=timezone.now() - timedelta(seconds=1))
     with django_capture_on_commit_callbacks(execute=True):
-        assert delivery_send(delivery_id=row.pk) == Delivery.State.FAILED
+        assert delivery_send(delivery_id=row.pk, wiring=wiring) == Delivery.State.FAILED
     row.refresh_from_db()
     assert "Gave up after 26 temporary failures over 6 hours" in row.failure_reason
     # Staff hear of it, in a mail with no content but the count and the link.
@@ -225,7 +226,7 @@ def test_temporary_failures_keep_the_copy_waiting_until_its_give_up_time(
 
 def test_the_backoff_doubles_up_to_its_cap(settings):
     settings.HAULOUT_DELIVERY_RETRY_MAX_SECONDS = 30
-    delays = [delivery_module.retry_delay(n) for n in range(1, 9)]
+    delays = [retry_delay(n) for n in range(1, 9)]
     assert [int(delay) for delay in delays] == [1, 2, 4, 8, 16, 30, 30, 30]
 
 
@@ -287,5 +288,5 @@ def test_a_copy_goes_over_real_smtp_with_crlf_and_one_reused_connection(world, s
         # One connection for all three: the handshake is not paid per message.
         assert len({message.peer for message in sink.messages}) == 1
     finally:
-        delivery_module._connection_drop()
+        connection_drop()
         controller.stop()

@@ -16,9 +16,12 @@ from django.utils import timezone
 from core.models import AuditEvent
 from distributors.eligibility import Reason
 from distributors.models import Organization
+from embargo.delivery import pipeline as pipeline_module
 from embargo.delivery import rows as delivery_rows
-from embargo.delivery import send as delivery_module
-from embargo.delivery.send import DEFERRED, SKIPPED, deliveries_send
+from embargo.delivery.mail import smtp_send
+from embargo.delivery.outcomes import DEFERRED, SKIPPED
+from embargo.delivery.pipeline import Wiring, part_size_next
+from embargo.delivery.send import deliveries_send, deliveries_send_batch
 from embargo.models import Delivery, Notice
 from embargo.services import deliveries_enqueue, deliveries_sweep, notice_send
 from embargo.tasks import delivery_send_task
@@ -122,16 +125,16 @@ def test_overlapping_batch_claims_take_each_row_once(batch):
 
 def test_a_temporary_failure_defers_only_that_copy_and_the_batch_goes_on(batch, monkeypatch):
     unlucky = batch["rows"][2]
-    real_send = delivery_module._smtp_send
+    real_send = smtp_send
 
     def flaky(wire, *, from_email, to, deadline=None):
         if to == unlucky.email:
             raise smtplib.SMTPRecipientsRefused({to: (451, b"4.3.0 try again later")})
         return real_send(wire, from_email=from_email, to=to)
 
-    monkeypatch.setattr(delivery_module, "_smtp_send", flaky)
+    wiring = Wiring(hand_off=flaky)
     ids = [row.pk for row in batch["rows"]]
-    outcomes = deliveries_send(delivery_ids=ids)
+    outcomes = deliveries_send(delivery_ids=ids, wiring=wiring)
     assert outcomes[unlucky.pk] == DEFERRED
     assert {pk: o for pk, o in outcomes.items() if pk != unlucky.pk} == dict.fromkeys(
         set(ids) - {unlucky.pk}, Delivery.State.SENT
@@ -141,8 +144,8 @@ def test_a_temporary_failure_defers_only_that_copy_and_the_batch_goes_on(batch, 
     assert len(mail.outbox) == len(ids) - 1
     batch["notice"].refresh_from_db()
     assert batch["notice"].state == Notice.State.SENDING  # one copy still to go
-    monkeypatch.setattr(delivery_module, "_smtp_send", real_send)
-    assert deliveries_send(delivery_ids=ids) == {
+    wiring = Wiring()
+    assert deliveries_send(delivery_ids=ids, wiring=wiring) == {
         pk: ("sent" if pk == unlucky.pk else SKIPPED) for pk in ids
     }
     unlucky.refresh_from_db()
@@ -156,19 +159,19 @@ def test_the_task_leaves_a_deferred_copy_to_the_sweeper_when_it_is_due(batch, mo
     # No Celery retry (its count ran out after three): the row holds the retry's time,
     # and the sweeper queues exactly the copies that are due.
     unlucky = batch["rows"][0]
-    real_send = delivery_module._smtp_send
+    real_send = smtp_send
 
     def flaky(wire, *, from_email, to, deadline=None):
         if to == unlucky.email:
             raise smtplib.SMTPRecipientsRefused({to: (451, b"4.3.0 try again later")})
         return real_send(wire, from_email=from_email, to=to)
 
-    monkeypatch.setattr(delivery_module, "_smtp_send", flaky)
+    wiring = Wiring(hand_off=flaky)
     queued = []
     monkeypatch.setattr(
         delivery_send_task, "apply_async", lambda args=None, **k: queued.append(args)
     )
-    delivery_send_task.run([row.pk for row in batch["rows"]])
+    deliveries_send_batch(delivery_ids=[row.pk for row in batch["rows"]], wiring=wiring)
     assert queued == []
     unlucky.refresh_from_db()
     assert unlucky.state == Delivery.State.PENDING
@@ -178,10 +181,11 @@ def test_the_task_leaves_a_deferred_copy_to_the_sweeper_when_it_is_due(batch, mo
     assert queued == [([unlucky.pk],)]
 
 
-def removed_as_the_first_copy_goes(monkeypatch, organization_id: int) -> list[str]:
+def removed_as_the_first_copy_goes(organization_id: int) -> tuple[list[str], Wiring]:
     """The organisation is removed while the first copy goes out by SMTP. Returns the
-    list the address of every copy sent is added to, as it goes."""
-    real_send = delivery_module._smtp_send
+    list the address of every copy sent is added to, as it goes, and the wiring to send
+    with."""
+    real_send = smtp_send
     calls: list[str] = []
 
     def send_then_remove(wire, *, from_email, to, deadline=None):
@@ -192,8 +196,7 @@ def removed_as_the_first_copy_goes(monkeypatch, organization_id: int) -> list[st
             )
         return real_send(wire, from_email=from_email, to=to)
 
-    monkeypatch.setattr(delivery_module, "_smtp_send", send_then_remove)
-    return calls
+    return calls, Wiring(hand_off=send_then_remove)
 
 
 def test_a_removal_during_a_batch_cancels_the_copies_not_yet_checked(batch, monkeypatch, settings):
@@ -204,8 +207,8 @@ def test_a_removal_during_a_batch_cancels_the_copies_not_yet_checked(batch, monk
     # Rows run organisation by organisation: three of the first, then three of the second.
     first, second = rows[0].organization_id, rows[-1].organization_id
     assert [row.organization_id for row in rows] == [first] * 3 + [second] * 3
-    calls = removed_as_the_first_copy_goes(monkeypatch, second)
-    outcomes = deliveries_send(delivery_ids=[row.pk for row in rows])
+    calls, wiring = removed_as_the_first_copy_goes(second)
+    outcomes = deliveries_send(delivery_ids=[row.pk for row in rows], wiring=wiring)
     assert [outcomes[row.pk] for row in rows] == ["sent"] * 3 + ["cancelled"] * 3
     assert calls == [row.email for row in rows[:3]]
     for row in rows[3:]:
@@ -216,18 +219,18 @@ def test_a_removal_during_a_batch_cancels_the_copies_not_yet_checked(batch, monk
 
 def test_parts_shrink_to_what_goes_out_in_the_time_allowed():
     # Five copies in a second: a quarter of a second allows one.
-    assert delivery_module.part_size_next(most=20, seconds=0.25, elapsed=1.0, copies=5) == 1
-    assert delivery_module.part_size_next(most=20, seconds=0.5, elapsed=0.1, copies=2) == 10
+    assert part_size_next(most=20, seconds=0.25, elapsed=1.0, copies=5) == 1
+    assert part_size_next(most=20, seconds=0.5, elapsed=0.1, copies=2) == 10
 
 
 def test_parts_stay_within_their_bounds_however_fast_or_slow_copies_go():
-    assert delivery_module.part_size_next(most=20, seconds=0.5, elapsed=0.01, copies=20) == 20
-    assert delivery_module.part_size_next(most=20, seconds=0.5, elapsed=60.0, copies=1) == 1
-    assert delivery_module.part_size_next(most=20, seconds=0.5, elapsed=0.0, copies=3) == 20
-    assert delivery_module.part_size_next(most=20, seconds=0.0, elapsed=1.0, copies=3) == 1
+    assert part_size_next(most=20, seconds=0.5, elapsed=0.01, copies=20) == 20
+    assert part_size_next(most=20, seconds=0.5, elapsed=60.0, copies=1) == 1
+    assert part_size_next(most=20, seconds=0.5, elapsed=0.0, copies=3) == 20
+    assert part_size_next(most=20, seconds=0.0, elapsed=1.0, copies=3) == 1
 
 
-def _slow_clock(monkeypatch, step: float) -> None:
+def _slow_clock(step: float):
     """Every reading of the send loop's clock is `step` seconds after the last: each part
     seems to take that long, as with a slow mail server."""
     now = [0.0]
@@ -236,7 +239,7 @@ def _slow_clock(monkeypatch, step: float) -> None:
         now[0] += step
         return now[0]
 
-    monkeypatch.setattr(delivery_module, "_clock", clock)
+    return clock
 
 
 def test_slow_copies_are_checked_more_often_than_every_recheck_every(batch, monkeypatch, settings):
@@ -247,11 +250,11 @@ def test_slow_copies_are_checked_more_often_than_every_recheck_every(batch, monk
     settings.HAULOUT_DELIVERY_RECHECK_EVERY = 3
     settings.HAULOUT_DELIVERY_RECHECK_SECONDS = 0.05
     settings.HAULOUT_DELIVERY_GPG_AHEAD = 0
-    _slow_clock(monkeypatch, 0.1)
+    clock = _slow_clock(0.1)
     rows = batch["rows"]
     second = rows[-1].organization_id
     assert [row.organization_id == second for row in rows] == [False] * 3 + [True] * 3
-    real_send = delivery_module._smtp_send
+    real_send = smtp_send
     calls: list[str] = []
 
     def send(wire, *, from_email, to, deadline=None):
@@ -260,17 +263,17 @@ def test_slow_copies_are_checked_more_often_than_every_recheck_every(batch, monk
             Organization.objects.filter(pk=second).update(status=Organization.Status.REMOVED)
         return real_send(wire, from_email=from_email, to=to)
 
-    monkeypatch.setattr(delivery_module, "_smtp_send", send)
+    wiring = Wiring(clock=clock, hand_off=send)
     checks = []
-    real_check = delivery_module.eligibility_at_send
+    real_check = pipeline_module.eligibility_at_send
 
     def counted(**kwargs):
         checks.append(sorted(kwargs["team_member_ids"]))
         return real_check(**kwargs)
 
-    monkeypatch.setattr(delivery_module, "eligibility_at_send", counted)
+    monkeypatch.setattr(pipeline_module, "eligibility_at_send", counted)
 
-    outcomes = deliveries_send(delivery_ids=[row.pk for row in rows])
+    outcomes = deliveries_send(delivery_ids=[row.pk for row in rows], wiring=wiring)
 
     assert [outcomes[row.pk] for row in rows] == ["sent"] * 4 + ["cancelled"] * 2
     assert calls == [row.email for row in rows[:4]]
@@ -285,16 +288,16 @@ def test_slow_copies_are_checked_more_often_than_every_recheck_every(batch, monk
 def test_quick_copies_are_checked_every_recheck_every(batch, monkeypatch, settings):
     settings.HAULOUT_DELIVERY_RECHECK_EVERY = 3
     settings.HAULOUT_DELIVERY_RECHECK_SECONDS = 0.5
-    _slow_clock(monkeypatch, 0.001)
+    wiring = Wiring(clock=_slow_clock(0.001))
     checks = []
-    real_check = delivery_module.eligibility_at_send
+    real_check = pipeline_module.eligibility_at_send
 
     def counted(**kwargs):
         checks.append(kwargs["team_member_ids"])
         return real_check(**kwargs)
 
-    monkeypatch.setattr(delivery_module, "eligibility_at_send", counted)
-    outcomes = deliveries_send(delivery_ids=[row.pk for row in batch["rows"]])
+    monkeypatch.setattr(pipeline_module, "eligibility_at_send", counted)
+    outcomes = deliveries_send(delivery_ids=[row.pk for row in batch["rows"]], wiring=wiring)
     assert set(outcomes.values()) == {Delivery.State.SENT}
     assert len(checks) == 2
 
@@ -350,7 +353,7 @@ def test_the_next_copys_gpg_runs_while_the_previous_copy_goes_out_when_asked(
     # but for the last copy of a part, which is in gpg while the part is marked.
     settings.HAULOUT_DELIVERY_GPG_AHEAD = ahead
     started, collected, in_flight_at_send = [], [], []
-    real_start, real_send = crypto.notice_seal_start, delivery_module._smtp_send
+    real_start, real_send = crypto.notice_seal_start, smtp_send
 
     def start(**kwargs):
         sealing = real_start(**kwargs)
@@ -369,9 +372,11 @@ def test_the_next_copys_gpg_runs_while_the_previous_copy_goes_out_when_asked(
         return real_send(wire, from_email=from_email, to=to)
 
     monkeypatch.setattr(crypto, "notice_seal_start", start)
-    monkeypatch.setattr(delivery_module, "_smtp_send", send)
+    wiring = Wiring(hand_off=send)
     ids = [row.pk for row in batch["rows"]]
-    assert deliveries_send(delivery_ids=ids) == dict.fromkeys(ids, Delivery.State.SENT)
+    assert deliveries_send(delivery_ids=ids, wiring=wiring) == dict.fromkeys(
+        ids, Delivery.State.SENT
+    )
     if ahead:
         # Every copy but the last of the batch had the next one's gpg running.
         assert in_flight_at_send.count(1) >= len(ids) - 1
@@ -393,7 +398,7 @@ def test_an_error_mid_pipeline_stops_the_running_gpg_and_gives_the_rows_back(bat
         raise RuntimeError("a fault outside the send path's own handling")
 
     monkeypatch.setattr(crypto, "notice_seal_start", start)
-    monkeypatch.setattr(delivery_module, "_send_one", broken_send)
+    monkeypatch.setattr(pipeline_module, "_send_one", broken_send)
     ids = [row.pk for row in batch["rows"]]
     with pytest.raises(RuntimeError):
         deliveries_send(delivery_ids=ids)
@@ -418,8 +423,8 @@ def test_the_copy_still_in_gpg_at_the_end_of_a_part_is_checked_again_with_the_ne
     rows = batch["rows"]
     first = rows[0].organization_id
     assert [row.organization_id == first for row in rows] == [True] * 3 + [False] * 3
-    calls = removed_as_the_first_copy_goes(monkeypatch, first)
-    outcomes = deliveries_send(delivery_ids=[row.pk for row in rows])
+    calls, wiring = removed_as_the_first_copy_goes(first)
+    outcomes = deliveries_send(delivery_ids=[row.pk for row in rows], wiring=wiring)
 
     assert [outcomes[row.pk] for row in rows] == ["sent"] + ["cancelled"] * 2 + ["sent"] * 3
     assert calls == [row.email for row in (rows[0], *rows[3:])]

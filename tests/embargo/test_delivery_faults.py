@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import smtplib
+import time
 from datetime import timedelta
 
 import pytest
@@ -15,9 +16,12 @@ from django.utils import timezone
 from core.models import AuditEvent
 from embargo.delivery import health as worker_health
 from embargo.delivery import mail as delivery_mail
+from embargo.delivery import pipeline as pipeline_module
 from embargo.delivery import rows as delivery_rows
-from embargo.delivery import send as delivery_module
-from embargo.delivery.send import DEFERRED, RELEASED, SKIPPED, deliveries_send
+from embargo.delivery.mail import smtp_send
+from embargo.delivery.outcomes import DEFERRED, RELEASED, SKIPPED
+from embargo.delivery.pipeline import Wiring
+from embargo.delivery.send import deliveries_send, deliveries_send_batch
 from embargo.models import Delivery
 from embargo.services import deliveries_sweep, notice_send
 from embargo.tasks import delivery_send_task
@@ -89,9 +93,9 @@ def test_a_worker_frozen_past_its_lease_sends_none_of_the_copies_it_lost(
     # before every hand-off and sends only what is still its own.
     sink, _ = smtp
     settings.HAULOUT_DELIVERY_LEASE_SECONDS = 30
-    clock = Clock(delivery_module._clock)
-    monkeypatch.setattr(delivery_module, "_clock", clock)
-    real_send = delivery_module._smtp_send
+    clock = Clock(time.monotonic)
+
+    real_send = smtp_send
     handed_off = []
 
     def send_then_freeze(wire, **kwargs):
@@ -103,8 +107,8 @@ def test_a_worker_frozen_past_its_lease_sends_none_of_the_copies_it_lost(
             later = timezone.now() + timedelta(minutes=7)
             assert len(deliveries_sweep_at(later)) == len(rows)
 
-    monkeypatch.setattr(delivery_module, "_smtp_send", send_then_freeze)
-    outcomes = deliveries_send(delivery_ids=_ids(rows))
+    wiring = Wiring(clock=clock, hand_off=send_then_freeze)
+    outcomes = deliveries_send(delivery_ids=_ids(rows), wiring=wiring)
     # Only the copy in hand when it froze went out; it may go again (once, with the
     # same Message-ID), as its row was handed on before this worker could mark it.
     assert len(handed_off) == 1 and sink.count() == 1
@@ -122,16 +126,16 @@ def deliveries_sweep_at(moment) -> list[int]:
 def test_a_slow_batch_renews_its_lease_and_keeps_its_rows(rows, monkeypatch, settings, smtp):
     sink, _ = smtp
     settings.HAULOUT_DELIVERY_LEASE_SECONDS = 30
-    clock = Clock(delivery_module._clock)
-    monkeypatch.setattr(delivery_module, "_clock", clock)
-    real_send = delivery_module._smtp_send
+    clock = Clock(time.monotonic)
+
+    real_send = smtp_send
 
     def slow(wire, **kwargs):
         clock.offset += 10  # each hand-off takes a third of the lease
         real_send(wire, **kwargs)
 
-    monkeypatch.setattr(delivery_module, "_smtp_send", slow)
-    outcomes = deliveries_send(delivery_ids=_ids(rows))
+    wiring = Wiring(clock=clock, hand_off=slow)
+    outcomes = deliveries_send(delivery_ids=_ids(rows), wiring=wiring)
     assert set(outcomes.values()) == {Delivery.State.SENT}
     assert sink.count() == len(rows)
 
@@ -139,12 +143,10 @@ def test_a_slow_batch_renews_its_lease_and_keeps_its_rows(rows, monkeypatch, set
 def test_a_hand_off_is_given_the_time_left_on_the_lease(rows, monkeypatch, settings):
     settings.HAULOUT_DELIVERY_LEASE_SECONDS = 30
     deadlines = []
-    monkeypatch.setattr(
-        delivery_module, "_smtp_send", lambda wire, **kwargs: deadlines.append(kwargs["deadline"])
-    )
-    began = delivery_module._clock()
-    deliveries_send(delivery_ids=_ids(rows[:1]))
-    ended = delivery_module._clock()
+    wiring = Wiring(hand_off=lambda wire, **kwargs: deadlines.append(kwargs["deadline"]))
+    began = time.monotonic()
+    deliveries_send(delivery_ids=_ids(rows[:1]), wiring=wiring)
+    ended = time.monotonic()
     # Within the lease, less a margin for the sweeper's clock.
     assert began + 30 - 5 <= deadlines[0] <= ended + 30 - 5
 
@@ -225,13 +227,13 @@ def test_a_mail_server_that_is_down_defers_the_whole_batch_after_one_try(
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 9  # nothing listens: refused
     started = []
-    real_start = delivery_module.notice_wire_start
+    real_start = pipeline_module.notice_wire_start
 
     def counting(**kwargs):
         started.append(kwargs["delivery"].pk)
         return real_start(**kwargs)
 
-    monkeypatch.setattr(delivery_module, "notice_wire_start", counting)
+    monkeypatch.setattr(pipeline_module, "notice_wire_start", counting)
     outcomes = deliveries_send(delivery_ids=_ids(rows))
     delivery_mail.connection_drop()
     assert set(outcomes.values()) == {DEFERRED}
@@ -289,18 +291,17 @@ def test_the_start_up_log_blames_gpg_not_the_team_key_when_gpg_is_missing(
 def test_a_task_past_its_time_hands_the_rest_on_and_queues_it(rows, monkeypatch, settings):
     settings.HAULOUT_DELIVERY_TASK_SECONDS = 5
     settings.HAULOUT_DELIVERY_RECHECK_EVERY = 1  # a part per copy: the budget is seen
-    clock = Clock(delivery_module._clock)
-    monkeypatch.setattr(delivery_module, "_clock", clock)
+    clock = Clock(time.monotonic)
 
     def slow(wire, **kwargs):
         clock.offset += 3
 
-    monkeypatch.setattr(delivery_module, "_smtp_send", slow)
+    wiring = Wiring(clock=clock, hand_off=slow)
     queued = []
     monkeypatch.setattr(
         delivery_send_task, "apply_async", lambda args=None, **k: queued.append(args[0])
     )
-    delivery_send_task.run(_ids(rows))
+    deliveries_send_batch(delivery_ids=_ids(rows), wiring=wiring)
     states = dict(Delivery.objects.filter(pk__in=_ids(rows)).values_list("pk", "state"))
     sent = [pk for pk, state in states.items() if state == Delivery.State.SENT]
     released = [pk for pk, state in states.items() if state == Delivery.State.PENDING]

@@ -15,6 +15,7 @@ from core.models import AuditEvent
 from distributors.demo import FOUNDER, MEMBER_ADMIN
 from distributors.eligibility import eligibility_for_audience
 from distributors.models import PgpKey
+from embargo.delivery.mail import connection_drop
 from embargo.demo import DEMO_CASE_TITLE, DEMO_NOTICE_BODY, DEMO_NOTICE_SUBJECT
 from embargo.models import Delivery, Notice, Vulnerability
 from embargo.services import notice_send
@@ -157,14 +158,9 @@ def send_demo_notice(settings, capture):
 def fresh_mail_connection():
     # The send path keeps one mail connection per thread; a file backend connection
     # from an earlier test would write into that test's folder.
-    from embargo.delivery import send as delivery
-
-    drop = getattr(delivery, "_connection_drop", None)
-    if drop:
-        drop()
+    connection_drop()
     yield
-    if drop:
-        drop()
+    connection_drop()
 
 
 def test_a_sent_demo_notice_decrypts_with_each_recipients_demo_key(

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from distributors.models import Organization, TeamMember
 from embargo import tracing
-from embargo.delivery.send import notice_plaintext
+from embargo.delivery.mail import notice_plaintext
 from embargo.delivery.variants import delivery_variants
 from embargo.models import Delivery, DeliveryVariation, Notice
 from embargo.services.notices import message_id_new, reference_code_new

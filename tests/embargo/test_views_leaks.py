@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from core.models import AuditEvent
 from distributors.models import Organization, PolicyAcceptance, TeamMember
-from embargo.delivery.send import notice_plaintext
+from embargo.delivery.mail import notice_plaintext
 from embargo.models import Delivery
 from embargo.services import notice_send
 from embargo.tasks import delivery_send_task
