@@ -36,7 +36,7 @@ from distributors.services.sanctions import (
     organization_suspend,
     suspensions_due,
 )
-from embargo.delivery.outcomes import notice_finish_if_done
+from embargo.delivery.queue import deliveries_cancel_for_organization
 from embargo.models import Delivery, Notice, Vulnerability
 from embargo.services.cases import vulnerability_disclosure_move
 from leaks.models import LEAK_EVIDENCE_MAX_LENGTH, LEAK_TEXT_MAX_LENGTH, LeakReport, Sanction
@@ -292,33 +292,6 @@ def leak_report_dismiss(*, report: LeakReport, actor, reason: str) -> LeakReport
 
 
 # ---------------------------------------------------------------- sanctions
-
-
-def deliveries_cancel_for_organization(*, organization: Organization, reason: str, actor) -> int:
-    """Cancels the organisation's copies still waiting to be sent. Must run inside the
-    transaction that changed the organisation, so no worker claims a row in between."""
-    rows = Delivery.objects.filter(
-        Q(organization=organization) | Q(member__organization=organization),
-        state=Delivery.State.PENDING,
-    )
-    ids = list(rows.values_list("pk", flat=True))
-    notice_ids = sorted(set(rows.values_list("notice_id", flat=True)))
-    if not ids:
-        return 0
-    # Conditional on "pending", like a worker's claim: a row claimed meanwhile is left to
-    # delivery_send, whose own eligibility check now sees the new status.
-    cancelled = Delivery.objects.filter(pk__in=ids, state=Delivery.State.PENDING).update(
-        state=Delivery.State.CANCELLED, reasons=[reason], finished_at=timezone.now()
-    )
-    audit_record(
-        actor=actor,
-        action="deliveries.cancelled",
-        target=organization,
-        data={"count": cancelled, "notices": notice_ids, "reason": reason},
-    )
-    for notice_id in notice_ids:
-        notice_finish_if_done(notice_id=notice_id)
-    return cancelled
 
 
 @transaction.atomic

@@ -11,17 +11,20 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from core.audit import audit_record
 from core.mail import plain_mail
 from core.queue import task_queue
+from distributors.models import Organization
 from embargo.delivery.outcomes import notice_finish_if_done
 from embargo.delivery.rows import (
     deliveries_due_take,
     deliveries_lease_expired_take,
     due_when_queued,
 )
+from embargo.delivery.states import CANCEL_WAITING, delivery_move
 from embargo.models import Delivery, Notice
 
 logger = logging.getLogger(__name__)
@@ -143,3 +146,33 @@ def deliveries_attention_alert(*, notice_id: int) -> int:
                 "url": settings.SITE_URL + notice.get_staff_url(),
             },
         )
+
+
+def deliveries_cancel_for_organization(*, organization: Organization, reason: str, actor) -> int:
+    """Cancels the organisation's copies still waiting to be sent. Must run inside the
+    transaction that changed the organisation, so no worker claims a row in between."""
+    rows = Delivery.objects.filter(
+        Q(organization=organization) | Q(member__organization=organization),
+        state=Delivery.State.PENDING,
+    )
+    ids = list(rows.values_list("pk", flat=True))
+    notice_ids = sorted(set(rows.values_list("notice_id", flat=True)))
+    if not ids:
+        return 0
+    # Conditional on "pending", like a worker's claim: a row claimed meanwhile is left to
+    # delivery_send, whose own eligibility check now sees the new status.
+    cancelled = delivery_move(
+        CANCEL_WAITING,
+        rows=Delivery.objects.filter(pk__in=ids),
+        reasons=[reason],
+        finished_at=timezone.now(),
+    )
+    audit_record(
+        actor=actor,
+        action="deliveries.cancelled",
+        target=organization,
+        data={"count": cancelled, "notices": notice_ids, "reason": reason},
+    )
+    for notice_id in notice_ids:
+        notice_finish_if_done(notice_id=notice_id)
+    return cancelled

@@ -30,6 +30,7 @@ from distributors.eligibility import (
 from distributors.models import Organization
 from embargo.delivery.queue import deliveries_enqueue
 from embargo.delivery.rows import due_when_queued
+from embargo.delivery.states import REOPEN, initial_state, reopen
 from embargo.models import TEXT_MAX_LENGTH, Delivery, Notice, Vulnerability
 from embargo.subject_guard import outer_subject_guard
 
@@ -223,7 +224,6 @@ def _delivery_values(*, notice: Notice, audience: list[_Entry], now: datetime) -
     withheld with the reasons for others."""
     codes: set[str] = set()
     rows = []
-    pending, withheld = Delivery.State.PENDING.value, Delivery.State.WITHHELD.value
     due = due_when_queued(now)
     for item in audience:
         code = reference_code_new()
@@ -241,7 +241,7 @@ def _delivery_values(*, notice: Notice, audience: list[_Entry], now: datetime) -
                 item.fingerprint,
                 code,
                 message_id_new(),
-                pending if eligible else withheld,
+                initial_state(eligible=eligible),
                 list(item.reasons),
                 "",
                 0,
@@ -327,11 +327,7 @@ def notice_send(*, notice: Notice, actor) -> Notice:
 
 
 # Copies that can be given another chance: the person may have fixed what stopped them.
-RETRYABLE_STATES = (
-    Delivery.State.FAILED,
-    Delivery.State.WITHHELD,
-    Delivery.State.CANCELLED,
-)
+RETRYABLE_STATES = REOPEN.sources
 
 
 @transaction.atomic
@@ -371,8 +367,7 @@ def notice_catch_up(*, notice: Notice, actor) -> dict[str, int]:
         row = existing.get(item.member.user_id)
         if row is None or row.state not in RETRYABLE_STATES:
             continue
-        if item.eligible:
-            row.state = Delivery.State.PENDING
+        if item.eligible and reopen(row):
             # The person's key now: they proved it, and the send re-checks it again.
             row.fingerprint = item.key.fingerprint
             row.member = item.member
