@@ -61,7 +61,7 @@ def team_key(settings):
 
 
 # The real-service fixtures (worker, Redis, SMTP sink), available to every module here.
-from tests.embargo.services import (  # noqa: E402, F401
+from tests.embargo.realservices import (  # noqa: E402, F401
     private_redis,
     real_services,
     real_services_factory,

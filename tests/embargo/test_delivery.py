@@ -273,7 +273,7 @@ def test_the_sweeper_leaves_a_row_whose_lease_still_runs(world, monkeypatch):
 
 
 def test_a_copy_goes_over_real_smtp_with_crlf_and_one_reused_connection(world, settings):
-    from tests.embargo.services import smtp_start
+    from tests.embargo.realservices import smtp_start
 
     sink, controller = smtp_start()
     try:

@@ -28,7 +28,7 @@ from embargo.tasks import delivery_send_task
 from pgpmail import crypto
 from pgpmail import smtp as smtpio
 from tests.embargo.helpers import bulk_people, case_ready, notice_draft
-from tests.embargo.services import smtp_start
+from tests.embargo.realservices import smtp_start
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from core.models import AuditEvent
-from tests.embargo.services import wait_for
+from tests.embargo.realservices import wait_for
 from tests.factories import (
     MemberOrganizationFactory,
     PgpKeyFactory,

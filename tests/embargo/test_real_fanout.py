@@ -27,7 +27,7 @@ from tests.embargo.gpgcheck import (
 )
 from tests.embargo.helpers import CANARY, bulk_people, case_ready, notice_draft
 from tests.embargo.keyring import gpg_run
-from tests.embargo.services import redis_dump, wait_for
+from tests.embargo.realservices import redis_dump, wait_for
 
 pytestmark = [pytest.mark.services]
 

@@ -13,7 +13,7 @@ from distributors.models import Organization
 from embargo.models import Delivery, Notice
 from embargo.services import deliveries_enqueue, deliveries_sweep, notice_send
 from tests.embargo.helpers import bulk_people, case_ready, notice_draft
-from tests.embargo.services import wait_for
+from tests.embargo.realservices import wait_for
 
 pytestmark = [pytest.mark.services]
 

@@ -21,7 +21,7 @@ from django.db import OperationalError, connections
 from embargo.models import Delivery, Notice
 from embargo.services import notice_send
 from tests.embargo.helpers import bulk_people, case_ready, notice_draft
-from tests.embargo.services import IN_CI, skip_or_fail, wait_for
+from tests.embargo.realservices import IN_CI, skip_or_fail, wait_for
 
 pytestmark = [pytest.mark.services]
 

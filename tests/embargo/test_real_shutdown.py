@@ -14,7 +14,7 @@ import pytest
 from embargo.models import Delivery
 from embargo.services import notice_send
 from tests.embargo.helpers import bulk_people, case_ready, notice_draft
-from tests.embargo.services import wait_for
+from tests.embargo.realservices import wait_for
 
 pytestmark = [pytest.mark.services]
 

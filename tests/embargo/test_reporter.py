@@ -199,7 +199,7 @@ def test_the_encrypted_update_goes_over_smtp_as_the_bytes_that_were_encrypted(
     # The reporter's mail takes the delivery path's SMTP sender (delivery_mail.smtp_send):
     # through a real SMTP server it arrives whole, CRLF, and decrypts for the reporter.
     from embargo.delivery.mail import connection_drop
-    from tests.embargo.services import smtp_start
+    from tests.embargo.realservices import smtp_start
 
     sink, controller = smtp_start()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

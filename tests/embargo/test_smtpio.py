@@ -11,7 +11,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from pgpmail.smtp import message_send
-from tests.embargo.services import ehlo_offer, free_port
+from tests.embargo.realservices import ehlo_offer, free_port
 
 MESSAGE = (
     b"Subject: test\r\nContent-Type: text/plain\r\n\r\n"
