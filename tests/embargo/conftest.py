@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.embargo.keyring import agents_stop, people_keys
-from tests.embargo.keyring import team_key as make_team_key
+from devsupport.keyring import agents_stop, people_keys
+from devsupport.keyring import team_key as make_team_key
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ import email.policy
 import re
 from email.message import Message
 
-from tests.embargo.keyring import gpg_run
+from devsupport.keyring import gpg_run
 
 
 def encrypted_part(raw: bytes) -> tuple[Message, bytes]:

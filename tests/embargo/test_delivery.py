@@ -10,6 +10,7 @@ from django.core import mail
 from django.utils import timezone
 
 from core.models import AuditEvent
+from devsupport.keyring import gpg_run
 from distributors.eligibility import Reason
 from distributors.models import Organization, PgpKey
 from embargo.delivery.mail import connection_drop
@@ -27,7 +28,6 @@ from tests.embargo.gpgcheck import (
     signed_by,
 )
 from tests.embargo.helpers import CANARY, bulk_people, case_ready, notice_draft
-from tests.embargo.keyring import gpg_run
 
 pytestmark = pytest.mark.django_db
 

@@ -13,6 +13,7 @@ import logging
 
 import pytest
 
+from devsupport.keyring import gpg_run
 from embargo.delivery import queue as delivery_queue
 from embargo.models import Delivery, Notice
 from embargo.services import notice_send
@@ -26,7 +27,6 @@ from tests.embargo.gpgcheck import (
     signed_by,
 )
 from tests.embargo.helpers import CANARY, bulk_people, case_ready, notice_draft
-from tests.embargo.keyring import gpg_run
 from tests.embargo.realservices import redis_dump, wait_for
 
 pytestmark = [pytest.mark.services]
