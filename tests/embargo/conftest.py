@@ -1,8 +1,9 @@
 """Fixtures for the embargo tests. The real-service ones (worker, Redis, SMTP) live in
-services.py and are imported here so every test module can ask for them."""
+realservices.py and are imported here so every test module can ask for them."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,12 @@ def _healthy_worker():
 
 
 def keys_cache_dir() -> Path:
-    return Path(settings.VAR_DIR) / "fanout-keys"
+    # One cache for all parallel test processes (each has its own VAR_DIR/<worker>): the
+    # keys take a while to make, and devsupport.keyring fills a cache under a file lock.
+    var_dir = Path(settings.VAR_DIR)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        var_dir = var_dir.parent
+    return var_dir / "fanout-keys"
 
 
 @pytest.fixture(scope="session")
