@@ -2,7 +2,7 @@
 """Haulout's two contract commands, with nothing but Python 3.11+ and gpg installed:
 
     python3 dev.py run    # set up, then web + Celery worker + beat with demo data
-    python3 dev.py test   # set up, then the whole test suite (extra args go to pytest)
+    python3 dev.py test   # set up, then the whole test suite (extra args: one pytest run)
 
 Also: `lint`, `check-deploy`, `totp [EMAIL]`, `manage ARGS` (manage.py with the local
 settings, e.g. `manage demo_decrypt --to EMAIL`), `bench [N]` (the benchmarks; needs
@@ -85,11 +85,24 @@ def run(args: list[str]) -> None:
 
 
 def test(args: list[str]) -> None:
+    """Without arguments: the tests needing no real services in two processes, then the
+    real-services tests (one worker, Redis, SMTP sink at a time) serially; one outcome.
+    With arguments: one plain serial pytest run with them."""
     install()
-    code = _run(PYTHON, "-m", "pytest", *args)
-    if code == 5:
+    pytest = (PYTHON, "-m", "pytest")
+    if args:
+        code = _run(*pytest, *args)
+        if code == 5:
+            print("dev.py test: pytest collected no tests", file=sys.stderr)
+        sys.exit(code)
+    fast = _run(*pytest, "-n", "2", "-m", "not services")
+    services = _run(*pytest, "-m", "services")
+    # 5 is pytest's "collected nothing": fine for one half, a failure for both.
+    if fast == 5 and services == 5:
         print("dev.py test: pytest collected no tests", file=sys.stderr)
-    sys.exit(code)
+        sys.exit(5)
+    codes = [code for code in (fast, services) if code not in (0, 5)]
+    sys.exit(codes[0] if codes else 0)
 
 
 def lint(args: list[str]) -> None:

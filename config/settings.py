@@ -22,6 +22,10 @@ if (BASE_DIR / ".env").exists():
 VAR_DIR = Path(env.str("HAULOUT_VAR_DIR", default=str(BASE_DIR / "var")))
 if not VAR_DIR.is_absolute():
     VAR_DIR = BASE_DIR / VAR_DIR
+# Parallel test processes (pytest-xdist, `dev.py test`) each get their own directory, so
+# one never reads another's half-written secret key, gpg homes or mail.
+if _test_worker := os.environ.get("PYTEST_XDIST_WORKER"):
+    VAR_DIR = VAR_DIR / _test_worker
 # Private to the service's user: the embedded SQLite database (every case and notice),
 # the secret key, the gpg homes and the team key live here.
 VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -362,7 +366,8 @@ CELERY_BEAT_SCHEDULE["embargo-first-response-overdue"] = {
 # Leaks: the sanction each further confirmed leak brings, in order (the last one repeats),
 # and the key that derives each copy's wording. Set HAULOUT_TRACE_SECRET in production so
 # rotating SECRET_KEY does not change how new copies are worded.
-HAULOUT_SANCTION_LADDER = env.list("HAULOUT_SANCTION_LADDER", default=["warning", "removal"])
+# An empty value means the default too: a ladder with no steps could sanction nobody.
+HAULOUT_SANCTION_LADDER = env.list("HAULOUT_SANCTION_LADDER", default=[]) or ["warning", "removal"]
 HAULOUT_SANCTION_SUSPENSION_DAYS = env.int("HAULOUT_SANCTION_SUSPENSION_DAYS", default=30)
 HAULOUT_TRACE_SECRET = env.str("HAULOUT_TRACE_SECRET", default="")
 

@@ -37,7 +37,10 @@ def _settings_in_a_fresh_process(var_dir: Path) -> dict:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "HAULOUT_", "CACHE_URL", "SESSION_", "SECURE_"))
+        # PYTEST_XDIST_WORKER would move the fresh process's var folder into a subfolder.
+        if not key.startswith(
+            ("DJANGO_", "HAULOUT_", "CACHE_URL", "SESSION_", "SECURE_", "PYTEST_XDIST_")
+        )
     }
     env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "HAULOUT_VAR_DIR": str(var_dir)})
     code = "import django; django.setup()\n" + PROBE
