@@ -216,6 +216,18 @@ def _candidates(vulnerability: Vulnerability) -> list[Delivery]:
     )
 
 
+def _delivery_variant(delivery: Delivery, *, parsed, secret) -> tracing.Variant:
+    """The variation recorded for the copy, else the one derived from its id."""
+    variant = None
+    # A missing reverse one-to-one raises an AttributeError subclass: None here.
+    record = getattr(delivery, "variation", None)
+    if record is not None:
+        variant = tracing.Variant.from_record(record.choices, parsed)
+    if variant is None:
+        variant = tracing.variant_derive(secret=secret, delivery_id=delivery.pk, parsed=parsed)
+    return variant
+
+
 def leak_trace(*, vulnerability: Vulnerability, text: str) -> TraceResult:
     """Ranks the case's copies by how well the pasted text matches their variations."""
     normalised = tracing.normalise(text)
@@ -237,13 +249,7 @@ def leak_trace(*, vulnerability: Vulnerability, text: str) -> TraceResult:
             per_notice[delivery.notice_id] = (parsed, observed, counts)
             labels.update({point.key: point.label for point in points})
         parsed, observed, counts = per_notice[delivery.notice_id]
-        variant = None
-        # A missing reverse one-to-one raises an AttributeError subclass: None here.
-        record = getattr(delivery, "variation", None)
-        if record is not None:
-            variant = tracing.Variant.from_record(record.choices, parsed)
-        if variant is None:
-            variant = tracing.variant_derive(secret=secret, delivery_id=delivery.pk, parsed=parsed)
+        variant = _delivery_variant(delivery, parsed=parsed, secret=secret)
         result = tracing.score(
             observed=observed,
             choices=tracing.choices_by_key(variant),

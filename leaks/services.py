@@ -43,13 +43,10 @@ from leaks.models import LEAK_EVIDENCE_MAX_LENGTH, LEAK_TEXT_MAX_LENGTH, LeakRep
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_LADDER = ("warning", "removal")
-DEFAULT_SUSPENSION_DAYS = 30
-
 
 def sanction_ladder() -> tuple[str, ...]:
     """The configured ladder; an unknown step is a configuration error, refused loudly."""
-    ladder = tuple(getattr(settings, "HAULOUT_SANCTION_LADDER", DEFAULT_LADDER) or DEFAULT_LADDER)
+    ladder = tuple(settings.HAULOUT_SANCTION_LADDER)
     unknown = [step for step in ladder if step not in Sanction.Kind.values]
     if unknown:
         raise ValueError(f"HAULOUT_SANCTION_LADDER has unknown steps: {unknown}")
@@ -77,6 +74,67 @@ def _text(value: str, *, field: str, label: str, required: bool, limit=LEAK_TEXT
 # ---------------------------------------------------------------- filing a report
 
 
+def _report_source(*, actor, organization: Organization, source: str | None, staff: bool) -> str:
+    """How the security team learnt of the leak; a member can only report their own."""
+    if staff:
+        source = source or LeakReport.Source.ON_BEHALF
+        if source not in (LeakReport.Source.ON_BEHALF, LeakReport.Source.FOUND):
+            raise ValidationError({"source": "Choose how the security team learnt of it."})
+    else:
+        if not TeamMember.objects.filter(user=actor, organization=organization).exists():
+            raise PermissionDenied("You can only report leaks for your own organisation.")
+        source = LeakReport.Source.SELF_REPORT
+    return source
+
+
+def _report_subject(
+    *, organization: Organization, vulnerability, notice, staff: bool
+) -> tuple[Notice | None, Vulnerability]:
+    """The sent notice (if named) and the case the report is about."""
+    if notice is not None:
+        notice = Notice.objects.select_related("vulnerability").filter(pk=notice.pk).first()
+        if notice is None or notice.state == Notice.State.DRAFT:
+            raise ValidationError({"notice": "Choose a notice that was sent."})
+        if vulnerability is not None and notice.vulnerability_id != vulnerability.pk:
+            raise ValidationError({"notice": "That notice belongs to another case."})
+        vulnerability = notice.vulnerability
+    if vulnerability is None:
+        raise ValidationError({"notice": "Say which notice or case leaked."})
+    if not staff and (
+        notice is None
+        or not Delivery.objects.filter(notice=notice, organization=organization).exists()
+    ):
+        # A member names a notice their organisation received; nothing else is theirs.
+        raise ValidationError({"notice": "Choose a notice your organisation received."})
+    return notice, vulnerability
+
+
+def _evidence_url_clean(evidence_url: str) -> str:
+    evidence_url = (evidence_url or "").strip()
+    if evidence_url:
+        try:
+            URLValidator(schemes=["https", "http"])(evidence_url)
+        except ValidationError:
+            raise ValidationError({"evidence_url": "Enter a valid http(s) address."}) from None
+        if len(evidence_url) > 500:
+            raise ValidationError({"evidence_url": "At most 500 characters, please."})
+    return evidence_url
+
+
+def _report_audit(report: LeakReport, *, actor) -> None:
+    audit_record(
+        actor=actor,
+        action="leak.reported",
+        target=report,
+        organization=report.organization,
+        data={
+            "source": report.source,
+            "case": report.vulnerability_id,
+            "notice": report.notice_id,
+        },
+    )
+
+
 @transaction.atomic
 def leak_report_file(
     *,
@@ -98,29 +156,10 @@ def leak_report_file(
     if not actor.is_authenticated:
         raise PermissionDenied("Sign in first.")
     staff = _is_staff(actor)
-    if staff:
-        source = source or LeakReport.Source.ON_BEHALF
-        if source not in (LeakReport.Source.ON_BEHALF, LeakReport.Source.FOUND):
-            raise ValidationError({"source": "Choose how the security team learnt of it."})
-    else:
-        if not TeamMember.objects.filter(user=actor, organization=organization).exists():
-            raise PermissionDenied("You can only report leaks for your own organisation.")
-        source = LeakReport.Source.SELF_REPORT
-    if notice is not None:
-        notice = Notice.objects.select_related("vulnerability").filter(pk=notice.pk).first()
-        if notice is None or notice.state == Notice.State.DRAFT:
-            raise ValidationError({"notice": "Choose a notice that was sent."})
-        if vulnerability is not None and notice.vulnerability_id != vulnerability.pk:
-            raise ValidationError({"notice": "That notice belongs to another case."})
-        vulnerability = notice.vulnerability
-    if vulnerability is None:
-        raise ValidationError({"notice": "Say which notice or case leaked."})
-    if not staff and (
-        notice is None
-        or not Delivery.objects.filter(notice=notice, organization=organization).exists()
-    ):
-        # A member names a notice their organisation received; nothing else is theirs.
-        raise ValidationError({"notice": "Choose a notice your organisation received."})
+    source = _report_source(actor=actor, organization=organization, source=source, staff=staff)
+    notice, vulnerability = _report_subject(
+        organization=organization, vulnerability=vulnerability, notice=notice, staff=staff
+    )
     what_leaked = _text(what_leaked, field="what_leaked", label="What leaked", required=True)
     leaked_to = _text(leaked_to, field="leaked_to", label="Who received it", required=True)
     how = _text(how, field="how", label="How it happened", required=True)
@@ -132,14 +171,7 @@ def leak_report_file(
         required=False,
         limit=LEAK_EVIDENCE_MAX_LENGTH,
     )
-    evidence_url = (evidence_url or "").strip()
-    if evidence_url:
-        try:
-            URLValidator(schemes=["https", "http"])(evidence_url)
-        except ValidationError:
-            raise ValidationError({"evidence_url": "Enter a valid http(s) address."}) from None
-        if len(evidence_url) > 500:
-            raise ValidationError({"evidence_url": "At most 500 characters, please."})
+    evidence_url = _evidence_url_clean(evidence_url)
     now = timezone.now()
     if leaked_at is not None and (timezone.is_naive(leaked_at) or leaked_at > now):
         raise ValidationError({"leaked_at": "When it leaked cannot be in the future."})
@@ -158,17 +190,7 @@ def leak_report_file(
         reported_by=actor,
         reported_at=now,
     )
-    audit_record(
-        actor=actor,
-        action="leak.reported",
-        target=report,
-        organization=organization,
-        data={
-            "source": source,
-            "case": vulnerability.pk,
-            "notice": notice.pk if notice else None,
-        },
-    )
+    _report_audit(report, actor=actor)
     task_queue_after_commit("leaks.tasks.leak_staff_alert_task", report.pk)
     return report
 
@@ -313,7 +335,7 @@ def organization_sanction(
     ends_at = None
     if kind == Sanction.Kind.SUSPENSION:
         if until is None and leak_report is not None:
-            days = getattr(settings, "HAULOUT_SANCTION_SUSPENSION_DAYS", DEFAULT_SUSPENSION_DAYS)
+            days = settings.HAULOUT_SANCTION_SUSPENSION_DAYS
             until = timezone.now() + timedelta(days=days)
         organization = organization_suspend(
             organization=organization, actor=actor, reason=reason, until=until

@@ -373,6 +373,58 @@ def question_reply(*, question: Question, reply: str, actor) -> Question:
     return question
 
 
+def _require_approvable(application: Application) -> None:
+    """Raises unless every criterion is met and the vouch and policy still hold."""
+    if application.state != State.IN_REVIEW:
+        raise ValidationError("Approve only an application in review with no open question.")
+    verdicts = dict(application.reviews.values_list("criterion_id", "verdict"))
+    unmet = [
+        str(c.number)
+        for c in criteria_active()
+        if verdicts.get(c.pk) != CriterionReview.Verdict.MET
+    ]
+    if unmet:
+        raise ValidationError(
+            f"Every criterion must be reviewed as met before approval; not met: {', '.join(unmet)}."
+        )
+    # Re-checked here, not trusted from the verdicts: the voucher's organisation may have
+    # been suspended, or a new policy version published, since criteria 6 and 7 were met.
+    missing = []
+    if not application_has_eligible_vouch(application=application):
+        missing.append("a confirmed vouch from a voucher in good standing")
+    if not application_policy_accepted(application=application):
+        missing.append("the applicant's acceptance of the current embargo policy")
+    if missing:
+        raise ValidationError(f"{APPROVAL_NEEDS_VOUCH_AND_POLICY}. Missing: {'; '.join(missing)}.")
+
+
+def _approve(application: Application, *, reason: str, actor, now) -> None:
+    """Marks the application approved and makes its applicant organisation a member."""
+    _set_state(
+        application,
+        state=State.APPROVED,
+        actor=actor,
+        action="application.approved",
+        reason=reason,
+    )
+    organization = Organization.objects.select_for_update().get(pk=application.organization_id)
+    if organization.status != Organization.Status.APPLICANT:
+        raise ValidationError("Only an applicant organisation can become a member.")
+    organization.status = Organization.Status.MEMBER
+    organization.member_since = now
+    organization.save(update_fields=["status", "member_since"])
+    audit_record(
+        actor=actor,
+        action="organization.became_member",
+        target=organization,
+        data={
+            "application": application.pk,
+            "from": Organization.Status.APPLICANT,
+            "to": Organization.Status.MEMBER,
+        },
+    )
+
+
 @transaction.atomic
 def application_decide(
     *, application: Application, approve: bool, reason: str, actor
@@ -389,58 +441,13 @@ def application_decide(
         reason, field="reason", label="A reason", max_length=NOTE_MAX_LENGTH, required=True
     )
     if approve:
-        if application.state != State.IN_REVIEW:
-            raise ValidationError("Approve only an application in review with no open question.")
-        verdicts = dict(application.reviews.values_list("criterion_id", "verdict"))
-        unmet = [
-            str(c.number)
-            for c in criteria_active()
-            if verdicts.get(c.pk) != CriterionReview.Verdict.MET
-        ]
-        if unmet:
-            raise ValidationError(
-                f"Every criterion must be reviewed as met before approval; not met: "
-                f"{', '.join(unmet)}."
-            )
-        # Re-checked here, not trusted from the verdicts: the voucher's organisation may have
-        # been suspended, or a new policy version published, since criteria 6 and 7 were met.
-        missing = []
-        if not application_has_eligible_vouch(application=application):
-            missing.append("a confirmed vouch from a voucher in good standing")
-        if not application_policy_accepted(application=application):
-            missing.append("the applicant's acceptance of the current embargo policy")
-        if missing:
-            raise ValidationError(
-                f"{APPROVAL_NEEDS_VOUCH_AND_POLICY}. Missing: {'; '.join(missing)}."
-            )
+        _require_approvable(application)
     now = timezone.now()
     application.decided_at, application.decided_by = now, actor
     application.decision_reason = reason
     application.save(update_fields=["decided_at", "decided_by", "decision_reason"])
     if approve:
-        _set_state(
-            application,
-            state=State.APPROVED,
-            actor=actor,
-            action="application.approved",
-            reason=reason,
-        )
-        organization = Organization.objects.select_for_update().get(pk=application.organization_id)
-        if organization.status != Organization.Status.APPLICANT:
-            raise ValidationError("Only an applicant organisation can become a member.")
-        organization.status = Organization.Status.MEMBER
-        organization.member_since = now
-        organization.save(update_fields=["status", "member_since"])
-        audit_record(
-            actor=actor,
-            action="organization.became_member",
-            target=organization,
-            data={
-                "application": application.pk,
-                "from": Organization.Status.APPLICANT,
-                "to": Organization.Status.MEMBER,
-            },
-        )
+        _approve(application, reason=reason, actor=actor, now=now)
     else:
         _set_state(
             application,

@@ -64,6 +64,34 @@ def _other_admins(member: TeamMember) -> int:
     )
 
 
+def _invitation_email_clean(organization: Organization, email: str, *, now) -> str:
+    """Returns the stripped address, or raises if it cannot be invited to this team."""
+    email = (email or "").strip()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationError({"email": "Enter a valid email address."}) from None
+    if len(email) > 254:
+        raise ValidationError({"email": "That address is too long."})
+    # A removed organisation's people are barred personally; the admin is not told why,
+    # since the bar is about someone outside their organisation.
+    if address_barred(email=email):
+        raise ValidationError({"email": INVITE_REFUSAL})
+    if TeamMember.objects.filter(organization=organization, user__email__iexact=email).exists():
+        raise ValidationError({"email": f"{email} is already in this team."})
+    if Invitation.objects.filter(
+        organization=organization,
+        email__iexact=email,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__gt=now,
+    ).exists():
+        raise ValidationError(
+            {"email": f"{email} already has a pending invitation; revoke it to send a new one."}
+        )
+    return email
+
+
 @transaction.atomic
 def invitation_create(
     *,
@@ -81,30 +109,8 @@ def invitation_create(
     organization = _locked_organization(organization)
     _require_admin(actor, organization)
     _require_member_organization(organization)
-    email = (email or "").strip()
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise ValidationError({"email": "Enter a valid email address."}) from None
-    if len(email) > 254:
-        raise ValidationError({"email": "That address is too long."})
-    # A removed organisation's people are barred personally; the admin is not told why,
-    # since the bar is about someone outside their organisation.
-    if address_barred(email=email):
-        raise ValidationError({"email": INVITE_REFUSAL})
-    if TeamMember.objects.filter(organization=organization, user__email__iexact=email).exists():
-        raise ValidationError({"email": f"{email} is already in this team."})
     now = timezone.now()
-    if Invitation.objects.filter(
-        organization=organization,
-        email__iexact=email,
-        accepted_at__isnull=True,
-        revoked_at__isnull=True,
-        expires_at__gt=now,
-    ).exists():
-        raise ValidationError(
-            {"email": f"{email} already has a pending invitation; revoke it to send a new one."}
-        )
+    email = _invitation_email_clean(organization, email, now=now)
     # A placeholder hash nobody holds the token for, until the mail task replaces it.
     _unused, placeholder = _new_token()
     invitation = Invitation.objects.create(

@@ -88,6 +88,35 @@ def _notify_applicant(vouch: Vouch) -> None:
     task_queue_after_commit("distributors.tasks.vouch_answered_mail_task", vouch_id)
 
 
+def _vouch_row_requested(vouch, *, application, voucher, membership, actor, now) -> Vouch:
+    """Starts the existing (withdrawn) row over, or creates the first request."""
+    if vouch is not None:
+        # Withdrawn earlier and asked again: the same row starts over.
+        vouch.state = Vouch.State.REQUESTED
+        vouch.voucher_organization = membership.organization
+        vouch.statement = ""
+        vouch.requested_by, vouch.requested_at, vouch.responded_at = actor, now, None
+        vouch.save(
+            update_fields=[
+                "state",
+                "voucher_organization",
+                "statement",
+                "requested_by",
+                "requested_at",
+                "responded_at",
+            ]
+        )
+    else:
+        vouch = Vouch.objects.create(
+            application=application,
+            voucher=voucher,
+            voucher_organization=membership.organization,
+            requested_by=actor,
+            requested_at=now,
+        )
+    return vouch
+
+
 @transaction.atomic
 def vouch_request(*, application: Application, voucher_email: str, actor) -> Vouch:
     """Ask a member to vouch. Allowed while the application is open, so an applicant whose
@@ -119,30 +148,9 @@ def vouch_request(*, application: Application, voucher_email: str, actor) -> Vou
         raise ValidationError(
             {"voucher_email": "This person declined to vouch for this application."}
         )
-    if vouch is not None:
-        # Withdrawn earlier and asked again: the same row starts over.
-        vouch.state = Vouch.State.REQUESTED
-        vouch.voucher_organization = membership.organization
-        vouch.statement = ""
-        vouch.requested_by, vouch.requested_at, vouch.responded_at = actor, now, None
-        vouch.save(
-            update_fields=[
-                "state",
-                "voucher_organization",
-                "statement",
-                "requested_by",
-                "requested_at",
-                "responded_at",
-            ]
-        )
-    else:
-        vouch = Vouch.objects.create(
-            application=application,
-            voucher=voucher,
-            voucher_organization=membership.organization,
-            requested_by=actor,
-            requested_at=now,
-        )
+    vouch = _vouch_row_requested(
+        vouch, application=application, voucher=voucher, membership=membership, actor=actor, now=now
+    )
     audit_record(
         actor=actor,
         action="vouch.requested",

@@ -81,6 +81,14 @@ def _next_number(year: int) -> int:
     return CaseSequence.objects.get(year=year).last_number
 
 
+def _reported_at_errors(value) -> list[str]:
+    if value is None or timezone.is_naive(value):
+        return ["Give the time the report arrived, with its zone."]
+    if value > timezone.now() + REPORTED_AT_SKEW:
+        return ["The report cannot have arrived in the future."]
+    return []
+
+
 def _clean(fields: dict) -> dict:
     """Validates and normalises case fields; every problem is reported at once."""
     errors: dict[str, list[str]] = {}
@@ -128,12 +136,9 @@ def _clean(fields: dict) -> dict:
                     errors.setdefault(name, []).append("Enter a valid email address.")
             cleaned[name] = value
         elif name == "reported_at":
-            if value is None or timezone.is_naive(value):
-                errors.setdefault(name, []).append(
-                    "Give the time the report arrived, with its zone."
-                )
-            elif value > timezone.now() + REPORTED_AT_SKEW:
-                errors.setdefault(name, []).append("The report cannot have arrived in the future.")
+            errors_for_field = _reported_at_errors(value)
+            if errors_for_field:
+                errors.setdefault(name, []).extend(errors_for_field)
             cleaned[name] = value
         elif name == "reporter_public_key":
             cleaned.update(_reporter_key_clean(value, fields.get("reporter_email"), errors))

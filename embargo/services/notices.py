@@ -330,6 +330,41 @@ def notice_send(*, notice: Notice, actor) -> Notice:
 RETRYABLE_STATES = REOPEN.sources
 
 
+def _catch_up_existing(*, audience, existing: dict, now) -> tuple[list, int]:
+    """Reopens the existing copies whose person is eligible now; refreshes the reasons of
+    those still withheld. Returns the reopened rows and how many stay withheld."""
+    retried, still_withheld = [], 0
+    for item in audience:
+        row = existing.get(item.member.user_id)
+        if row is None or row.state not in RETRYABLE_STATES:
+            continue
+        if item.eligible and reopen(row):
+            # The person's key now: they proved it, and the send re-checks it again.
+            row.fingerprint = item.key.fingerprint
+            row.member = item.member
+            row.organization_id = item.member.organization_id
+            row.email = item.member.user.email
+            row.reasons, row.failure_reason = [], ""
+            row.due_at, row.finished_at, row.claimed_at = due_when_queued(now), None, None
+            # A fresh start for the retry's waiting; an earlier ambiguous hand-off is
+            # remembered (uncertain_at), so the copy never goes out a third time.
+            row.temporary_failures, row.give_up_at = 0, None
+            retried.append(row)
+        elif row.state == Delivery.State.WITHHELD:
+            row.reasons = list(item.reasons)
+            row.save(update_fields=["reasons"])
+            still_withheld += 1
+    Delivery.objects.bulk_update(
+        retried,
+        [
+            "state", "fingerprint", "member", "organization", "email", "reasons",
+            "failure_reason", "due_at", "finished_at", "claimed_at",
+            "temporary_failures", "give_up_at",
+        ],
+    )  # fmt: skip
+    return retried, still_withheld
+
+
 @transaction.atomic
 def notice_catch_up(*, notice: Notice, actor) -> dict[str, int]:
     """After a send: copies for people who have become eligible since.
@@ -362,35 +397,7 @@ def notice_catch_up(*, notice: Notice, actor) -> dict[str, int]:
         now=now,
     )
     Delivery.objects.bulk_create(new_rows, batch_size=500)
-    retried, still_withheld = [], 0
-    for item in audience:
-        row = existing.get(item.member.user_id)
-        if row is None or row.state not in RETRYABLE_STATES:
-            continue
-        if item.eligible and reopen(row):
-            # The person's key now: they proved it, and the send re-checks it again.
-            row.fingerprint = item.key.fingerprint
-            row.member = item.member
-            row.organization_id = item.member.organization_id
-            row.email = item.member.user.email
-            row.reasons, row.failure_reason = [], ""
-            row.due_at, row.finished_at, row.claimed_at = due_when_queued(now), None, None
-            # A fresh start for the retry's waiting; an earlier ambiguous hand-off is
-            # remembered (uncertain_at), so the copy never goes out a third time.
-            row.temporary_failures, row.give_up_at = 0, None
-            retried.append(row)
-        elif row.state == Delivery.State.WITHHELD:
-            row.reasons = list(item.reasons)
-            row.save(update_fields=["reasons"])
-            still_withheld += 1
-    Delivery.objects.bulk_update(
-        retried,
-        [
-            "state", "fingerprint", "member", "organization", "email", "reasons",
-            "failure_reason", "due_at", "finished_at", "claimed_at",
-            "temporary_failures", "give_up_at",
-        ],
-    )  # fmt: skip
+    retried, still_withheld = _catch_up_existing(audience=audience, existing=existing, now=now)
     added = sum(1 for row in new_rows if row.state == Delivery.State.PENDING)
     counts = {
         "retried": len(retried),
