@@ -348,7 +348,7 @@ def main(argv=None) -> int:
             roles[worker.pid] = "celery-main"
             children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text()
             roles.update(dict.fromkeys(map(int, children.split()), "worker"))
-        from pgpmail.crypto import AGENT_CONF
+        from pgpmail import AGENT_CONF
 
         def fanout_once() -> float:
             case = case_ready(actor=staff)

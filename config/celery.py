@@ -25,7 +25,7 @@ app.autodiscover_tasks()
 @worker_process_shutdown.connect
 def gpg_home_close(**kwargs) -> None:
     """A pool process leaving normally (warm shutdown, --max-tasks-per-child)."""
-    from pgpmail.crypto import worker_home_close
+    from pgpmail import worker_home_close
 
     worker_home_close()
 
@@ -36,7 +36,7 @@ def gpg_home_prepare(**kwargs) -> None:
     a wrong key or passphrase shows in the worker's log at once. In a thread: Celery
     gives a starting pool process a few seconds (worker_proc_alive_timeout), and gpg is
     allowed longer; a task that comes first waits for the home under its lock."""
-    from pgpmail.crypto import worker_home_prepare
+    from pgpmail import worker_home_prepare
 
     threading.Thread(target=worker_home_prepare, name="gpg-home", daemon=True).start()
 

@@ -35,13 +35,18 @@ from distributors.services.team import team_member_update
 from embargo.models import Notice, Vulnerability
 from embargo.services import notice_create, vulnerability_create, vulnerability_transition
 from embargo.services.notices import DEFAULT_OUTER_SUBJECT
-from pgpmail.crypto import CryptoError, team_key_generate, team_public_key_armored
-from pgpmail.gpg import Gpg, GpgUnavailable, throwaway_home
+from pgpmail import (
+    CryptoError,
+    challenge_answer,
+    keypair_generate,
+    message_open,
+    team_key_generate,
+    team_public_key_armored,
+)
 
 # The people who get the demo notice: each organisation's admin, marked need-to-know.
 DEMO_RECIPIENTS = (FOUNDER, MEMBER_ADMIN)
 RECIPIENT_KEY_EXPIRY = "2y"  # valid well past any demo disclosure date
-GPG_TIMEOUT = 60.0
 
 DEMO_CASE_TITLE = "Signature check bypass in the package verifier"
 DEMO_CASE_SUMMARY = (
@@ -115,13 +120,6 @@ def demo_team_key() -> str | None:
     )
 
 
-def _gpg(home: Path) -> Gpg:
-    try:
-        return Gpg(home=home, timeout=GPG_TIMEOUT)
-    except GpgUnavailable as error:
-        raise CryptoError(str(error)) from error
-
-
 def _write_secret(path: Path, text: str) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -138,28 +136,11 @@ def demo_recipient_key(*, user, name: str) -> PgpKey:
     secret_path = demo_secret_key_path(user.email)
     if active is not None and secret_path.exists():
         return active
-    params = (
-        "Key-Type: eddsa\nKey-Curve: ed25519\nKey-Usage: sign\n"
-        "Subkey-Type: ecdh\nSubkey-Curve: cv25519\nSubkey-Usage: encrypt\n"
-        f"Name-Real: {name}\nName-Email: {user.email}\nExpire-Date: {RECIPIENT_KEY_EXPIRY}\n"
-        "%no-protection\n%commit\n"
-    )
-    with throwaway_home() as home:
-        gpg = _gpg(home)
-        fingerprint = (gpg.gen_key(params).fingerprint or "").upper()
-        if not fingerprint:
-            raise CryptoError("gpg did not create the demo key")
-        public = gpg.export_keys(fingerprint, minimal=True)
-        secret = gpg.export_keys(fingerprint, secret=True, passphrase="")
-        if "PRIVATE KEY BLOCK" not in secret or "PUBLIC KEY BLOCK" not in public:
-            raise CryptoError("gpg did not export the demo key")
-        upload = key_upload(user=user, armored=public)
-        challenge = gpg.decrypt(upload.challenge_armored)
-        found = re.search(r"^\s+([a-z0-9-]{10,})\s*$", str(challenge), re.MULTILINE)
-        if not challenge.ok or found is None:
-            raise CryptoError("the demo key could not read its own possession challenge")
-    _write_secret(secret_path, secret)
-    return key_prove(user=user, key=upload.key, code=found.group(1))
+    pair = keypair_generate(name=name, email=user.email, expiry=RECIPIENT_KEY_EXPIRY)
+    upload = key_upload(user=user, armored=pair.public)
+    code = challenge_answer(secret=pair.secret, challenge_armored=upload.challenge_armored)
+    _write_secret(secret_path, pair.secret)
+    return key_prove(user=user, key=upload.key, code=code)
 
 
 def demo_recipients(members: DemoMembers) -> list[tuple[DemoPerson, PgpKey]]:
@@ -303,21 +284,14 @@ def demo_decrypt(*, to_email: str) -> Decrypted:
             "recipients have one (run `manage.py demo`)."
         ) from error
     armored = _encrypted_part(found.message)
-    team_public = team_public_key_armored()
-    with throwaway_home() as home:
-        gpg = _gpg(home)
-        if not gpg.import_keys(secret).sec_read:
-            raise CryptoError("the demo secret key file holds no secret key")
-        team = gpg.import_keys(team_public)
-        team_fingerprints = {fpr.upper() for fpr in team.fingerprints}
-        result = gpg.decrypt(armored, always_trust=True)
-    if not result.ok:
-        raise CryptoError(f"gpg could not decrypt the message: {result.status or 'no status'}")
-    signer = (getattr(result, "pubkey_fingerprint", None) or result.fingerprint or "").upper()
-    if not result.valid or signer not in team_fingerprints:
-        raise CryptoError("the message is not signed by the security team's key")
-    inner = email.message_from_bytes(result.data, policy=email.policy.default)
-    return Decrypted(found=found, inner=inner, signer=signer)
+    opened = message_open(
+        secret=secret,
+        armored=armored,
+        signer_public=team_public_key_armored(),
+        signer_label="the security team's key",
+    )
+    inner = email.message_from_bytes(opened.data, policy=email.policy.default)
+    return Decrypted(found=found, inner=inner, signer=opened.signer)
 
 
 def decrypted_text(decrypted: Decrypted) -> str:

@@ -22,6 +22,8 @@ import secrets
 import shutil
 import threading
 import time
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,11 +94,9 @@ class _Home:
 
 
 logger = logging.getLogger(__name__)
-_lock = threading.RLock()
 # The most a registered key can be once dearmored (pgp.MAX_KEY_BYTES of armor is 64 KiB):
 # one write of it to an empty pipe (64 KiB on Linux) never blocks.
 _PIPE_SAFE_BYTES = 48 * 1024
-_home: _Home | None = None
 
 
 def notice_encrypt_and_sign(*, recipient_armored: str, fingerprint: str, plaintext: bytes) -> bytes:
@@ -240,12 +240,7 @@ def team_key_generate(
 
 def worker_home_close() -> None:
     """Stop this process's gpg-agent and delete its home (tests; process exit)."""
-    global _home
-    with _lock:
-        if _home is not None:
-            agent_stop(_home.path)
-            shutil.rmtree(_home.path, ignore_errors=True)
-            _home = None
+    _homes.close()
 
 
 atexit.register(worker_home_close)
@@ -296,32 +291,62 @@ def _config() -> tuple:
 # every copy cost about 5% of a worker's CPU in a fan-out (benchmarks/fanout.py); a
 # settings change (tests) makes the next call look at once.
 HOME_RECHECK_SECONDS = 1.0
-_home_recheck_at = 0.0
-# Through the module, so tests can stand in a clock.
-_clock = time.monotonic
+
+
+# Every cache in the process, so a settings change reaches each of them.
+_caches: weakref.WeakSet[HomeCache] = weakref.WeakSet()
+
+
+class HomeCache:
+    """This process's gpg home, built on first use and rebuilt when the configuration
+    changes. `clock` is injected so a test can move time without sleeping."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._home: _Home | None = None
+        self._recheck_at = 0.0
+        _caches.add(self)
+
+    def get(self) -> _Home:
+        home = self._home
+        # The pid too: after a fork the parent's home belongs to the parent.
+        if home is not None and self._clock() < self._recheck_at and home.config[0] == os.getpid():
+            return home
+        with self._lock:
+            config = _config()
+            if self._home is None or self._home.config != config:
+                if self._home is not None and self._home.config[0] == os.getpid():
+                    self.close()
+                # After a fork the parent's home belongs to the parent: leave it alone.
+                self._home = _home_build(config)
+            self._recheck_at = self._clock() + HOME_RECHECK_SECONDS
+            return self._home
+
+    def recheck_now(self) -> None:
+        self._recheck_at = 0.0
+
+    def close(self) -> None:
+        """Stops the home's gpg-agent and deletes the home."""
+        with self._lock:
+            if self._home is not None:
+                agent_stop(self._home.path)
+                shutil.rmtree(self._home.path, ignore_errors=True)
+                self._home = None
+
+
+# The one cache a process uses for notices.
+_homes = HomeCache()
 
 
 def _home_get() -> _Home:
-    global _home, _home_recheck_at
-    home = _home
-    # The pid too: after a fork the parent's home belongs to the parent.
-    if home is not None and _clock() < _home_recheck_at and home.config[0] == os.getpid():
-        return home
-    with _lock:
-        config = _config()
-        if _home is None or _home.config != config:
-            if _home is not None and _home.config[0] == os.getpid():
-                worker_home_close()
-            # After a fork the parent's home belongs to the parent: leave it alone.
-            _home = _home_build(config)
-        _home_recheck_at = _clock() + HOME_RECHECK_SECONDS
-        return _home
+    return _homes.get()
 
 
 @receiver(setting_changed)
 def _home_recheck_now(**kwargs) -> None:
-    global _home_recheck_at
-    _home_recheck_at = 0.0
+    for cache in list(_caches):
+        cache.recheck_now()
 
 
 def _home_build(config: tuple) -> _Home:

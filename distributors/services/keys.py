@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from core.audit import audit_record
 from distributors.models import PgpKey
-from pgpmail import keys as pgp
+from pgpmail import key_encrypt_to, key_inspect, key_stored_problem
 
 CHALLENGE_MAX_ATTEMPTS = 5
 CHALLENGE_VALID_FOR = timedelta(hours=24)
@@ -81,7 +81,7 @@ def _encrypted_challenge(*, armored: str, fingerprint: str) -> tuple[str, str]:
     not be held while it does. Any gpg doubt raises KeyRejected.
     """
     code = _new_code()
-    ciphertext = pgp.key_encrypt_to(
+    ciphertext = key_encrypt_to(
         armored=armored, fingerprint=fingerprint, plaintext=_challenge_plaintext(code)
     )
     return ciphertext, _code_hash(code)
@@ -106,7 +106,7 @@ def key_upload(*, user, armored: str) -> KeyUpload:
     _upload_rate_consume(user)
     now = timezone.now()
     # gpg runs before the transaction opens (see _encrypted_challenge).
-    report = pgp.key_inspect(armored=armored, account_email=user.email, now=now)
+    report = key_inspect(armored=armored, account_email=user.email, now=now)
     challenge, digest = _encrypted_challenge(armored=report.armored, fingerprint=report.fingerprint)
     with transaction.atomic():
         key = _store_upload(user=user, report=report, digest=digest, now=now)
@@ -280,7 +280,7 @@ def _proof_problem(key: PgpKey) -> str | None:
     if key.state != PgpKey.State.PENDING:
         return "This key is not waiting for proof."
     # A key uploaded before today's rules (a weak one, say) must not become active now.
-    stored_problem = pgp.key_stored_problem(armored=key.armored)
+    stored_problem = key_stored_problem(armored=key.armored)
     if stored_problem is not None:
         return stored_problem
     if not key.challenge_sha256 or key.challenge_created_at is None:
@@ -336,7 +336,7 @@ def keys_stored_recheck(*, apply: bool = False) -> list[tuple[PgpKey, str]]:
     found = []
     usable = (PgpKey.State.ACTIVE, PgpKey.State.PENDING)
     for key in PgpKey.objects.filter(state__in=usable).order_by("pk").iterator():
-        problem = pgp.key_stored_problem(armored=key.armored)
+        problem = key_stored_problem(armored=key.armored)
         if problem is None:
             continue
         found.append((key, problem))

@@ -21,8 +21,7 @@ from django.utils import timezone
 from embargo.delivery.variants import delivery_variant
 from embargo.models import Delivery
 from embargo.tracing import body_render
-from pgpmail.mime import pgp_mime_wire_start, protected_entity
-from pgpmail.smtp import HandoffUncertain, message_send
+from pgpmail import HandoffUncertain, message_send, pgp_mime_wire_start, protected_entity
 
 logger = logging.getLogger(__name__)
 

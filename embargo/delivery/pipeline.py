@@ -39,8 +39,7 @@ from embargo.delivery.rows import (
 )
 from embargo.delivery.variants import delivery_variants
 from embargo.models import Delivery, Vulnerability
-from pgpmail.crypto import CryptoError, RecipientKeyError
-from pgpmail.smtp import DeadlinePassed, HandoffUncertain
+from pgpmail import CryptoError, DeadlinePassed, HandoffUncertain, RecipientKeyError
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from core.queue import task_queue_after_commit
 from embargo.models import REASON_MAX_LENGTH, CaseSequence, Vulnerability
 from embargo.scoring import cve_id_clean, cvss_score
 from embargo.services.notices import disclosure_moved_notice_send
-from pgpmail.keys import key_inspect
+from pgpmail import key_inspect
 
 PUBLIC_ID_PREFIX = "HAUL"
 

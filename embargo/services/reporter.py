@@ -29,8 +29,7 @@ from core.models import AuditEvent
 from core.queue import task_queue_after_commit
 from embargo.delivery.mail import smtp_send
 from embargo.models import Vulnerability
-from pgpmail.crypto import CryptoError
-from pgpmail.mime import pgp_mime_message
+from pgpmail import CryptoError, pgp_mime_message
 
 logger = logging.getLogger(__name__)
 

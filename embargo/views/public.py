@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 
 from core.markdown import markdown_render
 from embargo.selectors import advisories_public, advisory_public_get
-from pgpmail.crypto import CryptoError, team_public_key_armored
+from pgpmail import CryptoError, team_public_key_armored
 
 logger = logging.getLogger(__name__)
 

@@ -434,36 +434,39 @@ class _Clock:
         return self.now
 
 
-def test_a_replaced_team_key_file_rebuilds_the_home_once_the_recheck_time_passes(
-    team, settings, monkeypatch
-):
+def test_a_replaced_team_key_file_rebuilds_the_home_once_the_recheck_time_passes(team, settings):
     clock = _Clock()
-    monkeypatch.setattr(crypto, "_clock", clock)
-    first = crypto._home_get()
-    key_file = Path(settings.HAULOUT_TEAM_KEY_FILE)
-    stamp = key_file.stat().st_mtime_ns + 10**9
-    os.utime(key_file, ns=(stamp, stamp))  # the key file replaced in place
-    clock.now += crypto.HOME_RECHECK_SECONDS / 2
-    assert crypto._home_get() is first  # not looked at again yet
-    clock.now += crypto.HOME_RECHECK_SECONDS
-    second = crypto._home_get()
-    assert second is not first
-    assert second.path != first.path
-    assert not first.path.exists()  # the old home and its agent are gone
-    assert crypto._home_get() is second
+    homes = crypto.HomeCache(clock=clock)
+    try:
+        first = homes.get()
+        key_file = Path(settings.HAULOUT_TEAM_KEY_FILE)
+        stamp = key_file.stat().st_mtime_ns + 10**9
+        os.utime(key_file, ns=(stamp, stamp))  # the key file replaced in place
+        clock.now += crypto.HOME_RECHECK_SECONDS / 2
+        assert homes.get() is first  # not looked at again yet
+        clock.now += crypto.HOME_RECHECK_SECONDS
+        second = homes.get()
+        assert second is not first
+        assert second.path != first.path
+        assert not first.path.exists()  # the old home and its agent are gone
+        assert homes.get() is second
+    finally:
+        homes.close()
 
 
-def test_a_changed_setting_is_seen_by_the_next_copy_at_once(team, settings, monkeypatch):
-    monkeypatch.setattr(crypto, "_clock", _Clock())  # the clock stands still
-    first = crypto._home_get()
+def test_a_changed_setting_is_seen_by_the_next_copy_at_once(team, settings):
+    # The clock stands still, so only the setting_changed signal can make the process's
+    # cache look again.
+    homes = crypto.HomeCache(clock=_Clock())
     other_root = Path(tempfile.mkdtemp(prefix="hc-"))
     try:
+        first = homes.get()
         settings.GPG_HOME_ROOT = other_root
-        second = crypto._home_get()
+        second = homes.get()
         assert second is not first
         assert second.path.parent == other_root
     finally:
-        crypto.worker_home_close()
+        homes.close()
         shutil.rmtree(other_root, ignore_errors=True)
 
 

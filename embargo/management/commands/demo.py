@@ -15,7 +15,7 @@ from django.urls import reverse
 from distributors.demo import demo_people_and_members, demo_refused, demo_summary_lines
 from embargo.demo import demo_case, demo_recipients, demo_secret_key_path, demo_team_key, utc_text
 from embargo.models import Notice
-from pgpmail.crypto import CryptoError
+from pgpmail import CryptoError
 
 
 class Command(BaseCommand):

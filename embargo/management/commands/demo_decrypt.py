@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from embargo.demo import decrypted_text, demo_decrypt
-from pgpmail.crypto import CryptoError
+from pgpmail import CryptoError
 
 
 class Command(BaseCommand):
