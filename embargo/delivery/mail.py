@@ -146,7 +146,7 @@ _smtp = threading.local()
 def _connection():
     # One SMTP connection per worker process (thread), reused across copies and tasks:
     # the handshake costs more than a small message.
-    key = (settings.EMAIL_BACKEND, getattr(settings, "EMAIL_HOST", ""), settings.EMAIL_PORT)
+    key = (settings.EMAIL_BACKEND, settings.EMAIL_HOST, settings.EMAIL_PORT)
     if getattr(_smtp, "key", None) != key or _smtp.connection is None:
         _smtp.connection = get_connection(fail_silently=False)
         _smtp.key = key

@@ -29,15 +29,10 @@ from embargo.models import Delivery, Notice
 
 logger = logging.getLogger(__name__)
 
-# Copies per task. Bigger batches spread the per-task cost (queueing, the claim, reading
-# the notice, closing it) over more copies and leave a worker's gpg pipeline empty less
-# often (it drains at the end of each task); the end of a fan-out is shared out in
-# smaller pieces (_batches).
-DEFAULT_BATCH_SIZE = 100
-
 
 def batch_size() -> int:
-    return max(1, int(getattr(settings, "HAULOUT_DELIVERY_BATCH_SIZE", DEFAULT_BATCH_SIZE)))
+    # settings.HAULOUT_DELIVERY_BATCH_SIZE says why 100 by default.
+    return max(1, settings.HAULOUT_DELIVERY_BATCH_SIZE)
 
 
 def deliveries_enqueue(*, notice_id: int | None = None, delivery_ids=None) -> int:

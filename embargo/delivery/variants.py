@@ -18,7 +18,7 @@ from embargo.models import Delivery, DeliveryVariation
 def trace_secret() -> bytes:
     return tracing.trace_secret_derive(
         secret_key=settings.SECRET_KEY,
-        configured=getattr(settings, "HAULOUT_TRACE_SECRET", "") or "",
+        configured=settings.HAULOUT_TRACE_SECRET,
     )
 
 

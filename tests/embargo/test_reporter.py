@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from core.models import AuditEvent
 from embargo.models import Vulnerability
+from embargo.services import cases as cases_services
 from embargo.services import (
     vulnerability_create,
     vulnerability_disclose,
@@ -121,7 +122,8 @@ def test_an_unchanged_reporter_key_is_not_inspected_again_on_edit(reporter_key, 
     def refuse(**kwargs):
         raise AssertionError("the unchanged key was inspected again")
 
-    monkeypatch.setattr(pgp, "key_inspect", refuse)
+    # Where the service looks the name up: patching pgpmail.keys would not reach it.
+    monkeypatch.setattr(cases_services, "key_inspect", refuse)
     # A browser sends the textarea back with CRLF line ends.
     vulnerability_update(
         vulnerability=case,

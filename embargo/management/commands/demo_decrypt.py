@@ -28,7 +28,7 @@ class Command(BaseCommand):
                 "demo_decrypt reads demo secret keys from disk and is for local runs only; "
                 "run it with DJANGO_SECURE=0."
             )
-        if not getattr(settings, "EMAIL_FILE_PATH", None):
+        if settings.EMAIL_BACKEND != "django.core.mail.backends.filebased.EmailBackend":
             raise CommandError("Mail is not written to files here (EMAIL_URL is set).")
         try:
             decrypted = demo_decrypt(to_email=to_email)
