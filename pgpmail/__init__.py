@@ -14,7 +14,8 @@ pyproject.toml says so); the modules are free to change behind these names.
   PGP/MIME) and `message_send` (one SMTP hand-off within a deadline; HandoffUncertain when
   the server may have taken it, DeadlinePassed when time ran out first).
 - The team key: `team_key_generate`, `team_public_key_armored`; a worker process's gpg
-  home: `worker_home_prepare`, `worker_home_close`.
+  home: `worker_home_prepare`, `worker_home_close`,
+  `worker_homes_sweep` (homes of processes that died without closing theirs).
 - The recipient's side (demo and tests only): `keypair_generate`, `challenge_answer`,
   `message_open`.
 """
@@ -32,6 +33,7 @@ from pgpmail.crypto import (
     team_public_key_armored,
     worker_home_close,
     worker_home_prepare,
+    worker_homes_sweep,
 )
 from pgpmail.keys import (
     KeyRejected,
@@ -76,4 +78,5 @@ __all__ = [
     "team_public_key_armored",
     "worker_home_close",
     "worker_home_prepare",
+    "worker_homes_sweep",
 ]

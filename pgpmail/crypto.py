@@ -246,6 +246,14 @@ def worker_home_close() -> None:
 atexit.register(worker_home_close)
 
 
+def worker_homes_sweep() -> None:
+    """Removes the homes (and stops the agents) of processes that have gone without
+    closing theirs; a live process's home is left alone."""
+    root = Path(settings.GPG_HOME_ROOT)
+    if root.is_dir():
+        _sweep_dead_homes(root)
+
+
 def worker_home_prepare() -> bool:
     """Builds this process's gpg home now, as a worker's pool process starts: the team
     key is imported and checked (it signs once) and gpg-agent is running before the

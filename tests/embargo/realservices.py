@@ -57,6 +57,23 @@ def wait_for(predicate, *, timeout: float, interval: float = 0.1, what: str = "c
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def agents_for(homes: set[Path]) -> list[int]:
+    """Pids of live gpg-agent processes started in one of `homes`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if args and args[0].endswith(b"gpg-agent"):
+            text = b" ".join(args).decode(errors="replace")
+            if any(str(home) in text for home in homes):
+                found.append(int(proc.name))
+    return found
+
+
 # ---------------------------------------------------------------- SMTP
 
 

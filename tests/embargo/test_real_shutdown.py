@@ -1,12 +1,11 @@
 """A stopped Celery worker leaves no gpg home and no gpg-agent behind, whether the
-SIGTERM reaches the whole process group (honcho on Ctrl+C), only the main process, or the
-group twice."""
+SIGTERM reaches the whole process group, only the main process, or the group twice, and
+when honcho (`dev.py run`, Ctrl+C) kills the main process before it has finished."""
 
 from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -14,29 +13,22 @@ import pytest
 from embargo.models import Delivery
 from embargo.services import notice_send
 from tests.embargo.helpers import bulk_people, case_ready, notice_draft
-from tests.embargo.realservices import wait_for
+from tests.embargo.realservices import agents_for, wait_for
 
 pytestmark = [pytest.mark.services]
 
 
-def agents_for(homes: set[Path]) -> list[int]:
-    """Pids of live gpg-agent processes started in one of `homes`."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            args = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if args and args[0].endswith(b"gpg-agent"):
-            text = b" ".join(args).decode(errors="replace")
-            if any(str(home) in text for home in homes):
-                found.append(int(proc.name))
-    return found
+def group_gone(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
 
 
-@pytest.mark.parametrize("signalled", ["process group", "main process", "group, twice"])
+@pytest.mark.parametrize(
+    "signalled", ["process group", "main process", "group, twice", "honcho's Ctrl+C"]
+)
 def test_a_stopped_worker_closes_its_gpg_homes_and_their_agents(
     real_services_factory, private_redis, person_keys, settings, signalled
 ):
@@ -57,17 +49,29 @@ def test_a_stopped_worker_closes_its_gpg_homes_and_their_agents(
     assert made, "the worker signed nothing in a home of its own"
     assert agents_for(made), "signing should have started an agent in the worker's home"
 
+    pid = worker.process.pid
     if signalled == "process group":
-        worker.stop()  # SIGTERM to the group, as honcho sends it
+        worker.stop()  # SIGTERM to the group
     elif signalled == "group, twice":
         # honcho forwards its own SIGTERM to a group that `pkill` or a container stop
-        # has already signalled: the second must not cut the first one's close short.
-        os.killpg(worker.process.pid, signal.SIGTERM)
-        time.sleep(0.05)
-        os.killpg(worker.process.pid, signal.SIGTERM)
+        # has already signalled: the second, sent once the first is being handled, must
+        # not cut the first one's close short.
+        os.killpg(pid, signal.SIGTERM)
+        wait_for(lambda: "Warm shutdown" in worker.output(), timeout=30, what="the shutdown")
+        os.killpg(pid, signal.SIGTERM)
         worker.process.wait(30)
+    elif signalled == "honcho's Ctrl+C":
+        # honcho sends SIGTERM to the group, then SIGKILL to the main process if it has
+        # not finished within 5 s: the main process never reaches its own clean-up, and
+        # each pool process must close its home by itself.
+        os.killpg(pid, signal.SIGTERM)
+        wait_for(lambda: "Warm shutdown" in worker.output(), timeout=30, what="the shutdown")
+        os.kill(pid, signal.SIGKILL)
+        worker.process.wait(30)
+        wait_for(lambda: group_gone(pid), timeout=30, what="the pool processes to exit")
+        made = set(root.glob("worker-*")) - before  # a replacement's home too, if any
     else:
-        os.kill(worker.process.pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGTERM)
         worker.process.wait(30)
 
     assert worker.process.returncode is not None
