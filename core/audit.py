@@ -10,7 +10,6 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from core.models import AuditEvent
-from core.sqlrows import rows_insert
 
 
 def audit_record(
@@ -57,23 +56,23 @@ def audit_record_many(
         return 0
     now = timezone.now()
     actor_id = actor.pk if actor is not None and actor.is_authenticated else None
-    return rows_insert(
-        model=AuditEvent,
-        fields=_MANY_FIELDS,
-        rows=[
-            (
-                actor_id,
-                action,
-                ContentType.objects.get_for_model(target).pk,
-                str(target.pk),
-                str(target)[:300],
-                organization_id,
-                data or {},
-                now,
+    events = AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                actor_id=actor_id,
+                action=action,
+                target_type=ContentType.objects.get_for_model(target),
+                target_id=str(target.pk),
+                target_repr=str(target)[:300],
+                organization_id=organization_id,
+                data=data or {},
+                created_at=now,
             )
             for target, organization_id, data in targets
         ],
+        batch_size=500,
     )
+    return len(events)
 
 
 def audit_insert_from(

@@ -18,7 +18,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core.audit import audit_insert_from, audit_record_many
-from core.sqlrows import json_rows, json_rows_select
 from embargo.delivery.states import CLAIM, RETRY, SEND_SENT, Move
 from embargo.models import Delivery
 
@@ -301,9 +300,14 @@ def _mark_sent_in_one_statement(sent: list[tuple[Delivery, int]]) -> set[int]:
         organization_id="marked.organization_id",
         data="jsonb_build_object('attempt', marked.attempt)",
     )
-    claims = json_rows_select([pk_type, attempts_type, "text"], ["id", "attempt", "repr"])
-    # Only quoted names, json_rows_select()'s and audit_insert_from()'s SQL are formatted
-    # into the statement; every value is a parameter.
+    # The rows marked, as three arrays of one parameter each. Cast to `text[]`, not
+    # to the column's varchar(n)[], which would cut a longer value short.
+    claims = (
+        f"SELECT * FROM unnest(%s::{pk_type}[], %s::{attempts_type}[], %s::text[]) "  # noqa: S608
+        "AS claim (id, attempt, repr)"
+    )
+    # Only quoted names, the columns' own types and audit_insert_from()'s SQL are
+    # formatted into the statement; every value is a parameter.
     sql = (
         f"WITH marked AS (UPDATE {quote(meta.db_table)} AS sent_row SET "  # noqa: S608
         f"{column['state']} = %s, {column['failure_reason']} = '', "
@@ -321,7 +325,9 @@ def _mark_sent_in_one_statement(sent: list[tuple[Delivery, int]]) -> set[int]:
         SEND_SENT.target,
         now,
         now,
-        json_rows([(row.pk, attempt, str(row)[:300]) for row, attempt in sent]),
+        [row.pk for row, _ in sent],
+        [attempt for _, attempt in sent],
+        [str(row)[:300] for row, _ in sent],
         *SEND_SENT.sources,
         *event_params,
     ]

@@ -3,14 +3,12 @@ recorded with the delivery, and reused for every later rendering of the same cop
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from core.sqlrows import json_rows, json_rows_select
 from embargo import tracing
 from embargo.models import Delivery, DeliveryVariation
 
@@ -87,49 +85,24 @@ def _records_insert(derived: dict[int, tracing.Variant]) -> set[int]:
     """Records the choices of every copy that has no record yet (an existing record is
     kept: it is what that copy said before). Returns the ids this call recorded."""
     now = timezone.now()
-    if connection.vendor not in ("postgresql", "sqlite"):
-        DeliveryVariation.objects.bulk_create(
-            [
-                DeliveryVariation(delivery_id=pk, choices=variant.as_record(), created_at=now)
-                for pk, variant in derived.items()
-            ],
-            ignore_conflicts=True,
-        )
-        return set()  # cannot tell which were new: every record is read back
     # Django's bulk_create(ignore_conflicts=True) cannot say which rows it inserted;
     # INSERT ... ON CONFLICT DO NOTHING RETURNING can, which saves reading back the
-    # records of a first send (PostgreSQL, SQLite 3.35+).
+    # records of a first send (PostgreSQL, and SQLite since 3.35: the two we support).
     meta = DeliveryVariation._meta
     quote = connection.ops.quote_name
     delivery, choices, created_at = (
         meta.get_field(name) for name in ("delivery", "choices", "created_at")
     )
     columns = f"({quote(delivery.column)}, {quote(choices.column)}, {quote(created_at.column)})"
-    if connection.vendor == "postgresql":
-        # The rows as one JSON document (core.sqlrows): preparing each value
-        # for the driver cost a worker more than the statement (benchmarks/fanout.py).
-        source = json_rows_select(
-            [field.db_type(connection) for field in (delivery, choices, created_at)]
-        )
-        params = [
-            json_rows(
-                [
-                    (pk, json.dumps(variant.as_record(), cls=choices.encoder), now)
-                    for pk, variant in derived.items()
-                ]
-            )
+    source = "VALUES " + ", ".join(["(%s, %s, %s)"] * len(derived))
+    params = []
+    for pk, variant in derived.items():
+        params += [
+            pk,
+            choices.get_db_prep_save(variant.as_record(), connection),
+            created_at.get_db_prep_save(now, connection),
         ]
-    else:
-        source = "VALUES " + ", ".join(["(%s, %s, %s)"] * len(derived))
-        params = []
-        for pk, variant in derived.items():
-            params += [
-                pk,
-                choices.get_db_prep_save(variant.as_record(), connection),
-                created_at.get_db_prep_save(now, connection),
-            ]
-    # Only quoted names, json_rows_select()'s SQL and %s placeholders are formatted into
-    # the SQL.
+    # Only quoted names and %s placeholders are formatted into the SQL.
     sql = (
         f"INSERT INTO {quote(meta.db_table)} {columns} {source} "
         f"ON CONFLICT ({quote(delivery.column)}) DO NOTHING "

@@ -20,7 +20,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.audit import audit_record
-from core.sqlrows import rows_insert
 from distributors.eligibility import (
     Eligibility,
     SendEligibility,
@@ -198,30 +197,10 @@ def audience_one_per_person(audience: list[_Entry]) -> list[_Entry]:
     return list(chosen.values())
 
 
-# What a new Delivery row is written with, in the order of _delivery_values().
-_DELIVERY_FIELDS = (
-    "notice",
-    "member",
-    "user",
-    "organization",
-    "email",
-    "fingerprint",
-    "reference_code",
-    "message_id",
-    "state",
-    "reasons",
-    "failure_reason",
-    "attempts",
-    "temporary_failures",
-    "created_at",
-    "due_at",
-    "finished_at",
-)
-
-
-def _delivery_values(*, notice: Notice, audience: list[_Entry], now: datetime) -> list[tuple]:
-    """The values of the new rows (see _DELIVERY_FIELDS): pending for the eligible,
-    withheld with the reasons for others."""
+def _delivery_rows(*, notice: Notice, audience: list[_Entry], now: datetime) -> list[Delivery]:
+    """The new rows, unsaved: pending for the eligible, withheld with the reasons for
+    the others. Each gets a reference code unique within the notice and its own
+    Message-ID, which every attempt at that copy reuses."""
     codes: set[str] = set()
     rows = []
     due = due_when_queued(now)
@@ -232,35 +211,23 @@ def _delivery_values(*, notice: Notice, audience: list[_Entry], now: datetime) -
         codes.add(code)
         eligible = item.eligible
         rows.append(
-            (
-                notice.pk,
-                item.member_id,
-                item.user_id,
-                item.organization_id,
-                item.email,
-                item.fingerprint,
-                code,
-                message_id_new(),
-                initial_state(eligible=eligible),
-                list(item.reasons),
-                "",
-                0,
-                0,
-                now,
-                due if eligible else None,
-                None if eligible else now,
+            Delivery(
+                notice_id=notice.pk,
+                member_id=item.member_id,
+                user_id=item.user_id,
+                organization_id=item.organization_id,
+                email=item.email,
+                fingerprint=item.fingerprint,
+                reference_code=code,
+                message_id=message_id_new(),
+                state=initial_state(eligible=eligible),
+                reasons=list(item.reasons),
+                created_at=now,
+                due_at=due if eligible else None,
+                finished_at=None if eligible else now,
             )
         )
     return rows
-
-
-def _delivery_rows(*, notice: Notice, audience: list[_Entry], now: datetime) -> list[Delivery]:
-    """The same rows as Delivery instances, for a caller that needs their ids back."""
-    names = [Delivery._meta.get_field(name).attname for name in _DELIVERY_FIELDS]
-    return [
-        Delivery(**dict(zip(names, values, strict=True)))
-        for values in _delivery_values(notice=notice, audience=audience, now=now)
-    ]
 
 
 @transaction.atomic
@@ -291,10 +258,10 @@ def notice_send(*, notice: Notice, actor) -> Notice:
             "member organisation, need-to-know, two-factor sign-in, the current policy "
             "and a verified key valid past the disclosure date)."
         )
-    rows_insert(
-        model=Delivery,
-        fields=_DELIVERY_FIELDS,
-        rows=_delivery_values(notice=notice, audience=audience, now=now),
+    # A thousand people: about 22 ms more than a hand-written multi-row INSERT, which a
+    # press of "Send" does not feel (docs/performance.md).
+    Delivery.objects.bulk_create(
+        _delivery_rows(notice=notice, audience=audience, now=now), batch_size=500
     )
     notice.state = Notice.State.SENDING
     notice.send_started_at = now

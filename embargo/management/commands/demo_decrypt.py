@@ -28,7 +28,9 @@ class Command(BaseCommand):
                 "demo_decrypt reads demo secret keys from disk and is for local runs only; "
                 "run it with DJANGO_SECURE=0."
             )
-        if settings.EMAIL_BACKEND != "django.core.mail.backends.filebased.EmailBackend":
+        # Django defines no EMAIL_FILE_PATH unless mail goes to files (settings.py sets it
+        # only without EMAIL_URL).
+        if not getattr(settings, "EMAIL_FILE_PATH", None):
             raise CommandError("Mail is not written to files here (EMAIL_URL is set).")
         try:
             decrypted = demo_decrypt(to_email=to_email)
