@@ -29,16 +29,16 @@ def audit_record(
         organization = getattr(target, "audit_organization", None)
         if organization is None:
             organization = getattr(target, "organization", None)
-    return AuditEvent.objects.create(
-        actor=actor if actor is not None and actor.is_authenticated else None,
+    event = _event(
+        actor=actor,
         action=action,
-        target_type=ContentType.objects.get_for_model(target),
-        target_id=str(target.pk),
-        target_repr=str(target)[:300],
-        organization=organization,
-        data=data or {},
-        created_at=timezone.now(),
+        target=target,
+        organization_id=organization.pk if organization is not None else None,
+        data=data,
+        now=timezone.now(),
     )
+    event.save(force_insert=True)
+    return event
 
 
 def audit_record_many(
@@ -55,24 +55,36 @@ def audit_record_many(
     if not targets:
         return 0
     now = timezone.now()
-    actor_id = actor.pk if actor is not None and actor.is_authenticated else None
     events = AuditEvent.objects.bulk_create(
         [
-            AuditEvent(
-                actor_id=actor_id,
+            _event(
+                actor=actor,
                 action=action,
-                target_type=ContentType.objects.get_for_model(target),
-                target_id=str(target.pk),
-                target_repr=str(target)[:300],
+                target=target,
                 organization_id=organization_id,
-                data=data or {},
-                created_at=now,
+                data=data,
+                now=now,
             )
             for target, organization_id, data in targets
         ],
         batch_size=500,
     )
     return len(events)
+
+
+def _event(*, actor, action: str, target: models.Model, organization_id, data, now) -> AuditEvent:
+    """An unsaved event: the target by type, id and a 300-character description, so it
+    still reads after the target is gone."""
+    return AuditEvent(
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        action=action,
+        target_type=ContentType.objects.get_for_model(target),
+        target_id=str(target.pk),
+        target_repr=str(target)[:300],
+        organization_id=organization_id,
+        data=data or {},
+        created_at=now,
+    )
 
 
 def audit_insert_from(
