@@ -202,6 +202,15 @@ MFA_TOTP_ISSUER = SITE_NAME
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
+
+# The security team's calendar (core.calendar): deadlines in business days, such as the
+# first answer to a reporter (3) and a critical issue's suggested disclosure date (14),
+# skip weekends, the public holidays of this country and subdivision (ISO 3166 codes,
+# as the `holidays` library knows them; empty: none) and the closure days staff enter.
+# Days are counted in the team's time zone.
+HAULOUT_TEAM_TIME_ZONE = env.str("HAULOUT_TEAM_TIME_ZONE", default="UTC")
+HAULOUT_HOLIDAYS_COUNTRY = env.str("HAULOUT_HOLIDAYS_COUNTRY", default="US")
+HAULOUT_HOLIDAYS_SUBDIVISION = env.str("HAULOUT_HOLIDAYS_SUBDIVISION", default="")
 USE_I18N = True
 USE_TZ = True
 

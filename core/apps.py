@@ -8,3 +8,7 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "core"
     verbose_name = "Audit log and shared plumbing"
+
+    def ready(self) -> None:
+        # Registers the calendar's settings check.
+        from core import calendar  # noqa: F401

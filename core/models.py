@@ -84,3 +84,21 @@ class PeriodicClaim(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job} {self.key} at {self.claimed_at}"
+
+
+class ClosureDay(models.Model):
+    """A day the security team does not work beyond weekends and public holidays (a
+    company shutdown, an offsite): business-day deadlines step over it."""
+
+    day = models.DateField(unique=True)
+    reason = models.CharField(max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["day"]
+
+    def __str__(self) -> str:
+        return f"closed on {self.day.isoformat()}"
