@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import UTC
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from distributors.eligibility import AUDIENCE_STATUSES
 from distributors.models import Organization
 from embargo.models import REASON_MAX_LENGTH, TEXT_MAX_LENGTH, Notice, Vulnerability
+from embargo.scoring import base_metrics, cvss_score, vector_build, vector_choices
 from embargo.services.cases import EDITABLE_AFTER_DISCLOSURE
 
 DATETIME_INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
@@ -252,3 +254,61 @@ class NoticeForm(forms.Form):
 
 class AcknowledgeForm(forms.Form):
     """Nothing to fill in: the POST itself is the acknowledgement."""
+
+
+class CvssCalculatorForm(forms.Form):
+    """Every base metric of one CVSS version as a choice, or a pasted vector, which wins
+    and fills the choices. cleaned_data["vector"] is the base vector to score."""
+
+    vector = forms.CharField(
+        label="Or paste a vector",
+        max_length=200,
+        required=False,
+        help_text="It fills the choices above (use “Read the vector”) or is saved as it is.",
+    )
+
+    def __init__(self, *args, version: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.version = version
+        self.metric_names = []
+        for metric in base_metrics(version):
+            self.fields[metric.key] = forms.ChoiceField(
+                label=f"{metric.label} ({metric.key})",
+                choices=[(value, f"{name} ({value})") for value, name in metric.values],
+                widget=forms.RadioSelect,
+                required=False,
+            )
+            self.metric_names.append(metric.key)
+        # The vector field after the metrics, as the page shows it.
+        self.order_fields([*self.metric_names, "vector"])
+
+    def metric_fields(self):
+        return [self[name] for name in self.metric_names]
+
+    def clean(self):
+        cleaned = super().clean()
+        pasted = (cleaned.get("vector") or "").strip()
+        if pasted:
+            try:
+                score = cvss_score(pasted)
+            except ValidationError as error:
+                self.add_error("vector", error)
+                return cleaned
+            if score.version != self.version:
+                self.add_error(
+                    "vector",
+                    f"This is a CVSS {score.version} vector; "
+                    f"this is the {self.version} calculator.",
+                )
+                return cleaned
+            cleaned["vector"] = score.vector
+            cleaned["choices"] = vector_choices(score)
+            return cleaned
+        missing = [name for name in self.metric_names if not cleaned.get(name)]
+        for name in missing:
+            self.add_error(name, "Choose a value.")
+        if not missing:
+            choices = {name: cleaned[name] for name in self.metric_names}
+            cleaned["vector"] = vector_build(self.version, choices)
+            cleaned["choices"] = choices
+        return cleaned

@@ -131,6 +131,37 @@ def _reverse_or(name: str, fallback: str, **kwargs) -> str:
         return fallback
 
 
+class CvssRating(models.Model):
+    """A case's CVSS base score in one version of the standard: a case may keep a 3.1
+    and a 4.0 rating side by side. The case's own cvss_* fields hold the one the
+    advisory shows (the last set)."""
+
+    class Version(models.TextChoices):
+        V3_1 = "3.1", "CVSS 3.1"
+        V4_0 = "4.0", "CVSS 4.0"
+
+    vulnerability = models.ForeignKey(
+        Vulnerability, on_delete=models.CASCADE, related_name="cvss_ratings"
+    )
+    version = models.CharField(max_length=8, choices=Version.choices)
+    vector = models.CharField(max_length=200)
+    score = models.DecimalField(max_digits=3, decimal_places=1)
+    severity = models.CharField(max_length=16, choices=Vulnerability.Severity.choices)
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    set_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vulnerability", "version"], name="one_cvss_rating_per_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vulnerability_id} CVSS {self.version}"
+
+
 class Notice(models.Model):
     """One embargoed message about a case; each person gets their own encrypted copy."""
 

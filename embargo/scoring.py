@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import cvss
+import cvss.constants3
+import cvss.constants4
 from cvss.exceptions import CVSSError
 from django.core.exceptions import ValidationError
 
 CVE_RE = re.compile(r"^CVE-(19|20)\d{2}-\d{4,7}$")
+_CONSTANTS = {"3.1": cvss.constants3, "4.0": cvss.constants4}
 
 
 @dataclass(frozen=True)
@@ -57,3 +60,42 @@ def cve_id_clean(value: str) -> str:
             code="cve_invalid",
         )
     return value
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str  # the abbreviation in a vector: "AV"
+    label: str  # "Attack Vector"
+    values: tuple[tuple[str, str], ...]  # ("N", "Network"), ...
+
+
+def base_metrics(version: str) -> tuple[Metric, ...]:
+    """Every base metric of CVSS `version` ("3.1" or "4.0"), in vector order, with the
+    names the `cvss` library gives them ("X", not defined, is no choice for a base
+    metric)."""
+    constants = _CONSTANTS[version]
+    return tuple(
+        Metric(
+            key=key,
+            label=constants.METRICS_ABBREVIATIONS[key],
+            values=tuple(
+                (value, name)
+                for value, name in constants.METRICS_VALUE_NAMES[key].items()
+                if value != "X"
+            ),
+        )
+        for key in constants.METRICS_MANDATORY
+    )
+
+
+def vector_build(version: str, choices: dict[str, str]) -> str:
+    """The base vector for `choices` (metric key -> value), in the standard's order."""
+    return f"CVSS:{version}/" + "/".join(
+        f"{metric.key}:{choices[metric.key]}" for metric in base_metrics(version)
+    )
+
+
+def vector_choices(score: CvssScore) -> dict[str, str]:
+    """The base metrics' values of a scored vector: what a calculator shows for it."""
+    parts = dict(part.split(":", 1) for part in score.vector.split("/")[1:])
+    return {metric.key: parts[metric.key] for metric in base_metrics(score.version)}

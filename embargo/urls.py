@@ -1,6 +1,6 @@
 from django.urls import path
 
-from embargo.views import acknowledge, cases, notices, public
+from embargo.views import acknowledge, cases, notices, public, scoring
 
 app_name = "embargo"
 
@@ -12,6 +12,20 @@ urlpatterns = [
     path("staff/cases/<int:pk>/edit/", cases.case_edit_view, name="case_edit"),
     path("staff/cases/<int:pk>/state/", cases.case_transition_view, name="case_transition"),
     path("staff/cases/<int:pk>/reject/", cases.case_reject_view, name="case_reject"),
+    # One page per version of the standard; the version is part of the route, not a
+    # value taken from the URL.
+    path(
+        "staff/cases/<int:pk>/cvss-3.1/",
+        scoring.case_cvss_view,
+        {"version": "3.1"},
+        name="case_cvss_3_1",
+    ),
+    path(
+        "staff/cases/<int:pk>/cvss-4.0/",
+        scoring.case_cvss_view,
+        {"version": "4.0"},
+        name="case_cvss_4_0",
+    ),
     path(
         "staff/cases/<int:pk>/disclosure/",
         cases.case_disclosure_move_view,

@@ -18,10 +18,13 @@ from embargo.services.followup import (
     embargo_lifted_mail,
 )
 from embargo.services.notices import notice_catch_up, notice_create, notice_send, notice_update
+from embargo.services.ratings import cvss_rating_clear, cvss_rating_set
 
 __all__ = [
     "DeliveryDeferred",
     "acknowledgement_reminders_send",
+    "cvss_rating_clear",
+    "cvss_rating_set",
     "deliveries_enqueue",
     "deliveries_sweep",
     "delivery_acknowledge",

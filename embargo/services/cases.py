@@ -20,6 +20,7 @@ from core.queue import task_queue_after_commit
 from embargo.models import REASON_MAX_LENGTH, CaseSequence, Vulnerability
 from embargo.scoring import cve_id_clean, cvss_score
 from embargo.services.notices import disclosure_moved_notice_send
+from embargo.services.ratings import ratings_follow_headline
 from pgpmail import key_inspect
 
 PUBLIC_ID_PREFIX = "HAUL"
@@ -242,10 +243,13 @@ def vulnerability_update(*, vulnerability: Vulnerability, actor, **changes) -> V
     changed = [name for name, value in cleaned.items() if getattr(case, name) != value]
     if not changed:
         return case
+    previous_cvss_version = case.cvss_version
     for name in changed:
         setattr(case, name, cleaned[name])
     case.updated_at = timezone.now()
     case.save(update_fields=[*changed, "updated_at"])
+    if "cvss_vector" in changed:
+        ratings_follow_headline(case=case, previous_version=previous_cvss_version, actor=actor)
     audit_record(
         actor=actor,
         action="vulnerability.updated",

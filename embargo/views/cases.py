@@ -58,6 +58,8 @@ ACTION_WORDS = {
     "notice.send_started": "sent notice #{target} ({recipients} recipients, {withheld} withheld)",
     "notice.sent": "finished sending notice #{target}",
     "vulnerability.first_response_recorded": "recorded the first response to the reporter",
+    "vulnerability.cvss_set": "set the CVSS {version} score to {score}",
+    "vulnerability.cvss_cleared": "cleared the CVSS {version} score",
     "vulnerability.first_response_overdue": "staff were reminded: no first response yet",
     "vulnerability.reporter_told": "told the reporter",
 }
@@ -104,6 +106,8 @@ def history_rows(*, vulnerability: Vulnerability) -> list[dict]:
             target=event.target_id,
             recipients=data.get("recipients", "?"),
             withheld=data.get("withheld", "?"),
+            version=data.get("version", "?"),
+            score=data.get("score", "?"),
         )
         if event.action == "vulnerability.reporter_told":
             words += (
@@ -200,6 +204,7 @@ def _render_detail(request, case: Vulnerability, *, status: int = 200, **forms):
         "first_response_alert_at": first_response_due_for_alert(case),
         "history": history_rows(vulnerability=case),
         "sent_notices": sum(1 for notice in notices if notice.state != Notice.State.DRAFT),
+        "cvss_ratings": list(case.cvss_ratings.select_related("set_by")),
     }
     return render(request, "embargo/staff/case_detail.html", context, status=status)
 
