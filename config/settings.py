@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "distributors",
     "embargo",
     "leaks",
+    "intake",
 ]
 
 MIDDLEWARE = [
@@ -114,6 +115,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "core.context_processors.site",
+                "intake.context_processors.reports",
             ],
         },
     },
@@ -211,6 +213,30 @@ TIME_ZONE = "UTC"
 HAULOUT_TEAM_TIME_ZONE = env.str("HAULOUT_TEAM_TIME_ZONE", default="UTC")
 HAULOUT_HOLIDAYS_COUNTRY = env.str("HAULOUT_HOLIDAYS_COUNTRY", default="US")
 HAULOUT_HOLIDAYS_SUBDIVISION = env.str("HAULOUT_HOLIDAYS_SUBDIVISION", default="")
+# Disclosure dates the negotiation page suggests (embargo/negotiation_advice.py): at this
+# time of day in UTC (HH:MM), never on these weekdays (Mon..Sun), nor on a weekend or a day
+# the calendar above counts as closed. Friday by default: a Friday-evening disclosure
+# leaves users to patch over a weekend with nobody on duty.
+HAULOUT_DISCLOSURE_TIME_UTC = env.str("HAULOUT_DISCLOSURE_TIME_UTC", default="16:00")
+HAULOUT_DISCLOSURE_AVOID_WEEKDAYS = env.list("HAULOUT_DISCLOSURE_AVOID_WEEKDAYS", default=["Fri"])
+
+# Private reports (intake/). The team answers within HAULOUT_REPORT_ANSWER_BUSINESS_DAYS
+# business days of receipt (the process promises 3); staff are warned a day before.
+HAULOUT_REPORT_ANSWER_BUSINESS_DAYS = env.int("HAULOUT_REPORT_ANSWER_BUSINESS_DAYS", default=3)
+HAULOUT_REPORT_WARN_BUSINESS_DAYS = env.int("HAULOUT_REPORT_WARN_BUSINESS_DAYS", default=2)
+# Files reporters attach: kept outside the web root, at most this many per report or reply
+# and this size each; text fields are capped too. A request larger than all of that
+# together is refused before it is read.
+HAULOUT_REPORT_FILES_DIR = Path(
+    env.str("HAULOUT_REPORT_FILES_DIR", default=str(VAR_DIR / "report-files"))
+)
+HAULOUT_REPORT_ATTACHMENTS_MAX = env.int("HAULOUT_REPORT_ATTACHMENTS_MAX", default=5)
+HAULOUT_REPORT_ATTACHMENT_MAX_BYTES = env.int(
+    "HAULOUT_REPORT_ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024
+)
+HAULOUT_REPORT_TEXT_MAX_CHARS = env.int("HAULOUT_REPORT_TEXT_MAX_CHARS", default=50_000)
+# Abuse limits of the public form, per hour: per contact address and per client address.
+HAULOUT_REPORTS_PER_HOUR = env.int("HAULOUT_REPORTS_PER_HOUR", default=5)
 USE_I18N = True
 USE_TZ = True
 
@@ -370,6 +396,13 @@ CELERY_BEAT_SCHEDULE["embargo-suspensions-lift"] = {
 CELERY_BEAT_SCHEDULE["embargo-first-response-overdue"] = {
     "task": "embargo.tasks.first_response_overdue_task",
     "schedule": env.int("HAULOUT_BEAT_FIRST_RESPONSE_SECONDS", default=60 * 60),
+}
+
+# Reports: the first-response warning and deadline, and receipts or team messages whose
+# mail the queue lost (intake.services.deadlines).
+CELERY_BEAT_SCHEDULE["intake-report-deadlines"] = {
+    "task": "intake.tasks.report_deadlines_task",
+    "schedule": env.int("HAULOUT_BEAT_REPORT_DEADLINES_SECONDS", default=60),
 }
 
 # Leaks: the sanction each further confirmed leak brings, in order (the last one repeats),

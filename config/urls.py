@@ -15,4 +15,5 @@ urlpatterns = [
     path("", include("distributors.urls")),
     path("", include("embargo.urls")),
     path("", include("leaks.urls")),
+    path("", include("intake.urls")),
 ]

@@ -69,6 +69,12 @@ def is_business_day(*, day: date) -> bool:
     return _Calendar(day, span=0).open(day)
 
 
+def closed_days_between(*, first: date, last: date) -> set[date]:
+    """The weekdays and weekend days from `first` to `last` (inclusive) that are public
+    holidays or closure days, in one query: for a page that checks many days at once."""
+    return set(_closed_days(first, last))
+
+
 @transaction.atomic
 def closure_day_add(*, day: date, reason: str, actor) -> ClosureDay:
     reason = reason.strip()

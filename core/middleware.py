@@ -15,7 +15,9 @@ STAFF_PATH_PREFIXES = ("/staff/", "/admin/", "/leaks/")
 EXEMPT_PATHS = ("/admin/login/", "/admin/logout/")
 # Pages that can carry embargoed text or membership decisions, whoever asks: never kept
 # by a browser or a shared cache even if someone reaches them signed out.
-NO_STORE_PATH_PREFIXES = (*STAFF_PATH_PREFIXES, "/notices/", "/me/", "/accounts/")
+# A reporter's page (/report/<reference>/<token>/) holds their report and the
+# conversation, with no sign-in to make it private: never cached either.
+NO_STORE_PATH_PREFIXES = (*STAFF_PATH_PREFIXES, "/notices/", "/me/", "/accounts/", "/report/")
 
 
 class StaffMfaRequiredMiddleware:

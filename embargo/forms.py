@@ -13,7 +13,7 @@ from distributors.eligibility import AUDIENCE_STATUSES
 from distributors.models import Organization
 from embargo.models import REASON_MAX_LENGTH, TEXT_MAX_LENGTH, Notice, Vulnerability
 from embargo.scoring import base_metrics, cvss_score, vector_build, vector_choices
-from embargo.services.cases import EDITABLE_AFTER_DISCLOSURE
+from embargo.services.cases import CWE_IDS_MAX_LENGTH, EDITABLE_AFTER_DISCLOSURE
 
 DATETIME_INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
 
@@ -76,6 +76,13 @@ class CaseForm(forms.Form):
     )
     cve_id = forms.CharField(
         label="CVE id", max_length=32, required=False, help_text="e.g. CVE-2026-12345."
+    )
+    cwe_ids = forms.CharField(
+        label="CWE ids",
+        max_length=CWE_IDS_MAX_LENGTH,
+        required=False,
+        help_text="The weakness types, separated by commas, e.g. CWE-787, CWE-20. "
+        "Published with the advisory.",
     )
     disclosure_at = UtcDateTimeField(
         label="Disclosure date and time (UTC)", required=False, help_text=DISCLOSURE_HELP
@@ -152,6 +159,7 @@ class CaseForm(forms.Form):
                 "fixed_versions",
                 "cvss_vector",
                 "cve_id",
+                "cwe_ids",
                 "mitigation",
                 "public_description",
                 "reporter_name",
@@ -311,4 +319,99 @@ class CvssCalculatorForm(forms.Form):
             choices = {name: cleaned[name] for name in self.metric_names}
             cleaned["vector"] = vector_build(self.version, choices)
             cleaned["choices"] = choices
+        return cleaned
+
+
+# --- Disclosure-date negotiation -------------------------------------------------------
+
+PROPOSAL_REASON_HELP = (
+    "Every invited party reads it: the team, the reporter and the organisations told about "
+    "the case. Say nothing that is not already in the notices."
+)
+
+
+class ProposalForm(forms.Form):
+    proposed_at = UtcDateTimeField(label="Proposed disclosure date and time (UTC)")
+    reply_by = UtcDateTimeField(
+        label="Answers by (UTC)",
+        help_text="The other parties answer until then; not after the proposed time.",
+    )
+    reason = forms.CharField(
+        label="Why this date",
+        max_length=REASON_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=PROPOSAL_REASON_HELP,
+    )
+
+
+class AnswerForm(forms.Form):
+    answer = forms.ChoiceField(
+        label="Your answer",
+        choices=[
+            ("accept", "Accept this date"),
+            ("object", "Object (say why)"),
+            ("counter", "Propose another date instead"),
+        ],
+        widget=forms.RadioSelect,
+    )
+    reason = forms.CharField(
+        label="Reason",
+        max_length=REASON_MAX_LENGTH,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Needed to object or counter-propose. " + PROPOSAL_REASON_HELP,
+    )
+    counter_at = UtcDateTimeField(
+        label="Your date and time instead (UTC)",
+        required=False,
+        help_text="Only for a counter-proposal.",
+    )
+    counter_reply_by = UtcDateTimeField(
+        label="Answers to your counter-proposal by (UTC)",
+        required=False,
+        help_text="Only for a counter-proposal; not after your date.",
+    )
+
+
+def _proposal_choice_label(proposal) -> str:
+    at = proposal.disclosure_at.astimezone(UTC)
+    by = proposal.get_proposed_by_display()
+    return f"Proposal #{proposal.pk}: {at:%Y-%m-%d %H:%M} UTC ({by})"
+
+
+class DisclosureDateSetForm(forms.Form):
+    """The team's decision: one of the open proposals, or its own date."""
+
+    proposal = forms.TypedChoiceField(
+        label="Choose",
+        coerce=int,
+        required=False,
+        empty_value=None,
+        widget=forms.RadioSelect,
+    )
+    disclosure_at = UtcDateTimeField(
+        label="Or the team's own date and time (UTC)", required=False, help_text=DISCLOSURE_HELP
+    )
+    note = forms.CharField(
+        label="Note for recipients",
+        max_length=REASON_MAX_LENGTH,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Optional. Everyone already told gets a new encrypted notice with the date "
+        "and this note.",
+    )
+
+    def __init__(self, *args, proposals=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["proposal"].choices = [
+            ("", "The team's own date below"),
+            *[(proposal.pk, _proposal_choice_label(proposal)) for proposal in proposals],
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors and (cleaned.get("proposal") is None) == (
+            cleaned.get("disclosure_at") is None
+        ):
+            raise ValidationError("Choose a proposal or give the team's own date, not both.")
         return cleaned

@@ -69,6 +69,9 @@ class Vulnerability(models.Model):
     cvss_severity = models.CharField(max_length=16, choices=Severity.choices, blank=True)
     # Private until disclosure: a CVE id alone lets an outsider watch for the fix.
     cve_id = models.CharField(max_length=32, blank=True)
+    # The weakness types (CWE-<number>), comma-separated in the team's order; published
+    # with the advisory beside the CVE id.
+    cwe_ids = models.CharField(max_length=200, blank=True)
     disclosure_at = models.DateTimeField(null=True, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.REPORTED)
     rejection_reason = models.TextField(
@@ -116,6 +119,10 @@ class Vulnerability(models.Model):
     @property
     def is_open(self) -> bool:
         return self.state in self.OPEN_STATES
+
+    @property
+    def cwe_id_list(self) -> list[str]:
+        return [part.strip() for part in self.cwe_ids.split(",") if part.strip()]
 
     def get_advisory_url(self) -> str:
         return _reverse_or(
@@ -320,3 +327,123 @@ class DeliveryVariation(models.Model):
 
     def __str__(self) -> str:
         return f"Variation of delivery #{self.delivery_id}"
+
+
+class DisclosureProposal(models.Model):
+    """A proposed public disclosure time for a case, made by the security team, the
+    reporter (through their report page) or a need-to-know person of a member
+    organisation that was told about the case. A counter-proposal is a proposal whose
+    counter_to is the one it answers. Rows are never deleted: with the case's audit events
+    they are the negotiation's history. The team's decision (disclosure_date_set) marks
+    the proposal it chose, if any, and supersedes the other open ones."""
+
+    class Party(models.TextChoices):
+        TEAM = "team", "The security team"
+        REPORTER = "reporter", "The reporter"
+        MEMBER = "member", "A member organisation"
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        CHOSEN = "chosen", "Chosen by the team"
+        SUPERSEDED = "superseded", "Superseded"
+
+    vulnerability = models.ForeignKey(
+        Vulnerability, on_delete=models.PROTECT, related_name="disclosure_proposals"
+    )
+    proposed_by = models.CharField(max_length=16, choices=Party.choices)
+    # Staff or the member's person; empty for the reporter, who has no account.
+    proposed_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    proposed_by_organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # The proposed disclosure date and time (aware; shown in UTC).
+    disclosure_at = models.DateTimeField()
+    reason = models.TextField(validators=[MaxLengthValidator(REASON_MAX_LENGTH)])
+    # Answers are taken until then.
+    reply_by = models.DateTimeField()
+    counter_to = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="counters"
+    )
+    state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
+    created_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["vulnerability", "state"], name="proposal_case_state")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(proposed_by="member", proposed_by_organization__isnull=False)
+                | (~Q(proposed_by="member") & Q(proposed_by_organization__isnull=True)),
+                name="proposal_organization_only_for_members",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Disclosure proposal #{self.pk} for case #{self.vulnerability_id}"
+
+    @property
+    def audit_organization(self):
+        return self.proposed_by_organization
+
+    def replies_open(self, now=None) -> bool:
+        return self.state == self.State.OPEN and (now or timezone.now()) <= self.reply_by
+
+
+class ProposalAnswer(models.Model):
+    """One invited party's answer to one proposal. A counter-proposal is itself a
+    proposal (counter), answered in its turn."""
+
+    class Answer(models.TextChoices):
+        ACCEPT = "accept", "Accept"
+        OBJECT = "object", "Object"
+        COUNTER = "counter", "Counter-propose"
+
+    proposal = models.ForeignKey(
+        DisclosureProposal, on_delete=models.PROTECT, related_name="answers"
+    )
+    party = models.CharField(max_length=16, choices=DisclosureProposal.Party.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    answer = models.CharField(max_length=16, choices=Answer.choices)
+    reason = models.TextField(blank=True, validators=[MaxLengthValidator(REASON_MAX_LENGTH)])
+    counter = models.OneToOneField(
+        DisclosureProposal,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="answered_with",
+    )
+    answered_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["answered_at", "pk"]
+        constraints = [
+            # One answer per party and proposal; the database has the last word when two
+            # people of one organisation press the button at the same moment.
+            models.UniqueConstraint(
+                fields=["proposal", "organization"],
+                condition=Q(party="member"),
+                name="one_answer_per_organization",
+            ),
+            models.UniqueConstraint(
+                fields=["proposal"], condition=Q(party="reporter"), name="one_reporter_answer"
+            ),
+            models.UniqueConstraint(
+                fields=["proposal"], condition=Q(party="team"), name="one_team_answer"
+            ),
+            models.CheckConstraint(
+                condition=Q(party="member", organization__isnull=False)
+                | (~Q(party="member") & Q(organization__isnull=True)),
+                name="answer_organization_only_for_members",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Answer #{self.pk} to disclosure proposal #{self.proposal_id}"

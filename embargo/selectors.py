@@ -11,6 +11,18 @@ from distributors.eligibility import Reason, eligibility_for_audience
 from distributors.models import Organization
 from embargo.delivery.outcomes import REASON_LABELS
 from embargo.models import Delivery, Notice, Vulnerability
+from embargo.negotiation_selectors import (  # noqa: F401  (the negotiation's reads)
+    InvitedParty,
+    MemberNegotiation,
+    disclosure_proposals_of,
+    first_notice_sent_at,
+    member_negotiation_get,
+    negotiation_memberships,
+    negotiations_for_member,
+    organizations_notified,
+    parties_answering,
+    proposal_parties,
+)
 from embargo.services.notices import audience_one_per_person
 
 
@@ -159,7 +171,7 @@ def vulnerability_history(*, vulnerability: Vulnerability):
             Q(target_type=case_type, target_id=str(vulnerability.pk))
             | Q(target_type=notice_type, target_id__in=notice_ids)
         )
-        .select_related("actor", "target_type")
+        .select_related("actor", "target_type", "organization")
         .order_by("created_at", "pk")
     )
 

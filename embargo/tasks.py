@@ -17,6 +17,7 @@ from embargo.services.followup import (
     embargo_lifted_mail,
     staff_unacknowledged_alert,
 )
+from embargo.services.negotiation import answer_news_mail, proposal_news_mail
 from embargo.services.reporter import (
     first_response_overdue_alert,
     first_response_overdue_mail,
@@ -98,3 +99,14 @@ def first_response_overdue_task() -> None:
 )
 def first_response_overdue_mail_task(vulnerability_ids: list[int]) -> None:
     first_response_overdue_mail(vulnerability_ids=[int(pk) for pk in vulnerability_ids])
+
+
+# Disclosure-date negotiation: who has something to answer or decide.
+@shared_task(**MAIL_RETRY)
+def proposal_news_task(proposal_id: int) -> None:
+    proposal_news_mail(proposal_id=proposal_id)
+
+
+@shared_task(**MAIL_RETRY)
+def answer_news_task(answer_id: int) -> None:
+    answer_news_mail(answer_id=answer_id)

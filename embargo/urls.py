@@ -1,6 +1,6 @@
 from django.urls import path
 
-from embargo.views import acknowledge, cases, notices, public, scoring
+from embargo.views import acknowledge, cases, negotiation, notices, public, scoring
 
 app_name = "embargo"
 
@@ -32,6 +32,27 @@ urlpatterns = [
         name="case_disclosure_move",
     ),
     path("staff/cases/<int:pk>/disclose/", cases.case_disclose_view, name="case_disclose"),
+    # Negotiating the disclosure date; the proposal answered travels in the POST body.
+    path(
+        "staff/cases/<int:pk>/disclosure-date/",
+        negotiation.case_negotiation_view,
+        name="case_negotiation",
+    ),
+    path(
+        "staff/cases/<int:pk>/disclosure-date/propose/",
+        negotiation.case_proposal_make_view,
+        name="case_proposal_make",
+    ),
+    path(
+        "staff/cases/<int:pk>/disclosure-date/answer/",
+        negotiation.case_proposal_answer_view,
+        name="case_proposal_answer",
+    ),
+    path(
+        "staff/cases/<int:pk>/disclosure-date/set/",
+        negotiation.case_disclosure_date_set_view,
+        name="case_disclosure_date_set",
+    ),
     path(
         "staff/cases/<int:pk>/first-response/",
         cases.case_first_response_view,
@@ -46,6 +67,18 @@ urlpatterns = [
     path("staff/notices/<int:pk>/catch-up/", notices.notice_catch_up_view, name="notice_catch_up"),
     # Recipients: reference codes and dates only, never embargoed text.
     path("notices/", acknowledge.my_notices_view, name="my_notices"),
+    # A need-to-know person's side of the negotiation (MFA); ids in the POST body only.
+    path("notices/dates/", negotiation.member_negotiations_view, name="member_negotiations"),
+    path(
+        "notices/dates/propose/",
+        negotiation.member_proposal_make_view,
+        name="member_proposal_make",
+    ),
+    path(
+        "notices/dates/answer/",
+        negotiation.member_proposal_answer_view,
+        name="member_proposal_answer",
+    ),
     path(
         "notices/ack/<str:reference_code>/",
         acknowledge.acknowledge_view,

@@ -16,6 +16,11 @@ pyproject.toml says so); the modules are free to change behind these names.
 - The team key: `team_key_generate`, `team_public_key_armored`; a worker process's gpg
   home: `worker_home_prepare`, `worker_home_close`,
   `worker_homes_sweep` (homes of processes that died without closing theirs).
+- Mail that reaches the team: `team_message_decrypt` (-> TeamOpened: the text and the
+  signer's fingerprint; UndecryptableError when it is not for the team key or damaged),
+  `signature_verify`, and `mail_message_parse` (-> InboundMail: an RFC 5322 message
+  piped in, classified as a report, auto-reply, bounce or loop, PGP/MIME and inline PGP
+  decrypted, signatures recorded; MailRejected when it is too large), `mail_size_max`.
 - The recipient's side (demo and tests only): `keypair_generate`, `challenge_answer`,
   `message_open`.
 """
@@ -35,6 +40,8 @@ from pgpmail.crypto import (
     worker_home_prepare,
     worker_homes_sweep,
 )
+from pgpmail.inbound import TeamOpened, UndecryptableError, signature_verify, team_message_decrypt
+from pgpmail.inbound_mail import InboundMail, MailRejected, mail_message_parse, mail_size_max
 from pgpmail.keys import (
     KeyRejected,
     KeyReport,
@@ -53,20 +60,26 @@ __all__ = [
     "DeadlinePassed",
     "GpgEnvironmentError",
     "HandoffUncertain",
+    "InboundMail",
     "KeyPair",
     "KeyRejected",
     "KeyReport",
+    "MailRejected",
     "Opened",
     "PendingWire",
     "RecipientKeyError",
     "Sealing",
     "TeamKeyError",
+    "TeamOpened",
+    "UndecryptableError",
     "challenge_answer",
     "key_encrypt_to",
     "key_inspect",
     "key_status",
     "key_stored_problem",
     "keypair_generate",
+    "mail_message_parse",
+    "mail_size_max",
     "message_open",
     "message_send",
     "notice_encrypt_and_sign",
@@ -74,7 +87,9 @@ __all__ = [
     "pgp_mime_message",
     "pgp_mime_wire_start",
     "protected_entity",
+    "signature_verify",
     "team_key_generate",
+    "team_message_decrypt",
     "team_public_key_armored",
     "worker_home_close",
     "worker_home_prepare",

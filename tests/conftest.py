@@ -34,6 +34,8 @@ def _isolated_mail_and_tasks(settings, tmp_path):
     # No published team key file unless a test writes one: the public key is then derived
     # from whichever secret key file the test configures.
     settings.HAULOUT_TEAM_PUBLIC_KEY_FILE = tmp_path / "team-key.pub.asc"
+    # Files reporters attach go to this test's own directory.
+    settings.HAULOUT_REPORT_FILES_DIR = tmp_path / "report-files"
     yield
 
 

@@ -9,6 +9,7 @@ from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from core.calendar import business_days_add
 from distributors.models import (
     Application,
     Criterion,
@@ -336,3 +337,62 @@ class DeliveryFactory(factory.django.DjangoModelFactory):
         yes_declaration=factory.LazyFunction(timezone.now),
         no_declaration=None,
     )
+
+
+class ReportFactory(factory.django.DjangoModelFactory):
+    """A report as the form leaves it: received now, deadlines by the team's calendar."""
+
+    class Meta:
+        model = "intake.Report"
+
+    reference = factory.Sequence(lambda n: f"R-TEST{n:05d}")
+    secret = factory.Sequence(lambda n: f"{n:064x}")
+    channel = "web"
+    reporter_name = "Rosa Reporter"
+    reporter_email = factory.Sequence(lambda n: f"reporter{n}@example.net")
+    subject = factory.Sequence(lambda n: f"Report subject {n}")
+    reproduce = "Run the decoder on the attached file."
+    received_at = factory.LazyFunction(timezone.now)
+    first_response_warn_at = factory.LazyAttribute(
+        lambda o: business_days_add(start=o.received_at, days=2)
+    )
+    first_response_due_at = factory.LazyAttribute(
+        lambda o: business_days_add(start=o.received_at, days=3)
+    )
+
+
+# --- Disclosure-date negotiation (embargo) ---------------------------------------------
+
+
+class DisclosureProposalFactory(factory.django.DjangoModelFactory):
+    """An open team proposal, ten days out, answers taken for five days."""
+
+    class Meta:
+        model = "embargo.DisclosureProposal"
+
+    vulnerability = factory.SubFactory(VulnerabilityFactory)
+    proposed_by = "team"
+    proposed_by_user = factory.LazyAttribute(lambda o: o.vulnerability.created_by)
+    proposed_by_organization = None
+    disclosure_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=10))
+    reason = "The fix ships in the next release."
+    reply_by = factory.LazyFunction(lambda: timezone.now() + timedelta(days=5))
+    state = "open"
+    created_at = factory.LazyFunction(timezone.now)
+
+
+class ProposalAnswerFactory(factory.django.DjangoModelFactory):
+    """A member organisation's acceptance."""
+
+    class Meta:
+        model = "embargo.ProposalAnswer"
+
+    proposal = factory.SubFactory(DisclosureProposalFactory)
+    party = "member"
+    organization = factory.SubFactory(MemberOrganizationFactory)
+    user = factory.LazyAttribute(
+        lambda o: TeamMemberFactory(organization=o.organization, is_need_to_know=True).user
+    )
+    answer = "accept"
+    reason = ""
+    answered_at = factory.LazyFunction(timezone.now)

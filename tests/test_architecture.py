@@ -9,7 +9,7 @@ from pathlib import Path
 import grimp
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("config", "core", "pgpmail", "distributors", "embargo", "leaks")
+PACKAGES = ("config", "core", "pgpmail", "distributors", "embargo", "leaks", "intake")
 FUNCTION_MAX_LINES = 60
 
 
@@ -90,6 +90,7 @@ LATE_IMPORTS_ALLOWED = {
     "distributors/apps.py",
     "embargo/apps.py",
     "leaks/apps.py",
+    "intake/apps.py",
     # ready() registers the calendar's system check once the models are loaded.
     "core/apps.py",
 }

@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass
 
 import pytest
+from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -35,6 +36,7 @@ from distributors.selectors import policy_versions
 from distributors.services import organization_remove
 from embargo.services import notice_send
 from embargo.tasks import delivery_send_task
+from intake.models import ReportAttachment, attachment_storage
 from leaks.models import LeakReport, Sanction
 from leaks.services import leak_report_confirm, leak_report_file
 from tests.conftest import enable_totp
@@ -44,6 +46,7 @@ from tests.factories import (
     InvitationFactory,
     MemberOrganizationFactory,
     QuestionFactory,
+    ReportFactory,
     StaffFactory,
     TeamMemberFactory,
     VouchFactory,
@@ -65,6 +68,11 @@ PUBLIC = {
     # The emailed invitation link: whoever holds the secret token may read what it is for;
     # accepting it needs a signed-in account with the invited, verified address.
     "distributors:invitation",
+    # The report form needs no account, by design; a report's page opens for whoever
+    # holds its link's token (tests/intake/test_views_report_form.py: a wrong token is
+    # 404, the page is no-store).
+    "intake:report_new",
+    "intake:report_track",
 }
 
 # Every argument a URL may carry. Free text (a subject, a title, a pasted leak) never goes
@@ -78,6 +86,9 @@ ALLOWED_KWARGS = {
     "token",
     "reference_code",
     "public_id",
+    # A report's random reference and one of its files.
+    "reference",
+    "attachment_pk",
 }
 DUMMY = {
     "int": 1,
@@ -193,6 +204,14 @@ def world(monkeypatch):
     TeamMemberFactory(organization=gone)
     organization_remove(organization=gone, actor=staff, reason="Removed for the safety net.")
     bar = BlockedIdentity.objects.get(kind=BlockedIdentity.Kind.ACCOUNT, organization=gone)
+    private_report = ReportFactory()
+    attachment = ReportAttachment.objects.create(
+        report=private_report,
+        name="poc.txt",
+        file=attachment_storage.save(f"{private_report.pk}/poc", ContentFile(b"poc")),
+        size=3,
+        sha256="0" * 64,
+    )
 
     # The most specific route prefix names the object a `pk` stands for.
     pks = {
@@ -209,6 +228,7 @@ def world(monkeypatch):
         "leaks/sanctions/": sanction.pk,
         "staff/sanctions/": sanction.pk,
         "staff/bars/": bar.pk,
+        "staff/reports/": private_report.pk,
     }
     values = {
         "slug": acme.slug,
@@ -217,6 +237,8 @@ def world(monkeypatch):
         "token": "safety-token",
         "reference_code": delivery.reference_code,
         "public_id": case.public_id,
+        "reference": private_report.reference,
+        "attachment_pk": attachment.pk,
     }
 
     def kwargs_for(route: Route) -> dict:

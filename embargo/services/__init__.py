@@ -17,6 +17,11 @@ from embargo.services.followup import (
     delivery_acknowledge,
     embargo_lifted_mail,
 )
+from embargo.services.negotiation import (
+    disclosure_date_set,
+    disclosure_proposal_make,
+    proposal_answer,
+)
 from embargo.services.notices import notice_catch_up, notice_create, notice_send, notice_update
 from embargo.services.ratings import cvss_rating_clear, cvss_rating_set
 
@@ -29,12 +34,15 @@ __all__ = [
     "deliveries_sweep",
     "delivery_acknowledge",
     "delivery_send",
+    "disclosure_date_set",
+    "disclosure_proposal_make",
     "embargo_lift_due",
     "embargo_lifted_mail",
     "notice_catch_up",
     "notice_create",
     "notice_send",
     "notice_update",
+    "proposal_answer",
     "vulnerability_create",
     "vulnerability_disclose",
     "vulnerability_disclosure_move",

@@ -7,6 +7,7 @@ more people, for longer, than the case itself.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
@@ -51,7 +52,7 @@ _TEXT_LIMITS = {
     "reporter_name": 200,
 }
 REPORTER_FIELDS = ("reporter_email", "reporter_public_key", "reported_at")
-EDITABLE_FIELDS = (*_TEXT_LIMITS, "cvss_vector", "cve_id", *REPORTER_FIELDS)
+EDITABLE_FIELDS = (*_TEXT_LIMITS, "cvss_vector", "cve_id", "cwe_ids", *REPORTER_FIELDS)
 # Corrections a published advisory may still need.
 EDITABLE_AFTER_DISCLOSURE = (
     "affected_versions",
@@ -61,6 +62,35 @@ EDITABLE_AFTER_DISCLOSURE = (
 )
 # A report cannot arrive in the future; a little leeway for clocks.
 REPORTED_AT_SKEW = timedelta(minutes=5)
+# MITRE's weakness ids: CWE- and a number (no leading zero), e.g. CWE-787.
+CWE_RE = re.compile(r"^CWE-[1-9][0-9]{0,6}$")
+CWE_IDS_MAX = 10
+CWE_IDS_MAX_LENGTH = 200
+
+
+def cwe_ids_clean(value: str) -> str:
+    """Weakness ids typed as "CWE-79, cwe-787" (commas or spaces between them): checked
+    one by one, upper-cased, duplicates dropped, kept in the order given."""
+    parts = [part for part in re.split(r"[\s,;]+", (value or "").strip()) if part]
+    ids: list[str] = []
+    bad = []
+    for part in parts:
+        normal = part.upper()
+        if not CWE_RE.match(normal):
+            bad.append(part[:40])
+        elif normal not in ids:
+            ids.append(normal)
+    if bad:
+        raise ValidationError(
+            f"Not a CWE id: {', '.join(bad)}. Write each as CWE- and its number, e.g. CWE-787."
+        )
+    if len(ids) > CWE_IDS_MAX:
+        raise ValidationError(f"At most {CWE_IDS_MAX} CWE ids, please.")
+    return ", ".join(ids)
+
+
+# The case's identifiers in other catalogues, each checked by its own format.
+_ID_CLEANERS = {"cve_id": cve_id_clean, "cwe_ids": cwe_ids_clean}
 
 
 def _armor_same(one: str, other: str) -> bool:
@@ -119,9 +149,9 @@ def _clean(fields: dict) -> dict:
                         cvss_score=score.score,
                         cvss_severity=score.severity,
                     )
-        elif name == "cve_id":
+        elif name in _ID_CLEANERS:
             try:
-                cleaned[name] = cve_id_clean(value or "")
+                cleaned[name] = _ID_CLEANERS[name](value or "")
             except ValidationError as error:
                 errors.setdefault(name, []).extend(error.messages)
         elif name == "disclosure_at":
@@ -174,6 +204,7 @@ def vulnerability_create(
     fixed_versions: str = "",
     cvss_vector: str = "",
     cve_id: str = "",
+    cwe_ids: str = "",
     disclosure_at: datetime | None = None,
     mitigation: str = "",
     public_description: str = "",
@@ -190,6 +221,7 @@ def vulnerability_create(
             "fixed_versions": fixed_versions,
             "cvss_vector": cvss_vector,
             "cve_id": cve_id,
+            "cwe_ids": cwe_ids,
             "disclosure_at": disclosure_at,
             "mitigation": mitigation,
             "public_description": public_description,
@@ -349,8 +381,9 @@ def vulnerability_disclosure_move(
         },
     )
     _reporter_tell_after_commit(case, event)
-    if previous is not None:
-        disclosure_moved_notice_send(vulnerability=case, actor=actor, previous=previous, note=note)
+    # Everyone already told hears the new date, the first one set after notices went out
+    # too (a case opened from a report may be notified before its date is agreed).
+    disclosure_moved_notice_send(vulnerability=case, actor=actor, previous=previous, note=note)
     return case
 
 

@@ -389,10 +389,11 @@ def _utc(moment: datetime) -> str:
 
 
 def disclosure_moved_notice_send(
-    *, vulnerability: Vulnerability, actor, previous: datetime, note: str = ""
+    *, vulnerability: Vulnerability, actor, previous: datetime | None, note: str = ""
 ) -> Notice | None:
-    """Tells everyone who received a notice about the case that the date moved: a new,
-    encrypted notice to the same audience, referring to the latest one sent."""
+    """Tells everyone who received a notice about the case that the date was set or
+    moved: a new, encrypted notice to the same audience, referring to the latest one
+    sent. Nothing when no notice has gone out yet."""
     sent = list(
         vulnerability.notices.exclude(state=Notice.State.DRAFT)
         .prefetch_related("organizations")
@@ -406,19 +407,23 @@ def disclosure_moved_notice_send(
         if audience_all
         else list({org.pk: org for item in sent for org in item.organizations.all()}.values())
     )
-    lines = [
-        f"The disclosure date of this issue has moved from {_utc(previous)} "
-        f"to {_utc(vulnerability.disclosure_at)}.",
-        "",
-        "The embargo stays in force until the new date.",
-    ]
+    if previous is None:
+        what = f"The disclosure date of this issue is set: {_utc(vulnerability.disclosure_at)}."
+        subject = f"Disclosure date set: {vulnerability.title}"
+    else:
+        what = (
+            f"The disclosure date of this issue has moved from {_utc(previous)} "
+            f"to {_utc(vulnerability.disclosure_at)}."
+        )
+        subject = f"Disclosure date moved: {vulnerability.title}"
+    lines = [what, "", "The embargo stays in force until that date."]
     if note:
         lines += ["", note]
     notice = notice_create(
         vulnerability=vulnerability,
         actor=actor,
         outer_subject=DEFAULT_OUTER_SUBJECT,
-        subject=f"Disclosure date moved: {vulnerability.title}"[:200],
+        subject=subject[:200],
         body="\n".join(lines),
         audience_all=audience_all,
         organizations=organizations,

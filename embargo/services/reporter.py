@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.audit import audit_record
+from core.calendar import business_days_add
 from core.mail import plain_mail
 from core.models import AuditEvent
 from core.queue import task_queue_after_commit
@@ -39,18 +40,9 @@ REPORTER_OUTER_SUBJECT = "Update on your security report"
 REPORTER_EVENTS = ("vulnerability.rejected", "vulnerability.disclosure_moved")
 
 
-def business_days_after(moment: datetime, days: int) -> datetime:
-    """`moment` plus `days` working days (Monday to Friday), in UTC."""
-    moment = moment.astimezone(UTC)
-    while days > 0:
-        moment += timedelta(days=1)
-        if moment.weekday() < 5:
-            days -= 1
-    return moment
-
-
 def first_response_due_for_alert(case: Vulnerability) -> datetime:
-    return business_days_after(case.reported_at, FIRST_RESPONSE_ALERT_BUSINESS_DAYS)
+    # The team's calendar: weekends, public holidays and closure days do not count.
+    return business_days_add(start=case.reported_at, days=FIRST_RESPONSE_ALERT_BUSINESS_DAYS)
 
 
 @transaction.atomic

@@ -62,7 +62,19 @@ ACTION_WORDS = {
     "vulnerability.cvss_cleared": "cleared the CVSS {version} score",
     "vulnerability.first_response_overdue": "staff were reminded: no first response yet",
     "vulnerability.reporter_told": "told the reporter",
+    "vulnerability.date_proposed": "proposed {at} for {party} (proposal #{proposal})",
+    "vulnerability.date_answered": "answered proposal #{proposal} for {party}: {answer}",
+    "vulnerability.disclosure_date_set": "decided the disclosure date: {at} ({chosen})",
 }
+# Who spoke in a negotiation event: the reporter has no account, so no actor.
+PARTY_WORDS = {"team": "the team", "reporter": "the reporter", "member": "their organisation"}
+ANSWER_WORDS = {"accept": "accepted", "object": "objected", "counter": "counter-proposed"}
+NEGOTIATION_ACTIONS = (
+    "vulnerability.date_proposed",
+    "vulnerability.date_answered",
+    "vulnerability.disclosure_date_set",
+    "vulnerability.disclosure_moved",
+)
 FIELD_WORDS = {
     "title": "the title",
     "summary": "the summary",
@@ -70,6 +82,7 @@ FIELD_WORDS = {
     "fixed_versions": "the fixed versions",
     "cvss_vector": "the CVSS vector",
     "cve_id": "the CVE id",
+    "cwe_ids": "the CWE ids",
     "mitigation": "the mitigation",
     "public_description": "the public description",
     "reporter_name": "the reporter's name",
@@ -95,31 +108,52 @@ def _utc_text(value: str | None) -> str | None:
         return str(value)
 
 
-def history_rows(*, vulnerability: Vulnerability) -> list[dict]:
+def _party_words(event, data: dict) -> str:
+    if data.get("party") == "member" and event.organization is not None:
+        return event.organization.name
+    return PARTY_WORDS.get(data.get("party"), "?")
+
+
+def _event_words(event, data: dict) -> str:
+    words = ACTION_WORDS.get(event.action, event.action)
+    fields = ", ".join(FIELD_WORDS.get(name, name) for name in data.get("fields", []))
+    words = words.format(
+        fields=fields or "the case",
+        target=event.target_id,
+        recipients=data.get("recipients", "?"),
+        withheld=data.get("withheld", "?"),
+        version=data.get("version", "?"),
+        score=data.get("score", "?"),
+        at=_utc_text(data.get("to")) or "?",
+        party=_party_words(event, data),
+        proposal=data.get("proposal", "?"),
+        answer=ANSWER_WORDS.get(data.get("answer"), "?"),
+        chosen=f"proposal #{data['proposal']}" if data.get("proposal") else "the team's own date",
+    )
+    if event.action == "vulnerability.reporter_told":
+        words += (
+            " (encrypted to their key)"
+            if data.get("encrypted")
+            else " (a mail without details: no usable key)"
+        )
+    return words
+
+
+def history_rows(*, vulnerability: Vulnerability, actions: tuple[str, ...] = ()) -> list[dict]:
+    """The case's history for the page, oldest first; only `actions` if given."""
     rows = []
     for event in vulnerability_history(vulnerability=vulnerability):
+        if actions and event.action not in actions:
+            continue
         data = event.data or {}
-        words = ACTION_WORDS.get(event.action, event.action)
-        fields = ", ".join(FIELD_WORDS.get(name, name) for name in data.get("fields", []))
-        words = words.format(
-            fields=fields or "the case",
-            target=event.target_id,
-            recipients=data.get("recipients", "?"),
-            withheld=data.get("withheld", "?"),
-            version=data.get("version", "?"),
-            score=data.get("score", "?"),
-        )
-        if event.action == "vulnerability.reporter_told":
-            words += (
-                " (encrypted to their key)"
-                if data.get("encrypted")
-                else " (a mail without details: no usable key)"
-            )
-        row = {"actor": event.actor, "words": words, "at": event.created_at, "from": None}
+        row = {"actor": event.actor, "words": _event_words(event, data), "at": event.created_at}
+        row["from"] = None
+        if event.actor is None and data.get("party") == "reporter":
+            row["who"] = "the reporter"
         if event.action == "vulnerability.disclosure_moved":
             row["from"] = _utc_text(data.get("from")) or "not set"
             row["to"] = _utc_text(data.get("to"))
-        elif data.get("from") or data.get("to"):
+        elif event.action not in NEGOTIATION_ACTIONS and (data.get("from") or data.get("to")):
             row["from"], row["to"] = _state_label(data.get("from")), _state_label(data.get("to"))
         rows.append(row)
     return rows

@@ -150,6 +150,20 @@ def test_moving_the_date_is_audited_and_re_notifies_everyone_told(sent):
     }
 
 
+def test_the_first_date_set_after_notices_went_out_reaches_everyone_told(sent):
+    case = sent["case"]
+    Vulnerability.objects.filter(pk=case.pk).update(disclosure_at=None)
+    case.refresh_from_db()
+    new = timezone.now() + timedelta(days=9)
+    vulnerability_disclosure_move(vulnerability=case, actor=case.created_by, disclosure_at=new)
+    update = Notice.objects.exclude(pk=sent["notice"].pk).get()
+    assert update.revises == sent["notice"]
+    assert f"is set: {new:%Y-%m-%d %H:%M} UTC" in update.body
+    assert set(update.deliveries.values_list("user_id", flat=True)) == {
+        r.user_id for r in sent["rows"]
+    }
+
+
 def test_moving_the_date_into_the_past_is_refused(sent):
     case = sent["case"]
     with pytest.raises(ValidationError):

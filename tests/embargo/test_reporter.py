@@ -26,7 +26,7 @@ from embargo.services import (
 )
 from embargo.services.reporter import (
     REPORTER_OUTER_SUBJECT,
-    business_days_after,
+    first_response_due_for_alert,
     first_response_overdue_alert,
     vulnerability_first_response_record,
 )
@@ -329,11 +329,14 @@ def test_recording_the_first_response_is_audited_once():
     assert AuditEvent.objects.filter(action="vulnerability.first_response_recorded").count() == 1
 
 
-def test_business_days_skip_the_weekend():
-    friday = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
-    assert business_days_after(friday, 2) == datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
-    wednesday = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-    assert business_days_after(wednesday, 2) == datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+def test_the_case_alert_counts_business_days_by_the_team_calendar(settings):
+    settings.HAULOUT_TEAM_TIME_ZONE = "UTC"
+    settings.HAULOUT_HOLIDAYS_COUNTRY = "US"
+    friday = VulnerabilityFactory(reported_at=datetime(2026, 11, 27, 10, 0, tzinfo=UTC))
+    assert first_response_due_for_alert(friday) == datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    # Thanksgiving, Thursday 26 November, is not a business day.
+    wednesday = VulnerabilityFactory(reported_at=datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
+    assert first_response_due_for_alert(wednesday) == datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 
 
 def test_staff_are_told_once_about_a_report_without_first_response_after_two_business_days(
