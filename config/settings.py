@@ -82,6 +82,8 @@ INSTALLED_APPS = [
     "embargo",
     "leaks",
     "intake",
+    "feedback",
+    "advisories",
 ]
 
 MIDDLEWARE = [

@@ -16,4 +16,6 @@ urlpatterns = [
     path("", include("embargo.urls")),
     path("", include("leaks.urls")),
     path("", include("intake.urls")),
+    path("", include("feedback.urls")),
+    path("", include("advisories.urls")),
 ]

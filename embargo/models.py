@@ -30,8 +30,17 @@ class CaseSequence(models.Model):
         return f"{self.year}: {self.last_number}"
 
 
+class FixState(models.TextChoices):
+    NONE = "", "Not started"
+    IN_PROGRESS = "in_progress", "Fix in progress"
+    READY_FOR_TESTING = "ready_for_testing", "Ready for testing"
+    RELEASED = "released", "Released"
+
+
 class Vulnerability(models.Model):
     """A case, from the private report to the public advisory."""
+
+    FixState = FixState
 
     class State(models.TextChoices):
         REPORTED = "reported", "Reported"
@@ -73,6 +82,15 @@ class Vulnerability(models.Model):
     # with the advisory beside the CVE id.
     cwe_ids = models.CharField(max_length=200, blank=True)
     disclosure_at = models.DateTimeField(null=True, blank=True)
+    # Where the fix stands; shown on the case and in the notices' template data.
+    fix_state = models.CharField(max_length=20, choices=FixState.choices, default=FixState.NONE)
+    fix_version = models.CharField(max_length=100, blank=True)
+    fix_released_on = models.DateField(null=True, blank=True)
+    # What the free-text affected/fixed versions said before they became structured
+    # (AffectedPackage); kept for the team, never exported.
+    versions_note = models.TextField(blank=True, validators=[MaxLengthValidator(REASON_MAX_LENGTH)])
+    # The name the reporter asked to be credited under in the advisory; empty: no credit.
+    credit = models.CharField(max_length=200, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.REPORTED)
     rejection_reason = models.TextField(
         blank=True, validators=[MaxLengthValidator(REASON_MAX_LENGTH)]
@@ -447,3 +465,116 @@ class ProposalAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"Answer #{self.pk} to disclosure proposal #{self.proposal_id}"
+
+
+class AffectedPackage(models.Model):
+    """A package the case affects, named the way OSV and CSAF name it, with its ranges.
+    Private like the case until disclosure."""
+
+    class Ecosystem(models.TextChoices):
+        # OSV's ecosystem names, spelled as OSV spells them; GIT is the upstream source
+        # repository, whose ranges are commits rather than versions.
+        GIT = "GIT", "Upstream source (git)"
+        PYPI = "PyPI", "PyPI"
+        NPM = "npm", "npm"
+        GO = "Go", "Go"
+        MAVEN = "Maven", "Maven"
+        CRATES_IO = "crates.io", "crates.io"
+        NUGET = "NuGet", "NuGet"
+        RUBYGEMS = "RubyGems", "RubyGems"
+        PACKAGIST = "Packagist", "Packagist"
+        DEBIAN = "Debian", "Debian"
+        ALPINE = "Alpine", "Alpine"
+
+    vulnerability = models.ForeignKey(
+        Vulnerability, on_delete=models.CASCADE, related_name="packages"
+    )
+    ecosystem = models.CharField(max_length=20, choices=Ecosystem.choices)
+    name = models.CharField(max_length=200)
+    # A package URL (purl) where one fits, checked with packageurl-python.
+    purl = models.CharField(max_length=300, blank=True)
+    # For GIT: the repository the commits in the ranges belong to.
+    repository_url = models.URLField(max_length=300, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["vulnerability", "position", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vulnerability", "ecosystem", "name"], name="one_package_entry_per_case"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ecosystem}:{self.name}"
+
+
+class VersionRange(models.Model):
+    """Versions from `introduced` up to (not including) `fixed`, or up to and including
+    `last_affected` when no fix exists yet. "0" as introduced means every earlier one."""
+
+    package = models.ForeignKey(AffectedPackage, on_delete=models.CASCADE, related_name="ranges")
+    introduced = models.CharField(max_length=100, default="0")
+    fixed = models.CharField(max_length=100, blank=True)
+    last_affected = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["package", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(fixed="") | Q(last_affected=""), name="range_fixed_or_last_affected"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"range #{self.pk}"
+
+
+class FixReference(models.Model):
+    """A commit, patch or release that fixes the case. Private until disclosure: a
+    commit link before then is the vulnerability itself."""
+
+    class Kind(models.TextChoices):
+        COMMIT = "commit", "Commit"
+        PATCH = "patch", "Patch"
+        RELEASE = "release", "Release"
+
+    vulnerability = models.ForeignKey(
+        Vulnerability, on_delete=models.CASCADE, related_name="fix_references"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    url = models.URLField(max_length=500, blank=True)
+    # A full or abbreviated commit id, for a commit with no public URL yet.
+    commit = models.CharField(max_length=64, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+    added_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["vulnerability", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk}"
+
+
+class AdvisoryRevision(models.Model):
+    """One published version of an advisory: the first at disclosure, one more each time
+    the public text changes. The exports take their modified time and revision history
+    from here."""
+
+    vulnerability = models.ForeignKey(
+        Vulnerability, on_delete=models.CASCADE, related_name="advisory_revisions"
+    )
+    number = models.PositiveIntegerField()
+    published_at = models.DateTimeField()
+    summary = models.CharField(max_length=300)
+
+    class Meta:
+        ordering = ["vulnerability", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vulnerability", "number"], name="one_advisory_revision_number"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vulnerability_id} rev {self.number}"

@@ -9,7 +9,17 @@ from pathlib import Path
 import grimp
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("config", "core", "pgpmail", "distributors", "embargo", "leaks", "intake")
+PACKAGES = (
+    "config",
+    "core",
+    "pgpmail",
+    "distributors",
+    "embargo",
+    "leaks",
+    "intake",
+    "feedback",
+    "advisories",
+)
 FUNCTION_MAX_LINES = 60
 
 
