@@ -39,6 +39,15 @@ def _isolated_mail_and_tasks(settings, tmp_path):
     yield
 
 
+@pytest.fixture
+def us_calendar(settings):
+    """The calendar deadline tests count in: UTC with US public holidays, so a date in a
+    test name ("the Friday before Thanksgiving") means the same on every machine."""
+    settings.HAULOUT_TEAM_TIME_ZONE = "UTC"
+    settings.HAULOUT_HOLIDAYS_COUNTRY = "US"
+    settings.HAULOUT_HOLIDAYS_SUBDIVISION = ""
+
+
 def enable_totp(user) -> str:
     secret = generate_totp_secret()
     TOTP.activate(user, secret)

@@ -18,21 +18,11 @@ from core.calendar import (
     is_business_day,
 )
 from core.models import AuditEvent, ClosureDay
+from tests.clock import at
 from tests.conftest import enable_totp
 from tests.factories import StaffFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def us_calendar(settings):
-    settings.HAULOUT_TEAM_TIME_ZONE = "UTC"
-    settings.HAULOUT_HOLIDAYS_COUNTRY = "US"
-    settings.HAULOUT_HOLIDAYS_SUBDIVISION = ""
-
-
-def at(day: str, clock: str = "10:00") -> datetime:
-    return datetime.fromisoformat(f"{day}T{clock}").replace(tzinfo=UTC)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("us_calendar")]
 
 
 def test_three_business_days_from_a_friday_step_over_the_weekend():

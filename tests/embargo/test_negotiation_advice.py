@@ -17,22 +17,16 @@ from embargo.negotiation_advice import (
     disclosure_date_warnings,
     disclosure_dates_warnings,
 )
+from tests.clock import at
 from tests.factories import NoticeFactory, StaffFactory, VulnerabilityFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def us_calendar(settings):
-    settings.HAULOUT_TEAM_TIME_ZONE = "UTC"
-    settings.HAULOUT_HOLIDAYS_COUNTRY = "US"
-    settings.HAULOUT_HOLIDAYS_SUBDIVISION = ""
+def disclosure_rules(us_calendar, settings):
     settings.HAULOUT_DISCLOSURE_TIME_UTC = "16:00"
     settings.HAULOUT_DISCLOSURE_AVOID_WEEKDAYS = ["Fri"]
-
-
-def at(day: str, clock: str = "10:00") -> datetime:
-    return datetime.fromisoformat(f"{day}T{clock}").replace(tzinfo=UTC)
 
 
 # A critical report on Monday 4 May 2026: 14 business days end on Friday 22 May.

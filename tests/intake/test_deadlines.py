@@ -4,7 +4,7 @@ mail the queue lost sent again. Every run is safe twice."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.core import mail
@@ -18,20 +18,10 @@ from intake.services import (
     report_mail_catch_up,
     report_sla,
 )
+from tests.clock import at
 from tests.factories import ReportFactory, StaffFactory
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def us_calendar(settings):
-    settings.HAULOUT_TEAM_TIME_ZONE = "UTC"
-    settings.HAULOUT_HOLIDAYS_COUNTRY = "US"
-    settings.HAULOUT_HOLIDAYS_SUBDIVISION = ""
-
-
-def at(day: str, clock: str = "10:00") -> datetime:
-    return datetime.fromisoformat(f"{day}T{clock}").replace(tzinfo=UTC)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("us_calendar")]
 
 
 def test_a_report_on_a_friday_is_due_on_wednesday_after_the_weekend():
