@@ -239,6 +239,15 @@ HAULOUT_REPORT_ATTACHMENT_MAX_BYTES = env.int(
 HAULOUT_REPORT_TEXT_MAX_CHARS = env.int("HAULOUT_REPORT_TEXT_MAX_CHARS", default=50_000)
 # Abuse limits of the public form, per hour: per contact address and per client address.
 HAULOUT_REPORTS_PER_HOUR = env.int("HAULOUT_REPORTS_PER_HOUR", default=5)
+# Member feedback (feedback/): an organisation told about an open case that has given no
+# status this many hours after its first copy went out gets one reminder.
+HAULOUT_FEEDBACK_REMINDER_HOURS = env.int("HAULOUT_FEEDBACK_REMINDER_HOURS", default=72)
+# Advisory exports (advisories/): who publishes the CSAF documents. The namespace is a URL
+# that is the publisher's own (CSAF's document.publisher.namespace); both should be set.
+HAULOUT_CSAF_PUBLISHER_NAME = env.str(
+    "HAULOUT_CSAF_PUBLISHER_NAME", default=f"{PROJECT_NAME} security team"
+)
+HAULOUT_CSAF_PUBLISHER_NAMESPACE = env.str("HAULOUT_CSAF_PUBLISHER_NAMESPACE", default=SITE_URL)
 USE_I18N = True
 USE_TZ = True
 
@@ -405,6 +414,11 @@ CELERY_BEAT_SCHEDULE["embargo-first-response-overdue"] = {
 CELERY_BEAT_SCHEDULE["intake-report-deadlines"] = {
     "task": "intake.tasks.report_deadlines_task",
     "schedule": env.int("HAULOUT_BEAT_REPORT_DEADLINES_SECONDS", default=60),
+}
+# Member feedback: the one reminder to organisations that have not given their status.
+CELERY_BEAT_SCHEDULE["feedback-reminders"] = {
+    "task": "feedback.tasks.feedback_reminders_task",
+    "schedule": env.int("HAULOUT_BEAT_FEEDBACK_REMINDERS_SECONDS", default=5 * 60),
 }
 
 # Leaks: the sanction each further confirmed leak brings, in order (the last one repeats),

@@ -14,7 +14,13 @@ from django.utils import timezone
 from devsupport.keyring import PersonKey
 from distributors.models import Organization, PgpKey, PolicyAcceptance, PolicyVersion, TeamMember
 from embargo.models import Notice, Vulnerability
-from embargo.services import notice_create, vulnerability_create, vulnerability_transition
+from embargo.services import (
+    affected_package_add,
+    notice_create,
+    version_range_add,
+    vulnerability_create,
+    vulnerability_transition,
+)
 
 CANARY = "The walrus canary sings at midnight"
 
@@ -24,13 +30,16 @@ def case_ready(*, actor, title="Heap overflow in the tarball unpacker", days=10,
         actor=actor,
         title=title,
         summary="Reported privately; a crafted archive overwrites the heap.",
-        affected_versions="< 2.4.1",
-        fixed_versions="2.4.1",
         cvss_vector="CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H",
         cve_id="CVE-2026-12345",
         disclosure_at=timezone.now() + timedelta(days=days),
         **extra,
     )
+    # Structured like a real case: the package and its versions (before the fix).
+    package = affected_package_add(
+        vulnerability=case, actor=actor, ecosystem="PyPI", purl="pkg:pypi/pinniped"
+    )
+    version_range_add(package=package, actor=actor, introduced="0", fixed="2.4.1")
     return vulnerability_transition(
         vulnerability=case, actor=actor, state=Vulnerability.State.TRIAGED
     )

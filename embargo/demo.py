@@ -33,7 +33,16 @@ from distributors.services import policy_accept
 from distributors.services.keys import key_prove, key_upload
 from distributors.services.team import team_member_update
 from embargo.models import Notice, Vulnerability
-from embargo.services import notice_create, vulnerability_create, vulnerability_transition
+from embargo.services import (
+    affected_package_add,
+    fix_reference_add,
+    notice_create,
+    version_range_add,
+    vulnerability_create,
+    vulnerability_disclose,
+    vulnerability_fix_set,
+    vulnerability_transition,
+)
 from embargo.services.notices import DEFAULT_OUTER_SUBJECT
 from pgpmail import (
     CryptoError,
@@ -164,6 +173,16 @@ def demo_recipients(members: DemoMembers) -> list[tuple[DemoPerson, PgpKey]]:
     return ready
 
 
+def _demo_packages(case: Vulnerability, reviewer) -> None:
+    """The project's package, affected from 2.4.0 up to 2.7.1, the version the fix (in
+    progress, not yet released) will be in."""
+    package = affected_package_add(
+        vulnerability=case, actor=reviewer, ecosystem="PyPI", purl="pkg:pypi/example-pkg"
+    )
+    version_range_add(package=package, actor=reviewer, introduced="2.4.0", fixed="2.7.1")
+    vulnerability_fix_set(vulnerability=case, actor=reviewer, state="in_progress", version="2.7.1")
+
+
 def demo_case(*, reviewer) -> tuple[Vulnerability, Notice | None]:
     """A case with a fix in progress, disclosure about ten days ahead, and a draft
     notice to every member. Made once; afterwards it is the user's to send."""
@@ -174,8 +193,6 @@ def demo_case(*, reviewer) -> tuple[Vulnerability, Notice | None]:
             actor=reviewer,
             title=DEMO_CASE_TITLE,
             summary=DEMO_CASE_SUMMARY,
-            affected_versions=">= 2.4.0, <= 2.7.0",
-            fixed_versions="2.7.1",
             cvss_vector="CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:U/C:H/I:H/A:H",
             disclosure_at=disclosure.replace(hour=14, minute=0, second=0, microsecond=0),
             mitigation=DEMO_CASE_MITIGATION,
@@ -183,7 +200,9 @@ def demo_case(*, reviewer) -> tuple[Vulnerability, Notice | None]:
             reporter_name="Fran Finder",
             reporter_email="fran.finder@university.example.org",
             reported_at=timezone.now() - timedelta(days=1),
+            credit="Fran Finder",
         )
+        _demo_packages(case, reviewer)
         for state in (Vulnerability.State.TRIAGED, Vulnerability.State.FIXING):
             case = vulnerability_transition(vulnerability=case, actor=reviewer, state=state)
     notice = case.notices.order_by("pk").first()
@@ -197,6 +216,55 @@ def demo_case(*, reviewer) -> tuple[Vulnerability, Notice | None]:
             audience_all=True,
         )
     return case, notice
+
+
+DEMO_ADVISORY_TITLE = "Path traversal in the mirror sync tool"
+
+
+def demo_published_case(*, reviewer) -> Vulnerability:
+    """An advisory already public (fix released, disclosed a while ago), so the advisory
+    pages, the Atom feed and the OSV and CSAF exports have something to show. Made once."""
+    case = Vulnerability.objects.filter(title=DEMO_ADVISORY_TITLE).order_by("pk").first()
+    if case is not None:
+        return case
+    now = timezone.now()
+    case = vulnerability_create(
+        actor=reviewer,
+        title=DEMO_ADVISORY_TITLE,
+        summary="Reported by a distributor's packager; `pkg mirror` follows '..' in names.",
+        cvss_vector="CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:H/A:L",
+        cve_id="CVE-2026-40001",
+        cwe_ids="CWE-22",
+        public_description=(
+            "`pkg mirror` wrote files named by the remote index without refusing `..`, so "
+            "a malicious mirror could overwrite files outside the mirror directory."
+        ),
+        mitigation="Upgrade to 2.6.3, or run `pkg mirror` as a user who owns only the mirror.",
+        credit="Sam Sorter (Harbour Linux)",
+        reported_at=now - timedelta(days=40),
+    )
+    package = affected_package_add(
+        vulnerability=case, actor=reviewer, ecosystem="PyPI", purl="pkg:pypi/example-pkg"
+    )
+    version_range_add(package=package, actor=reviewer, introduced="2.0.0", fixed="2.6.3")
+    fix_reference_add(
+        vulnerability=case,
+        actor=reviewer,
+        kind="release",
+        url="https://example.org/releases/2.6.3",
+        note="Release 2.6.3",
+    )
+    vulnerability_fix_set(
+        vulnerability=case,
+        actor=reviewer,
+        state="released",
+        version="2.6.3",
+        released_on=(now - timedelta(days=9)).date(),
+    )
+    case = vulnerability_transition(
+        vulnerability=case, actor=reviewer, state=Vulnerability.State.TRIAGED
+    )
+    return vulnerability_disclose(vulnerability=case, actor=reviewer)
 
 
 # ---------------------------------------------------------------- reading a copy back

@@ -65,8 +65,6 @@ class CaseForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 8}),
         help_text="What the issue is and who reported it. Never published. Markdown.",
     )
-    affected_versions = forms.CharField(label="Affected versions", max_length=300, required=False)
-    fixed_versions = forms.CharField(label="Fixed versions", max_length=300, required=False)
     cvss_vector = forms.CharField(
         label="CVSS vector",
         max_length=200,
@@ -120,6 +118,21 @@ class CaseForm(forms.Form):
         required=False,
         help_text="Leave empty for now. The first response is due within 3 business days.",
     )
+    credit = forms.CharField(
+        label="Credit (for the public advisory)",
+        max_length=200,
+        required=False,
+        help_text="The name the reporter wants to be credited under: the advisory says "
+        "“Reported by …”. Leave empty for no credit.",
+    )
+    versions_note = forms.CharField(
+        label="Versions note (private)",
+        max_length=REASON_MAX_LENGTH,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="For the team only, never published. The affected packages and versions "
+        "are listed on the case page.",
+    )
 
     field_order = [
         "title",
@@ -155,8 +168,6 @@ class CaseForm(forms.Form):
             for name in (
                 "title",
                 "summary",
-                "affected_versions",
-                "fixed_versions",
                 "cvss_vector",
                 "cve_id",
                 "cwe_ids",
@@ -166,6 +177,8 @@ class CaseForm(forms.Form):
                 "reporter_email",
                 "reporter_public_key",
                 "reported_at",
+                "credit",
+                "versions_note",
             )
         }
 

@@ -70,8 +70,6 @@ class Vulnerability(models.Model):
         help_text="Private: what the issue is and who reported it. Markdown.",
         validators=[MaxLengthValidator(TEXT_MAX_LENGTH)],
     )
-    affected_versions = models.CharField(max_length=300, blank=True)
-    fixed_versions = models.CharField(max_length=300, blank=True)
     cvss_vector = models.CharField(max_length=200, blank=True)
     cvss_version = models.CharField(max_length=8, blank=True)
     cvss_score = models.DecimalField(max_digits=3, decimal_places=1, null=True, blank=True)
@@ -141,6 +139,18 @@ class Vulnerability(models.Model):
     @property
     def cwe_id_list(self) -> list[str]:
         return [part.strip() for part in self.cwe_ids.split(",") if part.strip()]
+
+    @property
+    def fix_summary(self) -> str:
+        """Where the fix stands, in one line: "Released in 2.4.1 on 2026-12-01", "Ready for
+        testing (2.4.1)", "Not started". For the case page, the notices and the advisory."""
+        if self.fix_state == FixState.RELEASED:
+            text = f"Released in {self.fix_version}" if self.fix_version else "Released"
+            if self.fix_released_on:
+                text += f" on {self.fix_released_on.isoformat()}"
+            return text
+        label = self.get_fix_state_display()
+        return f"{label} ({self.fix_version})" if self.fix_version else label
 
     def get_advisory_url(self) -> str:
         return _reverse_or(

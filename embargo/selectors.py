@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db.models import QuerySet
 
@@ -10,7 +11,14 @@ from core.models import AuditEvent
 from distributors.eligibility import Reason, eligibility_for_audience
 from distributors.models import Organization
 from embargo.delivery.outcomes import REASON_LABELS
-from embargo.models import Delivery, Notice, Vulnerability
+from embargo.models import (
+    AdvisoryRevision,
+    AffectedPackage,
+    Delivery,
+    FixReference,
+    Notice,
+    Vulnerability,
+)
 from embargo.negotiation_selectors import (  # noqa: F401  (the negotiation's reads)
     InvitedParty,
     MemberNegotiation,
@@ -48,6 +56,33 @@ def advisories_public() -> QuerySet[Vulnerability]:
 
 def advisory_public_get(*, public_id: str) -> Vulnerability | None:
     return advisories_public().filter(public_id=public_id).first()
+
+
+def affected_packages(*, vulnerability: Vulnerability) -> QuerySet[AffectedPackage]:
+    """The case's packages in the team's order, each with its ranges: two queries however
+    many there are. Private like the case: callers show them to staff, or publicly only
+    for a disclosed case."""
+    return AffectedPackage.objects.filter(vulnerability_id=vulnerability.pk).prefetch_related(
+        "ranges"
+    )
+
+
+def fix_references(*, vulnerability: Vulnerability) -> QuerySet[FixReference]:
+    return FixReference.objects.filter(vulnerability_id=vulnerability.pk).order_by("pk")
+
+
+def advisory_revisions(*, vulnerability: Vulnerability) -> QuerySet[AdvisoryRevision]:
+    """The advisory's published revisions, first (the disclosure) to last."""
+    return AdvisoryRevision.objects.filter(vulnerability_id=vulnerability.pk).order_by("number")
+
+
+def advisory_modified_at(*, vulnerability: Vulnerability) -> datetime | None:
+    """When the public advisory last changed: its last revision, or the disclosure for a
+    case disclosed without one; None before disclosure. One query."""
+    last = advisory_revisions(vulnerability=vulnerability).last()
+    if last is not None:
+        return last.published_at
+    return vulnerability.disclosed_at
 
 
 def deliveries_of_user(user) -> QuerySet[Delivery]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from embargo.views import acknowledge, cases, negotiation, notices, public, scoring
+from embargo.views import acknowledge, cases, negotiation, notices, packages, public, scoring
 
 app_name = "embargo"
 
@@ -59,6 +59,42 @@ urlpatterns = [
         name="case_first_response",
     ),
     path("staff/cases/<int:pk>/advisory/", cases.advisory_preview_view, name="advisory_preview"),
+    # Packages, ranges and the fix; the row concerned travels in the POST body.
+    path(
+        "staff/cases/<int:pk>/packages/add/",
+        packages.case_package_add_view,
+        name="case_package_add",
+    ),
+    path(
+        "staff/cases/<int:pk>/packages/remove/",
+        packages.case_package_remove_view,
+        name="case_package_remove",
+    ),
+    path(
+        "staff/cases/<int:pk>/packages/ranges/add/",
+        packages.case_range_add_view,
+        name="case_range_add",
+    ),
+    path(
+        "staff/cases/<int:pk>/packages/ranges/remove/",
+        packages.case_range_remove_view,
+        name="case_range_remove",
+    ),
+    path(
+        "staff/cases/<int:pk>/packages/references/add/",
+        packages.case_fix_reference_add_view,
+        name="case_fix_reference_add",
+    ),
+    path(
+        "staff/cases/<int:pk>/packages/references/remove/",
+        packages.case_fix_reference_remove_view,
+        name="case_fix_reference_remove",
+    ),
+    path(
+        "staff/cases/<int:pk>/packages/fix/",
+        packages.case_fix_state_view,
+        name="case_fix_state",
+    ),
     path("staff/cases/<int:pk>/notices/new/", notices.notice_create_view, name="notice_create"),
     path("staff/notices/<int:pk>/", notices.notice_detail_view, name="notice_detail"),
     path("staff/notices/<int:pk>/edit/", notices.notice_edit_view, name="notice_edit"),

@@ -9,3 +9,8 @@ class FeedbackConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "feedback"
     verbose_name = "Member feedback"
+
+    def ready(self) -> None:
+        # Services queue tasks by name (core.queue); the tasks are registered here. An
+        # import inside ready(): tasks import services, which need the models loaded.
+        from feedback import tasks  # noqa: F401

@@ -14,13 +14,12 @@ from email.utils import format_datetime, formataddr
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMessage
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from core.mail import plain_render
+from core.mail import plain_mail
 from embargo.delivery.mail import smtp_send
 from intake.models import Report, ReportMessage
 from intake.tokens import report_link
@@ -34,41 +33,14 @@ def _message_id(kind: str, pk: int) -> str:
     return f"<intake-{kind}-{pk}@{settings.HAULOUT_MESSAGE_ID_DOMAIN}>"
 
 
-def _plain_send(*, to: list[str], template: str, context: dict, message_id: str) -> int:
-    context = {
-        "SITE_NAME": settings.SITE_NAME,
-        "SITE_URL": settings.SITE_URL,
-        "SECURITY_TEAM_EMAIL": settings.SECURITY_TEAM_EMAIL,
-        **context,
-    }
-    subject = " ".join(plain_render(f"{template}_subject.txt", context).split())
-    body = plain_render(f"{template}.txt", context)
-    sent = 0
-    for address in sorted(set(filter(None, to))):
-        sent += EmailMessage(
-            subject=subject,
-            body=body,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[address],
-            # Auto-Submitted and X-Loop: an auto-reply to this mail piped back into
-            # report_mail_in is recognised and dropped (RFC 3834).
-            headers={
-                "Message-ID": message_id,
-                "Auto-Submitted": "auto-generated",
-                "X-Loop": settings.SECURITY_TEAM_EMAIL,
-            },
-        ).send()
-    return sent
-
-
 def report_receipt_send(*, report_id: int) -> bool:
     """The receipt, once: marked sent afterwards, so a crash in between sends it again
     (the same Message-ID) rather than never."""
     report = Report.objects.filter(pk=report_id, receipt_sent_at__isnull=True).first()
     if report is None:
         return False
-    _plain_send(
-        to=[report.reporter_email],
+    plain_mail(
+        recipients=[report.reporter_email],
         template="intake/email/receipt",
         context={"report": report, "link": report_link(report)},
         message_id=_message_id("receipt", report.pk),
@@ -92,8 +64,8 @@ def report_news_send(*, message_id: int) -> str:
         smtp_send(wire, from_email=settings.SECURITY_TEAM_EMAIL, to=report.reporter_email)
         outcome = "encrypted"
     else:
-        _plain_send(
-            to=[report.reporter_email],
+        plain_mail(
+            recipients=[report.reporter_email],
             template="intake/email/news",
             context={"report": report, "link": report_link(report)},
             message_id=_message_id("news", message.pk),
@@ -149,8 +121,8 @@ def staff_news_send(*, message_id: int) -> int:
         return 0
     report = message.report
     staff = get_user_model().objects.filter(is_staff=True, is_active=True)
-    return _plain_send(
-        to=list(staff.values_list("email", flat=True)),
+    return plain_mail(
+        recipients=list(staff.values_list("email", flat=True)),
         template="intake/email/staff_news",
         context={
             "report": report,
@@ -165,8 +137,8 @@ def staff_deadline_send(*, report_ids: list[int], overdue: bool) -> int:
     if not reports:
         return 0
     staff = get_user_model().objects.filter(is_staff=True, is_active=True)
-    return _plain_send(
-        to=list(staff.values_list("email", flat=True)),
+    return plain_mail(
+        recipients=list(staff.values_list("email", flat=True)),
         template="intake/email/staff_deadline",
         context={
             "overdue": overdue,

@@ -293,13 +293,72 @@ class VulnerabilityFactory(factory.django.DjangoModelFactory):
     public_id = factory.LazyAttribute(lambda o: f"HAUL-{o.year}-{o.number:04d}")
     title = factory.Sequence(lambda n: f"Case title {n}")
     summary = "Private summary of the issue and its reporter."
-    affected_versions = "< 2.4.1"
-    fixed_versions = "2.4.1"
     state = "triaged"
     disclosure_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=10))
     created_by = factory.SubFactory(StaffFactory)
     created_at = factory.LazyFunction(timezone.now)
     updated_at = factory.LazyFunction(timezone.now)
+
+
+class AffectedPackageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "embargo.AffectedPackage"
+
+    vulnerability = factory.SubFactory(VulnerabilityFactory)
+    ecosystem = "PyPI"
+    name = factory.Sequence(lambda n: f"pinniped{n}")
+    purl = factory.LazyAttribute(lambda o: f"pkg:pypi/{o.name}" if o.ecosystem == "PyPI" else "")
+    repository_url = ""
+    position = factory.Sequence(lambda n: n)
+
+
+class VersionRangeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "embargo.VersionRange"
+
+    package = factory.SubFactory(AffectedPackageFactory)
+    introduced = "0"
+    fixed = "2.4.1"
+    last_affected = ""
+
+
+class FixReferenceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "embargo.FixReference"
+
+    vulnerability = factory.SubFactory(VulnerabilityFactory)
+    kind = "commit"
+    url = factory.Sequence(lambda n: f"https://git.example.org/pinniped/commit/{n:040x}")
+    commit = factory.Sequence(lambda n: f"{n:040x}")
+    note = ""
+    added_at = factory.LazyFunction(timezone.now)
+
+
+class AdvisoryRevisionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "embargo.AdvisoryRevision"
+
+    vulnerability = factory.SubFactory(
+        VulnerabilityFactory, state="disclosed", disclosed_at=factory.LazyFunction(timezone.now)
+    )
+    number = factory.Sequence(lambda n: n + 1)
+    published_at = factory.LazyFunction(timezone.now)
+    summary = "Initial public release"
+
+
+class CvssRatingFactory(factory.django.DjangoModelFactory):
+    """A CVSS 3.1 rating (9.8, Critical); pass version="4.0" with a 4.0 vector for the other."""
+
+    class Meta:
+        model = "embargo.CvssRating"
+
+    vulnerability = factory.SubFactory(VulnerabilityFactory)
+    version = "3.1"
+    vector = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
+    score = "9.8"
+    severity = "Critical"
+    set_by = factory.SubFactory(StaffFactory)
+    set_at = factory.LazyFunction(timezone.now)
 
 
 class NoticeFactory(factory.django.DjangoModelFactory):
@@ -396,3 +455,56 @@ class ProposalAnswerFactory(factory.django.DjangoModelFactory):
     answer = "accept"
     reason = ""
     answered_at = factory.LazyFunction(timezone.now)
+
+
+# --- Member feedback (feedback) ---------------------------------------------------------
+
+
+def _need_to_know_user(o):
+    return TeamMemberFactory(organization=o.organization, is_need_to_know=True).user
+
+
+class OrganizationStatusFactory(factory.django.DjangoModelFactory):
+    """A member organisation's answer on a case: under investigation, not for publishing."""
+
+    class Meta:
+        model = "feedback.OrganizationStatus"
+
+    vulnerability = factory.SubFactory(VulnerabilityFactory)
+    organization = factory.SubFactory(MemberOrganizationFactory)
+    status = "under_investigation"
+    justification = ""
+    product = ""
+    fixed_version = ""
+    statement = ""
+    publish_after_disclosure = False
+    updated_by = factory.LazyAttribute(_need_to_know_user)
+    updated_at = factory.LazyFunction(timezone.now)
+
+
+class PatchTestFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "feedback.PatchTest"
+
+    vulnerability = factory.SubFactory(VulnerabilityFactory)
+    organization = factory.SubFactory(MemberOrganizationFactory)
+    tested = "The patch from the notice"
+    environment = "Our build on x86_64"
+    result = "works"
+    details = ""
+    reported_by = factory.LazyAttribute(_need_to_know_user)
+    reported_at = factory.LazyFunction(timezone.now)
+
+
+class ThreadMessageFactory(factory.django.DjangoModelFactory):
+    """A member's message to the team."""
+
+    class Meta:
+        model = "feedback.ThreadMessage"
+
+    vulnerability = factory.SubFactory(VulnerabilityFactory)
+    organization = factory.SubFactory(MemberOrganizationFactory)
+    author = factory.LazyAttribute(_need_to_know_user)
+    from_team = False
+    body = "A question about the patch."
+    created_at = factory.LazyFunction(timezone.now)

@@ -101,6 +101,7 @@ LATE_IMPORTS_ALLOWED = {
     "embargo/apps.py",
     "leaks/apps.py",
     "intake/apps.py",
+    "feedback/apps.py",
     # ready() registers the calendar's system check once the models are loaded.
     "core/apps.py",
 }

@@ -130,8 +130,6 @@ def test_a_whole_case_queues_only_ids_and_mails_nothing_embargoed(
             title=CANARIES["title"],
             summary=CANARIES["summary"],
             cve_id=CANARIES["cve_id"],
-            affected_versions="< 2.4.1",
-            fixed_versions="2.4.1",
             disclosure_at=now + timedelta(days=10),
             reporter_email="reporter@example.net",
             reported_at=now - timedelta(days=6),

@@ -43,13 +43,16 @@ from tests.conftest import enable_totp
 from tests.embargo.helpers import case_ready, notice_draft
 from tests.factories import (
     ApplicationFactory,
+    DeliveryFactory,
     InvitationFactory,
     MemberOrganizationFactory,
+    NoticeFactory,
     QuestionFactory,
     ReportFactory,
     StaffFactory,
     TeamMemberFactory,
     VouchFactory,
+    VulnerabilityFactory,
     make_eligible,
 )
 from tests.prefix import SCRIPT_NAME, PrefixedClient, served_under
@@ -63,6 +66,13 @@ PUBLIC = {
     # Advisories exist publicly only after disclosure (the selector returns disclosed cases).
     "embargo:advisory_list",
     "embargo:advisory_detail",
+    # The same advisories for machines (advisories.selectors reads only disclosed cases;
+    # tests/advisories/test_views.py: an undisclosed id is the same 404 as a missing one).
+    "advisories:feed",
+    "advisories:osv_index",
+    "advisories:osv_all",
+    "advisories:osv",
+    "advisories:csaf",
     # The security team's public key, for reporters to encrypt to.
     "embargo:team_key",
     # The emailed invitation link: whoever holds the secret token may read what it is for;
@@ -89,6 +99,8 @@ ALLOWED_KWARGS = {
     # A report's random reference and one of its files.
     "reference",
     "attachment_pk",
+    # Member feedback: the organisation a staff feedback page is about.
+    "organization_pk",
 }
 DUMMY = {
     "int": 1,
@@ -213,6 +225,11 @@ def world(monkeypatch):
         sha256="0" * 64,
     )
 
+    # Member feedback: a case Acme was sent a copy about (the copies above stay queued).
+    feedback_case = VulnerabilityFactory(state="notified")
+    feedback_notice = NoticeFactory(vulnerability=feedback_case, state="sent")
+    DeliveryFactory(notice=feedback_notice, member=owner_membership)
+
     # The most specific route prefix names the object a `pk` stands for.
     pks = {
         "applications/": application.pk,
@@ -229,6 +246,8 @@ def world(monkeypatch):
         "staff/sanctions/": sanction.pk,
         "staff/bars/": bar.pk,
         "staff/reports/": private_report.pk,
+        "notices/feedback/": feedback_case.pk,
+        "staff/cases/<int:pk>/feedback/": feedback_case.pk,
     }
     values = {
         "slug": acme.slug,
@@ -239,6 +258,7 @@ def world(monkeypatch):
         "public_id": case.public_id,
         "reference": private_report.reference,
         "attachment_pk": attachment.pk,
+        "organization_pk": acme.pk,
     }
 
     def kwargs_for(route: Route) -> dict:

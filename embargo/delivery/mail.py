@@ -49,6 +49,8 @@ def notice_plaintext(*, delivery: Delivery, variant=None) -> str:
         "",
         f"Case: {case.public_id}" + (f" ({case.cve_id})" if case.cve_id else ""),
         f"Disclosure: {_utc(case.disclosure_at)} ({case.disclosure_at.isoformat()})",
+        # The fix's state as it stood when the copy was written (a case row field: no query).
+        f"Fix: {case.fix_summary}",
         f"Your reference: {delivery.reference_code}",
         f"{variant.wording('ack_prompt')}: {ack_url}",
     ]

@@ -23,11 +23,26 @@ from embargo.services.negotiation import (
     proposal_answer,
 )
 from embargo.services.notices import notice_catch_up, notice_create, notice_send, notice_update
+from embargo.services.packages import (
+    affected_package_add,
+    affected_package_remove,
+    affected_package_update,
+    fix_reference_add,
+    fix_reference_remove,
+    version_range_add,
+    version_range_remove,
+    vulnerability_fix_set,
+)
 from embargo.services.ratings import cvss_rating_clear, cvss_rating_set
+from embargo.services.revisions import advisory_revision_add
 
 __all__ = [
     "DeliveryDeferred",
     "acknowledgement_reminders_send",
+    "advisory_revision_add",
+    "affected_package_add",
+    "affected_package_remove",
+    "affected_package_update",
     "cvss_rating_clear",
     "cvss_rating_set",
     "deliveries_enqueue",
@@ -38,14 +53,19 @@ __all__ = [
     "disclosure_proposal_make",
     "embargo_lift_due",
     "embargo_lifted_mail",
+    "fix_reference_add",
+    "fix_reference_remove",
     "notice_catch_up",
     "notice_create",
     "notice_send",
     "notice_update",
     "proposal_answer",
+    "version_range_add",
+    "version_range_remove",
     "vulnerability_create",
     "vulnerability_disclose",
     "vulnerability_disclosure_move",
+    "vulnerability_fix_set",
     "vulnerability_next_states",
     "vulnerability_reject",
     "vulnerability_transition",

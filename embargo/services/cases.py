@@ -22,6 +22,11 @@ from embargo.models import REASON_MAX_LENGTH, CaseSequence, Vulnerability
 from embargo.scoring import cve_id_clean, cvss_score
 from embargo.services.notices import disclosure_moved_notice_send
 from embargo.services.ratings import ratings_follow_headline
+from embargo.services.revisions import (
+    INITIAL_REVISION_SUMMARY,
+    advisory_revision_add,
+    advisory_revision_if_public,
+)
 from pgpmail import key_inspect
 
 PUBLIC_ID_PREFIX = "HAUL"
@@ -45,21 +50,34 @@ def vulnerability_next_states(state: str) -> list[str]:
 _TEXT_LIMITS = {
     "title": 200,
     "summary": 20000,
-    "affected_versions": 300,
-    "fixed_versions": 300,
     "mitigation": 20000,
     "public_description": 20000,
     "reporter_name": 200,
+    "credit": 200,
+    "versions_note": REASON_MAX_LENGTH,
 }
 REPORTER_FIELDS = ("reporter_email", "reporter_public_key", "reported_at")
 EDITABLE_FIELDS = (*_TEXT_LIMITS, "cvss_vector", "cve_id", "cwe_ids", *REPORTER_FIELDS)
-# Corrections a published advisory may still need.
+# Corrections a published advisory may still need (a CVE id often comes after it); the
+# versions are corrected through the packages (embargo/services/packages.py).
 EDITABLE_AFTER_DISCLOSURE = (
-    "affected_versions",
-    "fixed_versions",
     "mitigation",
     "public_description",
+    "cve_id",
+    "cwe_ids",
+    "credit",
+    "versions_note",
 )
+# What the public advisory shows, so a change after disclosure is a new revision of it;
+# in the words of the revision's summary.
+PUBLIC_FIELD_WORDS = {
+    "title": "the title",
+    "public_description": "the description",
+    "mitigation": "the mitigation",
+    "cve_id": "the CVE id",
+    "cwe_ids": "the CWE ids",
+    "credit": "the credit",
+}
 # A report cannot arrive in the future; a little leeway for clocks.
 REPORTED_AT_SKEW = timedelta(minutes=5)
 # MITRE's weakness ids: CWE- and a number (no leading zero), e.g. CWE-787.
@@ -200,8 +218,6 @@ def vulnerability_create(
     actor,
     title: str,
     summary: str,
-    affected_versions: str = "",
-    fixed_versions: str = "",
     cvss_vector: str = "",
     cve_id: str = "",
     cwe_ids: str = "",
@@ -212,13 +228,13 @@ def vulnerability_create(
     reporter_email: str = "",
     reporter_public_key: str = "",
     reported_at: datetime | None = None,
+    credit: str = "",
+    versions_note: str = "",
 ) -> Vulnerability:
     cleaned = _clean(
         {
             "title": title,
             "summary": summary,
-            "affected_versions": affected_versions,
-            "fixed_versions": fixed_versions,
             "cvss_vector": cvss_vector,
             "cve_id": cve_id,
             "cwe_ids": cwe_ids,
@@ -229,6 +245,8 @@ def vulnerability_create(
             "reporter_email": reporter_email,
             "reporter_public_key": reporter_public_key,
             "reported_at": reported_at or timezone.now(),
+            "credit": credit,
+            "versions_note": versions_note,
         }
     )
     now = timezone.now()
@@ -263,7 +281,8 @@ def vulnerability_update(*, vulnerability: Vulnerability, actor, **changes) -> V
         EDITABLE_AFTER_DISCLOSURE
     ):
         raise ValidationError(
-            "After disclosure only the versions and the mitigation can be corrected."
+            "After disclosure only the description, the mitigation, the CVE and CWE ids, "
+            "the credit and the versions note can be corrected."
         )
     if "reporter_public_key" in changes and _armor_same(
         changes["reporter_public_key"], case.reporter_public_key
@@ -288,7 +307,16 @@ def vulnerability_update(*, vulnerability: Vulnerability, actor, **changes) -> V
         target=case,
         data={"fields": sorted({_audit_name(name) for name in changed})},
     )
+    public = [words for name, words in PUBLIC_FIELD_WORDS.items() if name in changed]
+    if public:
+        advisory_revision_if_public(
+            case=case, summary=f"Updated {_words_joined(public)}", actor=actor
+        )
     return case
+
+
+def _words_joined(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 def _audit_name(name: str) -> str:
@@ -404,6 +432,9 @@ def vulnerability_disclose(*, vulnerability: Vulnerability, actor=None) -> Vulne
     case.state, case.disclosed_at, case.updated_at = Vulnerability.State.DISCLOSED, now, now
     audit_record(
         actor=actor, action="vulnerability.disclosed", target=case, data={"from": previous}
+    )
+    advisory_revision_add(
+        vulnerability=case, summary=INITIAL_REVISION_SUMMARY, actor=actor, now=now
     )
     case_id = case.pk
     task_queue_after_commit("embargo.tasks.embargo_lifted_mail_task", case_id)

@@ -30,8 +30,9 @@ from distributors.models import Organization
 from embargo.delivery.queue import deliveries_enqueue
 from embargo.delivery.rows import due_when_queued
 from embargo.delivery.states import REOPEN, initial_state, reopen
-from embargo.models import TEXT_MAX_LENGTH, Delivery, Notice, Vulnerability
+from embargo.models import TEXT_MAX_LENGTH, AffectedPackage, Delivery, Notice, Vulnerability
 from embargo.subject_guard import outer_subject_guard
+from embargo.versions_text import packages_text
 
 DEFAULT_OUTER_SUBJECT = "Embargoed notice from the security team"
 REFERENCE_CODE_LENGTH = 10
@@ -63,14 +64,31 @@ def outer_subject_check(*, outer_subject: str, vulnerability: Vulnerability, sub
             "the summary": vulnerability.summary,
             "the CVE id": vulnerability.cve_id,
             "the case id": vulnerability.public_id,
-            "the affected versions": vulnerability.affected_versions,
-            "the fixed versions": vulnerability.fixed_versions,
+            **packages_private(vulnerability),
+            "the fix state": vulnerability.get_fix_state_display()
+            if vulnerability.fix_state
+            else "",
+            "the fixed version": vulnerability.fix_version,
         },
         private_dates={
-            "the disclosure date": disclosure.astimezone(UTC).date() if disclosure else None
+            "the disclosure date": disclosure.astimezone(UTC).date() if disclosure else None,
+            "the fix release date": vulnerability.fix_released_on,
         },
         generic_words=[settings.PROJECT_NAME, settings.SITE_NAME],
     )
+
+
+def packages_private(vulnerability: Vulnerability) -> dict[str, str]:
+    """The packages as the guard reads them: the one-line summary (its versions), and
+    each package's name on its own, so a name alone in the outer subject is caught as a
+    copy of a field (one shared word is otherwise taken for chance)."""
+    packages = list(
+        AffectedPackage.objects.filter(vulnerability=vulnerability).prefetch_related("ranges")
+    )
+    private = {"the affected packages": packages_text(packages)}
+    for number, package in enumerate(packages, start=1):
+        private[f"the name of affected package {number}"] = package.name
+    return private
 
 
 def _clean(*, vulnerability, outer_subject, subject, body, audience_all, organizations):

@@ -64,6 +64,10 @@ def _facts(delivery: Delivery) -> dict:
         "notice_number": delivery.notice_id,
         "disclosure_at": case.disclosure_at,
         "advisory_url": case.get_advisory_url() if disclosed else None,
+        # Where the fix stands (a state, never a version), for the people actually told.
+        "fix_state": case.get_fix_state_display()
+        if delivery.state == Delivery.State.SENT
+        else None,
         "can_acknowledge": delivery.state == Delivery.State.SENT
         and delivery.acknowledged_at is None,
     }

@@ -25,8 +25,12 @@ from embargo.forms import (
     RejectForm,
     TransitionForm,
 )
-from embargo.models import Notice, Vulnerability
+from embargo.models import FixState, Notice, Vulnerability
+from embargo.package_forms import FixReferenceForm, FixStateForm, PackageForm, RangeForm
 from embargo.selectors import (
+    advisory_revisions,
+    affected_packages,
+    fix_references,
     vulnerabilities_for_staff,
     vulnerabilities_visible_to,
     vulnerability_history,
@@ -44,6 +48,7 @@ from embargo.services.reporter import (
     first_response_due_for_alert,
     vulnerability_first_response_record,
 )
+from embargo.views.public import advisory_context
 
 # What each audit action means, for the history table; unknown actions show as recorded.
 ACTION_WORDS = {
@@ -65,6 +70,15 @@ ACTION_WORDS = {
     "vulnerability.date_proposed": "proposed {at} for {party} (proposal #{proposal})",
     "vulnerability.date_answered": "answered proposal #{proposal} for {party}: {answer}",
     "vulnerability.disclosure_date_set": "decided the disclosure date: {at} ({chosen})",
+    "vulnerability.package_added": "added affected package #{package}",
+    "vulnerability.package_updated": "edited affected package #{package}",
+    "vulnerability.package_removed": "removed affected package #{package}",
+    "vulnerability.range_added": "added version range #{range} of package #{package}",
+    "vulnerability.range_removed": "removed version range #{range} of package #{package}",
+    "vulnerability.fix_reference_added": "added fix reference #{reference}",
+    "vulnerability.fix_reference_removed": "removed fix reference #{reference}",
+    "vulnerability.fix_set": "set the fix state to “{fix}”",
+    "vulnerability.advisory_revised": "published revision {number} of the advisory",
 }
 # Who spoke in a negotiation event: the reporter has no account, so no actor.
 PARTY_WORDS = {"team": "the team", "reporter": "the reporter", "member": "their organisation"}
@@ -78,8 +92,6 @@ NEGOTIATION_ACTIONS = (
 FIELD_WORDS = {
     "title": "the title",
     "summary": "the summary",
-    "affected_versions": "the affected versions",
-    "fixed_versions": "the fixed versions",
     "cvss_vector": "the CVSS vector",
     "cve_id": "the CVE id",
     "cwe_ids": "the CWE ids",
@@ -89,6 +101,8 @@ FIELD_WORDS = {
     "reporter_email": "the reporter's email",
     "reporter_public_key": "the reporter's key",
     "reported_at": "when the report arrived",
+    "credit": "the credit",
+    "versions_note": "the versions note",
 }
 
 
@@ -114,6 +128,10 @@ def _party_words(event, data: dict) -> str:
     return PARTY_WORDS.get(data.get("party"), "?")
 
 
+def _fix_label(value) -> str:
+    return FixState(value).label if value in FixState.values else "?"
+
+
 def _event_words(event, data: dict) -> str:
     words = ACTION_WORDS.get(event.action, event.action)
     fields = ", ".join(FIELD_WORDS.get(name, name) for name in data.get("fields", []))
@@ -129,6 +147,11 @@ def _event_words(event, data: dict) -> str:
         proposal=data.get("proposal", "?"),
         answer=ANSWER_WORDS.get(data.get("answer"), "?"),
         chosen=f"proposal #{data['proposal']}" if data.get("proposal") else "the team's own date",
+        package=data.get("package", "?"),
+        range=data.get("range", "?"),
+        reference=data.get("reference", "?"),
+        fix=_fix_label(data.get("fix_state")),
+        number=data.get("number", "?"),
     )
     if event.action == "vulnerability.reporter_told":
         words += (
@@ -218,7 +241,7 @@ def case_edit_view(request, pk: int):
     )
 
 
-def _render_detail(request, case: Vulnerability, *, status: int = 200, **forms):
+def case_detail_render(request, case: Vulnerability, *, status: int = 200, **forms):
     notices = list(case.notices.select_related("author", "revises").order_by("created_at", "pk"))
     context = {
         "case": case,
@@ -239,13 +262,30 @@ def _render_detail(request, case: Vulnerability, *, status: int = 200, **forms):
         "history": history_rows(vulnerability=case),
         "sent_notices": sum(1 for notice in notices if notice.state != Notice.State.DRAFT),
         "cvss_ratings": list(case.cvss_ratings.select_related("set_by")),
+        **_packages_context(case, forms),
     }
     return render(request, "embargo/staff/case_detail.html", context, status=status)
 
 
+def _packages_context(case: Vulnerability, forms: dict) -> dict:
+    """The "Packages and fix" section: a fixed number of queries however many packages,
+    ranges and references the case has (the ranges are prefetched)."""
+    packages = list(affected_packages(vulnerability=case))
+    return {
+        "packages": packages,
+        "fix_references": list(fix_references(vulnerability=case)),
+        "revisions": list(advisory_revisions(vulnerability=case)),
+        "can_change_packages": case.state != Vulnerability.State.REJECTED,
+        "package_form": forms.get("package_form") or PackageForm(),
+        "range_form": forms.get("range_form") or RangeForm(packages=packages),
+        "reference_form": forms.get("reference_form") or FixReferenceForm(),
+        "fix_form": forms.get("fix_form") or FixStateForm(initial=FixStateForm.initial_for(case)),
+    }
+
+
 @staff_required
 def case_detail_view(request, pk: int):
-    return _render_detail(request, _case_or_404(request, pk))
+    return case_detail_render(request, _case_or_404(request, pk))
 
 
 @staff_required
@@ -283,7 +323,7 @@ def case_reject_view(request, pk: int):
             messages.success(request, "Case rejected.")
             return redirect("embargo:case_detail", pk=case.pk)
     messages.error(request, "The case was not rejected.")
-    return _render_detail(request, case, status=400, reject_form=form)
+    return case_detail_render(request, case, status=400, reject_form=form)
 
 
 @staff_required
@@ -305,7 +345,7 @@ def case_disclosure_move_view(request, pk: int):
             messages.success(request, "Disclosure time saved.")
             return redirect("embargo:case_detail", pk=case.pk)
     messages.error(request, "The disclosure time was not changed.")
-    return _render_detail(request, case, status=400, move_form=form)
+    return case_detail_render(request, case, status=400, move_form=form)
 
 
 @staff_required
@@ -322,7 +362,7 @@ def case_disclose_view(request, pk: int):
             messages.success(request, "The case is disclosed; the advisory is public.")
             return redirect("embargo:case_detail", pk=case.pk)
     messages.error(request, "The case was not disclosed.")
-    return _render_detail(request, case, status=400, disclose_form=form)
+    return case_detail_render(request, case, status=400, disclose_form=form)
 
 
 @staff_required
@@ -344,9 +384,7 @@ def advisory_preview_view(request, pk: int):
         request,
         "embargo/staff/advisory_preview.html",
         {
-            "case": case,
-            "mitigation_html": markdown_render(case.mitigation),
-            "description_html": markdown_render(case.public_description),
+            **advisory_context(case),
             "is_public": case.state == Vulnerability.State.DISCLOSED,
             "public_url": reverse("embargo:advisory_detail", kwargs={"public_id": case.public_id}),
         },

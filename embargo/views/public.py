@@ -13,7 +13,14 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from core.markdown import markdown_render
-from embargo.selectors import advisories_public, advisory_public_get
+from embargo.models import Vulnerability
+from embargo.selectors import (
+    advisories_public,
+    advisory_public_get,
+    advisory_revisions,
+    affected_packages,
+    fix_references,
+)
 from pgpmail import CryptoError, team_public_key_armored
 
 logger = logging.getLogger(__name__)
@@ -22,6 +29,19 @@ NO_TEAM_KEY = (
     "The security team's public key is not published here yet.\n"
     "Please ask the security team for it before sending an encrypted report.\n"
 )
+
+
+def advisory_context(case: Vulnerability) -> dict:
+    """What embargo/_advisory.html shows besides the case: the public page passes only
+    disclosed cases here; the staff preview any case, for the team's eyes."""
+    return {
+        "case": case,
+        "mitigation_html": markdown_render(case.mitigation),
+        "description_html": markdown_render(case.public_description),
+        "advisory_packages": list(affected_packages(vulnerability=case)),
+        "advisory_fix_references": list(fix_references(vulnerability=case)),
+        "advisory_revision_list": list(advisory_revisions(vulnerability=case)),
+    }
 
 
 @require_GET
@@ -35,15 +55,7 @@ def advisory_detail_view(request, public_id: str):
     case = advisory_public_get(public_id=public_id)
     if case is None:
         raise Http404("No such advisory.")
-    return render(
-        request,
-        "embargo/public/advisory_detail.html",
-        {
-            "case": case,
-            "mitigation_html": markdown_render(case.mitigation),
-            "description_html": markdown_render(case.public_description),
-        },
-    )
+    return render(request, "embargo/public/advisory_detail.html", advisory_context(case))
 
 
 @require_GET

@@ -122,6 +122,7 @@ def report_accept(*, report: Report, actor, vulnerability: Vulnerability | None 
             reporter_email=report.reporter_email,
             reporter_public_key=report.reporter_public_key,
             reported_at=report.received_at,
+            credit=report_credit(report),
         )
         # Accepting is the triage: the new case has been looked at.
         vulnerability = vulnerability_transition(
@@ -142,6 +143,14 @@ def report_close(
     return _decide(
         report, actor=actor, to=State.CLOSED, reason=_reason_clean(reason, required=False), **extra
     )
+
+
+def report_credit(report: Report) -> str:
+    """The name the advisory credits: the one the reporter gave, or their name when they
+    asked for credit without giving one; empty when they did not ask."""
+    if not report.credit_wanted:
+        return ""
+    return (report.credit_as or report.reporter_name or "").strip()[:200]
 
 
 def case_summary(report: Report) -> str:

@@ -157,7 +157,7 @@ def test_an_update_audits_field_names_but_not_their_text():
     assert "Secret new title" not in str(event.data) + event.target_repr
 
 
-def test_a_disclosed_case_keeps_its_text_fixed_except_versions_and_mitigation():
+def test_a_disclosed_case_keeps_its_title_fixed_but_takes_corrections():
     actor = StaffFactory()
     case = case_ready(actor=actor)
     Vulnerability.objects.filter(pk=case.pk).update(state=Vulnerability.State.DISCLOSED)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import smtplib
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.core import mail
@@ -16,7 +16,7 @@ from distributors.models import Organization, PgpKey
 from embargo.delivery.mail import connection_drop
 from embargo.delivery.outcomes import retry_delay
 from embargo.delivery.pipeline import Wiring
-from embargo.models import Delivery, Notice
+from embargo.models import Delivery, Notice, Vulnerability
 from embargo.services import DeliveryDeferred, deliveries_sweep, delivery_send, notice_send
 from embargo.tasks import delivery_send_task
 from pgpmail import crypto
@@ -77,6 +77,22 @@ def test_a_copy_is_pgp_mime_for_the_pinned_key_signed_by_the_team(world, team_ke
     row.refresh_from_db()
     assert row.state == Delivery.State.SENT and row.sent_at is not None
     assert AuditEvent.objects.filter(action="delivery.sent", target_id=str(row.pk)).count() == 1
+
+
+def test_the_copy_says_where_the_fix_stands_as_sending_finds_it(world, team_key):
+    row = _row(world)
+    key = world["keys"][row.email]
+    Vulnerability.objects.filter(pk=world["case"].pk).update(
+        fix_state="released", fix_version="2.4.1", fix_released_on=date(2026, 12, 1)
+    )
+    assert delivery_send(delivery_id=row.pk) == Delivery.State.SENT
+    _message, ciphertext = encrypted_part(mail.outbox[0].message().as_bytes())
+    gpg_run(key.home, "--import", stdin=crypto.team_public_key_armored().encode())
+    ok, plaintext, status = decrypt(key.home, ciphertext)
+    assert ok, status
+    _subject, text = inner_text(plaintext)
+    assert "Fix: Released in 2.4.1 on 2026-12-01" in text
+    assert b"2.4.1" not in mail.outbox[0].message().as_bytes()
 
 
 def test_a_claimed_copy_is_not_sent_a_second_time(world):

@@ -16,8 +16,13 @@ from distributors.demo import FOUNDER, MEMBER_ADMIN
 from distributors.eligibility import eligibility_for_audience
 from distributors.models import PgpKey
 from embargo.delivery.mail import connection_drop
-from embargo.demo import DEMO_CASE_TITLE, DEMO_NOTICE_BODY, DEMO_NOTICE_SUBJECT
-from embargo.models import Delivery, Notice, Vulnerability
+from embargo.demo import (
+    DEMO_ADVISORY_TITLE,
+    DEMO_CASE_TITLE,
+    DEMO_NOTICE_BODY,
+    DEMO_NOTICE_SUBJECT,
+)
+from embargo.models import AdvisoryRevision, Delivery, Notice, Vulnerability
 from embargo.services import notice_send
 from pgpmail import crypto
 from pgpmail import keys as pgp
@@ -121,6 +126,23 @@ def test_demo_case_is_being_fixed_with_a_draft_notice_ten_days_before_disclosure
     assert DEMO_CASE_TITLE.lower() not in notice.outer_subject.lower()
 
 
+def test_the_demo_has_a_published_advisory_with_its_package_and_released_fix(demo_files):
+    output = run("demo")
+
+    advisory = Vulnerability.objects.get(title=DEMO_ADVISORY_TITLE)
+    assert advisory.state == Vulnerability.State.DISCLOSED and advisory.disclosed_at
+    assert advisory.fix_summary.startswith("Released in 2.6.3 on ")
+    package = advisory.packages.get()
+    assert (package.ecosystem, package.name, package.purl) == (
+        "PyPI",
+        "example-pkg",
+        "pkg:pypi/example-pkg",
+    )
+    assert [(r.introduced, r.fixed) for r in package.ranges.all()] == [("2.0.0", "2.6.3")]
+    assert advisory.get_advisory_url() in output and "/advisories/feed.atom" in output
+    assert list(advisory.advisory_revisions.values_list("number", flat=True)) == [1]
+
+
 def test_running_demo_twice_makes_no_second_case_key_or_notice(demo_files):
     run("demo")
     keys = sorted(PgpKey.objects.values_list("fingerprint", "state"))
@@ -128,7 +150,9 @@ def test_running_demo_twice_makes_no_second_case_key_or_notice(demo_files):
 
     run("demo")
 
-    assert Vulnerability.objects.count() == 1 and Notice.objects.count() == 1
+    # The case to work on and the published advisory, once each.
+    assert Vulnerability.objects.count() == 2 and Notice.objects.count() == 1
+    assert AdvisoryRevision.objects.count() == 1
     assert sorted(PgpKey.objects.values_list("fingerprint", "state")) == keys
     assert {p.name: p.read_bytes() for p in (demo_files / "demo-keys").iterdir()} == files
 

@@ -22,8 +22,8 @@ PRIVATE = {
     "the summary": "A crafted archive overwrites the heap.",
     "the CVE id": "CVE-2026-12345",
     "the case id": "HAUL-2026-0042",
-    "the affected versions": "< 2.4.1",
-    "the fixed versions": "2.4.1",
+    "the affected packages": "PyPI pinniped < 2.4.1",
+    "the fixed version": "2.4.1",
 }
 DATES = {"the disclosure date": date(2026, 3, 12)}
 
@@ -57,14 +57,14 @@ def test_the_issues_paraphrase_with_the_version_and_date_is_refused():
             private_dates=DATES,
         )
     message = caught.value.message_dict["outer_subject"][0]
-    assert "the version 2.4.1 (the affected versions, the fixed versions)" in message
+    assert "the version 2.4.1 (the affected packages, the fixed version)" in message
     assert "the date 12 March (the disclosure date)" in message
 
 
 @pytest.mark.parametrize(
     ("outer", "expected"),
     [
-        ("Please move to v2.4 soon", "the version 2.4 (the affected versions"),
+        ("Please move to v2.4 soon", "the version 2.4 (the affected packages"),
         ("Builds of V2.4.1 ready", "the version 2.4.1"),
         ("Details for 2026-12345", "the identifier CVE-2026-12345 (the CVE id)"),
         ("Re: cve-2026-12345", "the identifier CVE-2026-12345 (the CVE id)"),
@@ -159,13 +159,13 @@ def test_a_draft_whose_case_changed_is_refused_at_send():
         subject="Patch available",
         body="Text",
     )
-    case.fixed_versions = "3.1.0"
-    case.save(update_fields=["fixed_versions"])
+    case.fix_version = "3.1.0"
+    case.save(update_fields=["fix_version"])
 
     with pytest.raises(ValidationError) as caught:
         notice_send(notice=notice, actor=case.created_by)
 
-    assert "the version 3.1.0 (the fixed versions)" in str(caught.value)
+    assert "the version 3.1.0 (the fixed version)" in str(caught.value)
     assert not Delivery.objects.exists()
     notice.refresh_from_db()
     assert notice.state == Notice.State.DRAFT

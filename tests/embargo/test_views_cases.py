@@ -147,8 +147,6 @@ def case_post(**overrides) -> dict:
     data = {
         "title": "Path traversal in the mirror sync",
         "summary": "Reported by a researcher.",
-        "affected_versions": "< 3.0",
-        "fixed_versions": "3.0",
         "cvss_vector": VECTOR,
         "cve_id": "cve-2026-4242",
         "disclosure_at": "2030-05-04T14:00",
@@ -213,8 +211,6 @@ def test_editing_a_case_saves_the_changed_fields_and_audits_which(mfa_client, st
     data = {
         "title": "New title",
         "summary": case.summary,
-        "affected_versions": case.affected_versions,
-        "fixed_versions": case.fixed_versions,
         "cvss_vector": "",
         "cve_id": "",
         "mitigation": "",
@@ -230,21 +226,20 @@ def test_editing_a_case_saves_the_changed_fields_and_audits_which(mfa_client, st
     assert "New title" not in str(event.data)
 
 
-def test_a_disclosed_case_offers_only_the_versions_and_mitigation(mfa_client, staff_reviewer):
+def test_a_disclosed_case_offers_only_the_corrections_an_advisory_may_need(
+    mfa_client, staff_reviewer
+):
     case = VulnerabilityFactory(state=Vulnerability.State.DISCLOSED, title="Kept title")
     http = mfa_client(staff_reviewer)
     url = reverse("embargo:case_edit", kwargs={"pk": case.pk})
     page = http.get(url).content.decode()
-    assert 'name="mitigation"' in page
+    assert 'name="mitigation"' in page and 'name="credit"' in page
     assert 'name="title"' not in page
-    response = http.post(
-        url,
-        {"title": "Changed", "affected_versions": "< 9", "fixed_versions": "9", "mitigation": "m"},
-    )
+    response = http.post(url, {"title": "Changed", "credit": "Rosa R.", "mitigation": "m"})
     assert response.status_code == 302
     case.refresh_from_db()
     assert case.title == "Kept title"
-    assert case.fixed_versions == "9"
+    assert (case.credit, case.mitigation) == ("Rosa R.", "m")
 
 
 def test_a_rejected_case_cannot_be_edited(mfa_client, staff_reviewer):

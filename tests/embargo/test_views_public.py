@@ -13,7 +13,7 @@ from tests.embargo.views_world import (
     assert_no_canary,
     world_build,
 )
-from tests.factories import VulnerabilityFactory
+from tests.factories import VersionRangeFactory, VulnerabilityFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -67,12 +67,13 @@ def test_a_disclosed_advisory_is_public_to_everyone(viewer, viewer_client):
     )
     world.case.cve_id = "CVE-2026-12345"
     world.case.save()
+    VersionRangeFactory(package__vulnerability=world.case, package__name="pinniped")
     disclose(world.case)
     http = viewer_client(viewer, world)
     response = http.get(world.case.get_advisory_url())
     assert response.status_code == 200
     text = response.content.decode()
-    for fact in (CANARY_TITLE, "CVE-2026-12345", "Critical", "9.8", "&lt; 2.4.1", "2.4.1"):
+    for fact in (CANARY_TITLE, "CVE-2026-12345", "Critical", "9.8", "pinniped", "fixed in 2.4.1"):
         assert fact in text
     # The private summary names the reporter: never published.
     assert CANARY_SUMMARY not in text

@@ -13,7 +13,14 @@ from django.db import transaction
 from django.urls import reverse
 
 from distributors.demo import demo_people_and_members, demo_refused, demo_summary_lines
-from embargo.demo import demo_case, demo_recipients, demo_secret_key_path, demo_team_key, utc_text
+from embargo.demo import (
+    demo_case,
+    demo_published_case,
+    demo_recipients,
+    demo_secret_key_path,
+    demo_team_key,
+    utc_text,
+)
 from embargo.models import Notice
 from pgpmail import CryptoError
 
@@ -36,6 +43,7 @@ class Command(BaseCommand):
                 members = demo_people_and_members()
                 recipients = demo_recipients(members)
                 case, notice = demo_case(reviewer=members.reviewer)
+                published = demo_published_case(reviewer=members.reviewer)
         except (CryptoError, ValidationError) as error:
             raise CommandError(f"The demo could not be built: {error}") from error
         write = self.stdout.write
@@ -59,5 +67,11 @@ class Command(BaseCommand):
         if notice is not None and notice.state == Notice.State.DRAFT:
             preview = reverse("embargo:notice_preview", kwargs={"pk": notice.pk})
             write(f"  Draft notice to preview and send: {settings.SITE_URL}{preview}")
+        advisory = settings.SITE_URL + published.get_advisory_url()
+        write(f"Published advisory {published.public_id}: {advisory}")
+        feed = reverse("advisories:feed")
+        write(
+            f"  Its OSV and CSAF exports are linked there; the Atom feed: {settings.SITE_URL}{feed}"
+        )
         # dev.py sets DJANGO_SECURE=0, without which demo_decrypt refuses to run.
         write("After sending: `python3 dev.py manage demo_decrypt --to <email>`.")
