@@ -124,7 +124,7 @@ def totp(args: list[str]) -> None:
 
 
 def bench(args: list[str]) -> None:
-    """Both benchmarks; each prints its figures as ratios against a baseline it measures
+    """The benchmarks; each prints its figures as ratios against a baseline it measures
     in the same run."""
     install()
     recipients = args[0] if args else "1000"
@@ -132,6 +132,7 @@ def bench(args: list[str]) -> None:
     env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
     _check(PYTHON, "benchmarks/gpg_homes.py", "--sign", env=env)
     _check(PYTHON, "benchmarks/fanout.py", "--recipients", recipients, env=env)
+    _check(PYTHON, "benchmarks/tracing.py", "--recipients", recipients, env=env)
 
 
 def manage(args: list[str]) -> None:

@@ -14,6 +14,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from distributors.models import Organization, TeamMember
+from embargo.tracing.catalogue import CURRENT_VERSION as CATALOGUE_VERSION
 
 TEXT_MAX_LENGTH = 20000
 REASON_MAX_LENGTH = 2000
@@ -217,6 +218,12 @@ class Notice(models.Model):
         default=True, help_text="Every member organisation, or only the chosen ones."
     )
     organizations = models.ManyToManyField(Organization, blank=True, related_name="+")
+    # Which version of the tracing catalogue varies the body (embargo/tracing/catalogue.py):
+    # kept with the notice, so a later catalogue never changes how its copies read. 0:
+    # notices from before the catalogue (the author's marks and the framing only).
+    tracing_catalogue = models.PositiveSmallIntegerField(default=CATALOGUE_VERSION)
+    # The catalogue's points the author switched off in the preview, by id ("do-not#2").
+    variation_off = models.JSONField(default=list, blank=True)
     # An update to a sent notice is a new notice: what people received never changes.
     revises = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="revisions"

@@ -1,6 +1,15 @@
 from django.urls import path
 
-from embargo.views import acknowledge, cases, negotiation, notices, packages, public, scoring
+from embargo.views import (
+    acknowledge,
+    cases,
+    negotiation,
+    notices,
+    packages,
+    public,
+    scoring,
+    variation,
+)
 
 app_name = "embargo"
 
@@ -100,6 +109,11 @@ urlpatterns = [
     path("staff/notices/<int:pk>/edit/", notices.notice_edit_view, name="notice_edit"),
     path("staff/notices/<int:pk>/preview/", notices.notice_preview_view, name="notice_preview"),
     path("staff/notices/<int:pk>/send/", notices.notice_send_view, name="notice_send"),
+    path(
+        "staff/notices/<int:pk>/variation/",
+        variation.notice_variation_view,
+        name="notice_variation",
+    ),
     path("staff/notices/<int:pk>/catch-up/", notices.notice_catch_up_view, name="notice_catch_up"),
     # Recipients: reference codes and dates only, never embargoed text.
     path("notices/", acknowledge.my_notices_view, name="my_notices"),

@@ -8,7 +8,7 @@ sees everything. Nobody else sees that a report exists.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -16,7 +16,7 @@ from django.utils import timezone
 from distributors.eligibility import Reason, eligibility_for_member
 from distributors.models import Organization, TeamMember
 from embargo import tracing
-from embargo.delivery.variants import trace_secret
+from embargo.delivery.variants import notice_parsed, trace_secret
 from embargo.models import Delivery, Notice, Vulnerability
 from leaks.models import LeakReport, Sanction
 
@@ -185,7 +185,10 @@ def organization_leak_history(*, organization: Organization) -> dict:
 
 # ---------------------------------------------------------------- tracing a leaked copy
 
-_REFERENCE = re.compile(r"[A-Z2-7]{10}")
+# A reference code as the notices print it: ten base32 characters standing alone (a longer
+# run of letters is a word, not a code).
+_REFERENCE = re.compile(r"(?<![A-Z2-7])[A-Z2-7]{10}(?![A-Z2-7])")
+RANKED_ROWS = 50
 
 
 @dataclass
@@ -200,10 +203,11 @@ class TraceRow:
 @dataclass
 class TraceResult:
     rows: list[TraceRow]  # ranked, best first
-    identified: TraceRow | None
+    identified: TraceRow | None  # the one copy named, when one copy explains the text
     verdict: tracing.Verdict
     candidates: int
     labels: dict[str, str]
+    named: list[TraceRow] = field(default_factory=list)  # a mixture: everyone named
 
 
 def _candidates(vulnerability: Vulnerability) -> list[Delivery]:
@@ -228,20 +232,17 @@ def _delivery_variant(delivery: Delivery, *, parsed, secret) -> tracing.Variant:
     return variant
 
 
-def leak_trace(*, vulnerability: Vulnerability, text: str) -> TraceResult:
-    """Ranks the case's copies by how well the pasted text matches their variations."""
-    normalised = tracing.normalise(text)
-    codes = set(_REFERENCE.findall(text.upper()))
-    deliveries = _candidates(vulnerability)
+def _scores(deliveries: list[Delivery], *, normalised: str, codes: set[str]):
+    """Each copy's score against the text, and how many points the text shows (the
+    most of any notice's), and the labels of the points."""
     per_notice: dict[int, tuple] = {}
-    labels: dict[str, str] = {}
+    labels: dict[str, str] = {"reference": "The copy's reference code"}
     secret = trace_secret()
     scores: list[tracing.Score] = []
-    by_ref: dict[int, Delivery] = {}
     observed_total = 0
     for delivery in deliveries:
         if delivery.notice_id not in per_notice:
-            parsed = tracing.body_parse(delivery.notice.body)
+            parsed = notice_parsed(delivery.notice)
             points = tracing.points_of(parsed)
             observed = tracing.observe(points, normalised)
             observed_total = max(observed_total, len(observed))
@@ -255,35 +256,53 @@ def leak_trace(*, vulnerability: Vulnerability, text: str) -> TraceResult:
             choices=tracing.choices_by_key(variant),
             option_counts=counts,
             ref=delivery.pk,
+            group=str(delivery.notice_id),
         )
         if delivery.reference_code in codes:
             # The reference code is exact proof of the copy: weigh it as such.
-            result.bits += 64
+            result.bits += tracing.REFERENCE_BITS
             result.matched.append("reference")
         scores.append(result)
-        by_ref[delivery.pk] = delivery
-    labels["reference"] = "The copy's reference code"
-    outcome = tracing.verdict(scores, observed_points=observed_total + (1 if codes else 0))
-    rows = [
-        TraceRow(
-            delivery=by_ref[s.ref],
+    return scores, observed_total, labels
+
+
+def leak_trace(*, vulnerability: Vulnerability, text: str) -> TraceResult:
+    """Ranks the case's copies by how well the pasted text matches their variations,
+    alone or two or three of them mixed, and names whom the evidence allows."""
+    deliveries = _candidates(vulnerability)
+    by_pk = {delivery.pk: delivery for delivery in deliveries}
+    known_codes = {delivery.reference_code for delivery in deliveries}
+    codes = set(_REFERENCE.findall(text.upper())) & known_codes
+    scores, observed_total, labels = _scores(
+        deliveries, normalised=tracing.normalise(text), codes=codes
+    )
+    outcome = tracing.verdict(scores, observed_points=observed_total + len(codes))
+
+    def row(s: tracing.Score) -> TraceRow:
+        delivery = by_pk[s.ref]
+        return TraceRow(
+            delivery=delivery,
             score=s,
             matched=[labels.get(key, key) for key in s.matched],
             mismatched=[labels.get(key, key) for key in s.mismatched],
-            reference_found=by_ref[s.ref].reference_code in codes,
+            reference_found=delivery.reference_code in codes,
         )
-        for s in outcome.ranked
-    ]
-    identified = rows[0] if outcome.identified is not None and rows else None
-    if rows and rows[0].reference_found:
+
+    rows = [row(s) for s in outcome.ranked[:RANKED_ROWS]]
+    named = [row(s) for s in outcome.named]
+    identified = row(outcome.identified) if outcome.identified is not None else None
+    found = [r for r in rows if r.reference_found]
+    if found:
         # A reference code is unique to one copy: it identifies on its own.
-        identified = rows[0]
+        identified = found[0]
+        named = [identified, *[r for r in named if r.delivery.pk != identified.delivery.pk]]
     return TraceResult(
         rows=rows,
         identified=identified,
         verdict=outcome,
         candidates=len(deliveries),
         labels=labels,
+        named=named,
     )
 
 
@@ -304,4 +323,9 @@ def notice_trace_capacity(*, notice: Notice, audience: int | None = None) -> tra
             )
         else:
             audience = notice.deliveries.exclude(state=Delivery.State.WITHHELD).count()
-    return tracing.capacity(body=notice.body, audience=audience)
+    return tracing.capacity(
+        body=notice.body,
+        audience=audience,
+        catalogue_version=notice.tracing_catalogue,
+        off=notice.variation_off or (),
+    )

@@ -20,9 +20,19 @@ def trace_secret() -> bytes:
     )
 
 
+def notice_parsed(notice) -> tracing.ParsedBody:
+    """The notice's body with its variation points, by the catalogue it was written
+    under and without the points its author switched off."""
+    return tracing.body_parse(
+        notice.body,
+        catalogue_version=notice.tracing_catalogue,
+        off=notice.variation_off or (),
+    )
+
+
 def delivery_variant(*, delivery: Delivery) -> tuple[tracing.Variant, tracing.ParsedBody]:
     """The copy's variant, recorded the first time it is rendered."""
-    parsed = tracing.body_parse(delivery.notice.body)
+    parsed = notice_parsed(delivery.notice)
     record = DeliveryVariation.objects.filter(delivery_id=delivery.pk).first()
     if record is not None:
         variant = tracing.Variant.from_record(record.choices, parsed)
@@ -53,7 +63,7 @@ def delivery_variants(
     parsed_by_notice: dict[int, tracing.ParsedBody] = {}
     for delivery in deliveries:
         if delivery.notice_id not in parsed_by_notice:
-            parsed_by_notice[delivery.notice_id] = tracing.body_parse(delivery.notice.body)
+            parsed_by_notice[delivery.notice_id] = notice_parsed(delivery.notice)
     secret = trace_secret()
     derived = {
         delivery.pk: tracing.variant_derive(

@@ -35,6 +35,7 @@ from embargo.services.packages import (
 )
 from embargo.services.ratings import cvss_rating_clear, cvss_rating_set
 from embargo.services.revisions import advisory_revision_add
+from embargo.services.variation import notice_variation_set
 
 __all__ = [
     "DeliveryDeferred",
@@ -59,6 +60,7 @@ __all__ = [
     "notice_create",
     "notice_send",
     "notice_update",
+    "notice_variation_set",
     "proposal_answer",
     "version_range_add",
     "version_range_remove",

@@ -190,10 +190,23 @@ def notice_update(
         audience_all=audience_all,
         organizations=organizations,
     )
+    if body != notice.body:
+        # The switched-off points are named by their place in the old text ("do-not#2");
+        # in a new text the same names could be other places, so the author chooses again.
+        notice.variation_off = []
     notice.outer_subject, notice.subject, notice.body = outer_subject, subject, body
     notice.audience_all = audience_all
     notice.updated_at = timezone.now()
-    notice.save(update_fields=["outer_subject", "subject", "body", "audience_all", "updated_at"])
+    notice.save(
+        update_fields=[
+            "outer_subject",
+            "subject",
+            "body",
+            "audience_all",
+            "variation_off",
+            "updated_at",
+        ]
+    )
     notice.organizations.set([] if audience_all else organizations)
     audit_record(actor=actor, action="notice.updated", target=notice)
     return notice

@@ -25,6 +25,7 @@ from embargo.selectors import (
 )
 from embargo.services import notice_catch_up, notice_create, notice_send, notice_update
 from embargo.services.notices import DEFAULT_OUTER_SUBJECT, SENDABLE_CASE_STATES
+from embargo.views.variation import variation_context
 
 
 def _notice_or_404(request, pk: int) -> Notice:
@@ -126,10 +127,10 @@ def notice_preview_view(request, pk: int):
         {
             "notice": notice,
             "case": notice.vulnerability,
-            "body_html": markdown_render(notice.body),
             "organizations": list(notice.organizations.order_by("name")),
             "recipients": recipients,
             "withheld": withheld,
+            **variation_context(notice, audience=len(recipients)),
         },
     )
 

@@ -4,20 +4,16 @@ ranking (no gpg: the plaintext inside the encryption is rendered directly)."""
 from __future__ import annotations
 
 import random
-import textwrap
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.utils import timezone
 
-from distributors.models import Organization, TeamMember
 from embargo import tracing
 from embargo.delivery.mail import notice_plaintext
 from embargo.delivery.variants import delivery_variants
-from embargo.models import Delivery, DeliveryVariation, Notice
-from embargo.services.notices import message_id_new, reference_code_new
+from embargo.models import DeliveryVariation, Notice
 from leaks.selectors import leak_trace, notice_trace_capacity
 from tests.embargo.helpers import case_ready, notice_draft
+from tests.embargo.tracing_world import deliveries_make, leaked_reflowed, people_make
 
 pytestmark = pytest.mark.django_db
 
@@ -35,75 +31,17 @@ Your users are {{safe|protected}} once the update is {{installed|deployed}}; a
 """
 
 
-def _people(count: int, *, prefix: str) -> tuple[Organization, list[TeamMember]]:
-    now = timezone.now()
-    organization = Organization.objects.create(
-        name=f"Trace Distro {prefix}",
-        slug=f"trace-{prefix}",
-        website="https://trace.example.org",
-        status=Organization.Status.MEMBER,
-        member_since=now,
-    )
-    user_model = get_user_model()
-    user_model.objects.bulk_create(
-        [
-            user_model(username=f"{prefix}{n}", email=f"{prefix}{n}@trace.example.net")
-            for n in range(count)
-        ]
-    )
-    users = user_model.objects.filter(username__startswith=prefix).order_by("pk")
-    TeamMember.objects.bulk_create(
-        [TeamMember(organization=organization, user=user, is_need_to_know=True) for user in users]
-    )
-    return organization, list(TeamMember.objects.filter(organization=organization))
-
-
-def _deliveries(notice: Notice, members: list[TeamMember]) -> list[Delivery]:
-    now = timezone.now()
-    Delivery.objects.bulk_create(
-        [
-            Delivery(
-                notice=notice,
-                member=member,
-                user_id=member.user_id,
-                organization_id=member.organization_id,
-                email=f"{member.user_id}@trace.example.net",
-                fingerprint="A" * 40,
-                reference_code=reference_code_new(),
-                message_id=message_id_new(),
-                state=Delivery.State.SENT,
-                created_at=now,
-                sent_at=now,
-            )
-            for member in members
-        ]
-    )
-    return list(
-        Delivery.objects.filter(notice=notice)
-        .select_related("notice__vulnerability")
-        .order_by("pk")
-    )
-
-
-def _leaked(text: str, code: str, rng: random.Random) -> str:
-    """The copy as a leaker might paste it: reference code gone, lines re-wrapped at a
-    different width, some indentation and blank lines changed."""
-    text = text.replace(code, "")
-    width = rng.choice([38, 55, 72, 90])
-    paragraphs = [" ".join(p.split()) for p in text.split("\n\n")]
-    wrapped = [textwrap.fill(p, width=width) for p in paragraphs if p]
-    return ("\n\n" if rng.random() < 0.5 else "\n  \n").join(wrapped)
-
-
 @pytest.fixture
 def traced(settings):
     settings.HAULOUT_TRACE_SECRET = "test trace secret"
     case = case_ready()
     notice = notice_draft(case=case, body=TRACED_BODY)
-    Notice.objects.filter(pk=notice.pk).update(state=Notice.State.SENDING)
+    # Catalogue 0: the author's twelve marks and the framing only, as notices were before
+    # the catalogue (tests/embargo/test_tracing_catalogue.py has the catalogue's own).
+    Notice.objects.filter(pk=notice.pk).update(state=Notice.State.SENDING, tracing_catalogue=0)
     notice.refresh_from_db()
-    _, members = _people(200, prefix="tr")
-    return {"case": case, "notice": notice, "deliveries": _deliveries(notice, members)}
+    _, members = people_make(200, prefix="tr")
+    return {"case": case, "notice": notice, "deliveries": deliveries_make(notice, members)}
 
 
 def test_the_body_of_the_accuracy_test_has_twelve_points():
@@ -116,7 +54,7 @@ def test_every_one_of_200_reflowed_copies_without_reference_traces_to_its_recipi
     assert len(set(copies.values())) == 200
     first = 0
     for delivery in traced["deliveries"]:
-        leak = _leaked(copies[delivery.pk], delivery.reference_code, rng)
+        leak = leaked_reflowed(copies[delivery.pk], delivery.reference_code, rng)
         assert delivery.reference_code not in leak
         result = leak_trace(vulnerability=traced["case"], text=leak)
         assert result.identified is not None
@@ -171,11 +109,13 @@ def test_a_batch_keeps_what_a_copy_said_before_under_a_rotated_secret(traced, se
 def test_a_copy_of_another_cases_notice_ranks_nobody(traced):
     other_case = case_ready(title="Another issue")
     other = notice_draft(case=other_case, body=TRACED_BODY)
-    _, members = _people(1, prefix="stranger")
-    stranger = _deliveries(other, members)[0]
+    _, members = people_make(1, prefix="stranger")
+    stranger = deliveries_make(other, members)[0]
     for delivery in traced["deliveries"]:
         notice_plaintext(delivery=delivery)
-    leak = _leaked(notice_plaintext(delivery=stranger), stranger.reference_code, random.Random(1))
+    leak = leaked_reflowed(
+        notice_plaintext(delivery=stranger), stranger.reference_code, random.Random(1)
+    )
     result = leak_trace(vulnerability=traced["case"], text=leak)
     assert result.rows == []
     assert result.identified is None
@@ -245,12 +185,12 @@ def test_the_trace_secret_is_derived_with_its_own_purpose():
 def test_capacity_tells_the_author_whom_the_body_can_tell_apart(traced):
     capacity = notice_trace_capacity(notice=traced["notice"])
     assert capacity.body_points == 12 and capacity.audience == 200
-    assert capacity.body_variants == 4096
+    assert capacity.body_bits == 12
     # 4096 body variants for 200 people: some share a body; the framing separates them.
     assert not capacity.body_distinguishes_audience
     assert capacity.total_distinguishes_audience
     small = tracing.capacity(body="no points here", audience=1)
-    assert small.body_points == 0 and small.body_variants == 1
+    assert small.body_points == 0 and small.body_bits == 0
     unmarked = tracing.capacity(body="no points here", audience=3)
     assert unmarked.body_shared == 3 and not unmarked.body_distinguishes_audience
 

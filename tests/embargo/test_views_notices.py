@@ -258,8 +258,9 @@ def test_the_preview_renders_the_body_and_lists_withheld_people_with_reasons(
     )
     assert response.status_code == 200
     text = response.content.decode()
-    assert "<strong>the</strong>" in text
-    assert "<script>x()" not in text
+    # The copy as recipients read it: the Markdown source, escaped, never run.
+    assert "Apply **the** patch." in text
+    assert "<script>x()" not in text and "&lt;script&gt;x()&lt;/script&gt;" in text
     assert "Recipients (1)" in text
     assert "Withheld (4)" in text
     withheld_part = text[text.index("Withheld (4)") :]

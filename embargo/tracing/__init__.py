@@ -1,0 +1,83 @@
+"""Telling leaked copies apart (a canary trap). Pure functions: no database, no settings
+beyond the secret.
+
+- body.py: a body's variation points (the author's marks and the catalogue's), one copy's
+  choices among them, and the framing sentences;
+- catalogue.py: the meaning-preserving wordings the app varies by itself;
+- text.py: normalising a leaked text so formatting never matters;
+- scoring.py: observing a text, weighing single copies and mixtures, naming;
+- capacity.py: what the author sees before sending.
+"""
+
+from embargo.tracing.body import (
+    ALTERNATIVES,
+    CONTEXT_CHARS,
+    FRAMING,
+    FRAMING_ORDER,
+    BodyPoint,
+    ParsedBody,
+    Variant,
+    body_as_written,
+    body_parse,
+    body_render,
+    secret_id,
+    trace_secret_derive,
+    variant_derive,
+)
+from embargo.tracing.capacity import Capacity, Density, capacity, needed_bits
+from embargo.tracing.catalogue import CURRENT_VERSION as CATALOGUE_VERSION
+from embargo.tracing.scoring import (
+    EDIT_RATE,
+    MIN_MATCHED_POINTS,
+    MIN_POSTERIOR,
+    REFERENCE_BITS,
+    Observation,
+    Point,
+    Score,
+    Verdict,
+    choices_by_key,
+    observe,
+    point_bits,
+    points_of,
+    posteriors,
+    score,
+    verdict,
+)
+from embargo.tracing.text import normalise
+
+__all__ = [
+    "ALTERNATIVES",
+    "CATALOGUE_VERSION",
+    "CONTEXT_CHARS",
+    "EDIT_RATE",
+    "FRAMING",
+    "FRAMING_ORDER",
+    "MIN_MATCHED_POINTS",
+    "MIN_POSTERIOR",
+    "REFERENCE_BITS",
+    "BodyPoint",
+    "Capacity",
+    "Density",
+    "Observation",
+    "ParsedBody",
+    "Point",
+    "Score",
+    "Variant",
+    "Verdict",
+    "body_as_written",
+    "body_parse",
+    "body_render",
+    "capacity",
+    "choices_by_key",
+    "needed_bits",
+    "normalise",
+    "observe",
+    "point_bits",
+    "points_of",
+    "posteriors",
+    "score",
+    "secret_id",
+    "trace_secret_derive",
+    "variant_derive",
+    "verdict",
+]
