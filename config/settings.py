@@ -421,6 +421,24 @@ CELERY_BEAT_SCHEDULE["feedback-reminders"] = {
     "schedule": env.int("HAULOUT_BEAT_FEEDBACK_REMINDERS_SECONDS", default=5 * 60),
 }
 
+# The audit log's hash chain (core/chain.py): the sealer numbers and hashes new events
+# this often, this many to a transaction; audit_verify warns about events left unsealed
+# longer than HAULOUT_AUDIT_UNSEALED_WARN_MINUTES. Once a day (the job runs hourly and
+# makes at most one a day) the chain's head is signed with the team key and mailed to staff.
+HAULOUT_AUDIT_SEAL_SECONDS = env.float("HAULOUT_AUDIT_SEAL_SECONDS", default=5)
+HAULOUT_AUDIT_SEAL_BATCH = env.int("HAULOUT_AUDIT_SEAL_BATCH", default=1000)
+HAULOUT_AUDIT_UNSEALED_WARN_MINUTES = env.int("HAULOUT_AUDIT_UNSEALED_WARN_MINUTES", default=10)
+CELERY_BEAT_SCHEDULE["core-audit-chain-seal"] = {
+    "task": "core.tasks.audit_chain_seal_task",
+    "schedule": HAULOUT_AUDIT_SEAL_SECONDS,
+    # Runs that queued up behind a stopped worker would each find nothing left to seal.
+    "options": {"expires": HAULOUT_AUDIT_SEAL_SECONDS * 3},
+}
+CELERY_BEAT_SCHEDULE["distributors-audit-checkpoint"] = {
+    "task": "distributors.tasks.audit_checkpoint_task",
+    "schedule": env.int("HAULOUT_BEAT_AUDIT_CHECKPOINT_SECONDS", default=60 * 60),
+}
+
 # Leaks: the sanction each further confirmed leak brings, in order (the last one repeats),
 # and the key that derives each copy's wording. Set HAULOUT_TRACE_SECRET in production so
 # rotating SECRET_KEY does not change how new copies are worded.

@@ -1,0 +1,309 @@
+"""The audit log as a hash chain: sealing events in order, and checking the chain.
+
+Writers (core.audit) insert events with `seq`, `prev_hash` and `hash` NULL, exactly as
+before the chain existed: a fan-out's thousands of events cost no more, and no
+transaction of the app waits for another's commit to learn its predecessor's hash.
+A sealer (audit_chain_seal, every few seconds from beat) then numbers the committed
+events that have no number yet, in id order, and fills in the hashes. Sequence numbers
+follow sealing order, not ids: an event whose transaction commits late gets a later
+number than higher ids sealed before it. The database allows exactly that one change to
+an event (the trigger in core migration 0003); anything else is refused.
+
+The exact form hashed, so an auditor can recompute any event with any tool
+-------------------------------------------------------------------------
+For the event with sequence number `seq`:
+
+    hash = lowercase hex SHA-256 of the ASCII bytes of the JSON object
+
+    {"action": ..., "actor_id": ..., "created_at": ..., "data": ..., "id": ...,
+     "organization_id": ..., "prev_hash": ..., "seq": ..., "target_id": ...,
+     "target_repr": ..., "target_type_id": ...}
+
+- the columns of distributors_auditevent, foreign keys as their id columns (integers, or
+  null for no actor or organisation); `seq` and `id` integers; the rest strings except
+  `data`, the stored JSON value;
+- `created_at` in UTC as YYYY-MM-DDTHH:MM:SS.ffffffZ (always six fractional digits);
+- `prev_hash` is the previous event's `hash`; for seq 1 it is 64 zeros (GENESIS_HASH);
+- serialised with object keys sorted by code point at every level (data included), no
+  whitespace at all, every character outside printable ASCII escaped as \\uXXXX (UTF-16
+  surrogate pairs above U+FFFF; \\n, \\t, \\r, \\b, \\f, \\" and \\\\ as short escapes),
+  numbers as Python's json module writes them. In Python that is exactly
+  `json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)`.
+
+Verification (audit_chain_verify) walks events by seq and stops at the first one that
+does not fit: a missing number (a deleted row), a prev_hash that is not its
+predecessor's hash (an inserted, deleted or moved row), a hash that is not its fields'
+(an edited row), or a checkpoint (AuditCheckpoint, signed daily) the chain no longer
+passes through (the chain rewritten after the checkpoint).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from core.models import AuditCheckpoint, AuditEvent, ChainHead
+
+GENESIS_HASH = "0" * 64
+HEAD_PK = 1
+# The columns hashed, in the order values_list() reads them.
+HASHED = (
+    "id",
+    "seq",
+    "prev_hash",
+    "created_at",
+    "actor_id",
+    "action",
+    "target_type_id",
+    "target_id",
+    "target_repr",
+    "organization_id",
+    "data",
+)
+_READ = (*HASHED, "hash")
+
+
+def event_canonical(values: dict) -> bytes:
+    """The bytes hashed for one event (the module docstring gives the form); `values`
+    maps every name in HASHED to the stored value."""
+    record = {name: values[name] for name in HASHED}
+    created = record["created_at"]
+    if isinstance(created, datetime):
+        record["created_at"] = created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    text = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return text.encode("ascii")
+
+
+def event_hash(values: dict) -> str:
+    return hashlib.sha256(event_canonical(values)).hexdigest()
+
+
+def checkpoint_text(*, day, seq: int, hash: str) -> bytes:
+    """The exact bytes a checkpoint's detached signature covers (UTF-8, LF line ends):
+    check one by hand with `gpg --verify signature.asc text` against the team key."""
+    return f"Haulout audit checkpoint\nday: {day.isoformat()}\nseq: {seq}\nhash: {hash}\n".encode()
+
+
+# ---------------------------------------------------------------- sealing
+
+
+def audit_chain_seal(*, batch_size: int = 1000, max_batches: int | None = None) -> int:
+    """Seals committed unsealed events in id order, `batch_size` to a transaction, until
+    none is left (or `max_batches` ran). Returns how many it sealed.
+
+    Safe to run twice at once: each batch locks the chain head first (SELECT ... FOR
+    UPDATE on PostgreSQL; SQLite's IMMEDIATE transactions admit one writer), and moves it
+    only from where it found it, so a second sealer waits and then continues the chain
+    rather than forking it. It writes no audit event of its own: each would be one more
+    event to seal, for ever."""
+    total = 0
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        sealed = _seal_batch(batch_size)
+        total += sealed
+        batches += 1
+        if sealed < batch_size:
+            break
+    return total
+
+
+class ChainMoved(Exception):
+    """Another sealer moved the head under us (cannot happen while the lock holds)."""
+
+
+@transaction.atomic
+def _seal_batch(limit: int) -> int:
+    head = _head_locked()
+    events = list(
+        AuditEvent.objects.filter(seq__isnull=True).order_by("pk").values(*HASHED)[:limit]
+    )
+    if not events:
+        return 0
+    seq, previous = head.seq, head.hash
+    rows = []
+    for values in events:
+        seq += 1
+        values.update(seq=seq, prev_hash=previous)
+        digest = event_hash(values)
+        rows.append((seq, previous, digest, values["id"]))
+        previous = digest
+    table = connection.ops.quote_name(AuditEvent._meta.db_table)
+    with connection.cursor() as cursor:
+        # Raw SQL: the ORM's guard refuses every UPDATE of an event, and this is the one
+        # change the database trigger allows (NULL chain columns filled once).
+        cursor.executemany(
+            f"UPDATE {table} SET seq = %s, prev_hash = %s, hash = %s "  # noqa: S608
+            "WHERE id = %s AND seq IS NULL",
+            rows,
+        )
+    moved = ChainHead.objects.filter(pk=HEAD_PK, seq=head.seq).update(
+        seq=seq, hash=previous, sealed_at=timezone.now()
+    )
+    if moved != 1:
+        raise ChainMoved("the chain head moved while sealing; nothing was sealed")
+    return len(rows)
+
+
+def _head_locked() -> ChainHead:
+    # The row is made by the migration; a test database flush removes it, so it is made
+    # again here the same race-free way periodic claims are (an insert that ignores a
+    # conflict, then the lock).
+    ChainHead.objects.bulk_create(
+        [ChainHead(pk=HEAD_PK, seq=0, hash=GENESIS_HASH)], ignore_conflicts=True
+    )
+    return ChainHead.objects.select_for_update().get(pk=HEAD_PK)
+
+
+# ---------------------------------------------------------------- verification
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """The first event (by sequence number) that does not fit, and why."""
+
+    seq: int | None
+    event_id: int | None
+    problem: str
+
+
+@dataclass
+class ChainReport:
+    checked: int = 0
+    head_seq: int = 0
+    head_hash: str = GENESIS_HASH
+    checkpoints: int = 0
+    broken: ChainBreak | None = None
+    unsealed_old: int = 0
+    oldest_unsealed: datetime | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def audit_chain_verify(
+    *,
+    now: datetime,
+    unsealed_after: timedelta,
+    signature_ok: Callable[[AuditCheckpoint], bool] | None = None,
+    chunk_size: int = 2000,
+) -> ChainReport:
+    """Walks the whole chain in sequence order, a chunk at a time (constant memory), and
+    stops at the first break. `signature_ok` checks each checkpoint's signature (the
+    caller brings gpg: core does not run it); None skips that check."""
+    report = ChainReport()
+    checkpoints = {cp.seq: cp for cp in AuditCheckpoint.objects.order_by("seq")}
+    report.checkpoints = len(checkpoints)
+    report.broken = _checkpoints_signed(checkpoints, signature_ok) or _walk(
+        report, checkpoints, chunk_size
+    )
+    if report.broken is None:
+        report.broken = _end_checked(report, checkpoints)
+    if report.broken is None:
+        report.broken = _half_sealed()
+    _unsealed_count(report, now=now, unsealed_after=unsealed_after)
+    return report
+
+
+def _checkpoints_signed(checkpoints, signature_ok) -> ChainBreak | None:
+    if signature_ok is None:
+        return None
+    for checkpoint in checkpoints.values():
+        if not signature_ok(checkpoint):
+            return ChainBreak(
+                checkpoint.seq,
+                None,
+                f"the checkpoint of {checkpoint.day.isoformat()} (sequence {checkpoint.seq}) "
+                "is not signed by the team key: its row was changed, or the team key that "
+                "signed it is no longer the current one",
+            )
+    return None
+
+
+def _rows(chunk_size: int) -> Iterator[dict]:
+    rows = AuditEvent.objects.filter(seq__isnull=False).order_by("seq").values(*_READ)
+    return rows.iterator(chunk_size=chunk_size)
+
+
+def _walk(report: ChainReport, checkpoints: dict, chunk_size: int) -> ChainBreak | None:
+    expected, previous = 1, GENESIS_HASH
+    for row in _rows(chunk_size):
+        problem = _row_problem(row, expected, previous, checkpoints.get(row["seq"]))
+        if problem:
+            return ChainBreak(row["seq"], row["id"], problem)
+        report.checked += 1
+        report.head_seq, report.head_hash = row["seq"], row["hash"]
+        expected, previous = row["seq"] + 1, row["hash"]
+    return None
+
+
+def _row_problem(row: dict, expected: int, previous: str, checkpoint) -> str:
+    seq = row["seq"]
+    if seq > expected:
+        missing = f"{expected}" if seq == expected + 1 else f"{expected} to {seq - 1}"
+        return f"sequence gap: event(s) {missing} are missing (deleted)"
+    if seq < expected:
+        return f"sequence {seq} appears twice (a row was inserted)"
+    if row["prev_hash"] != previous:
+        return (
+            "prev_hash is not the previous event's hash: an event was inserted or "
+            "deleted before this one, or the rows were reordered"
+        )
+    if event_hash(row) != row["hash"]:
+        return "hash does not match the event's fields: the event was edited"
+    if checkpoint is not None and checkpoint.hash != row["hash"]:
+        return (
+            f"the chain no longer passes through the signed checkpoint of "
+            f"{checkpoint.day.isoformat()}: it was rewritten up to here"
+        )
+    return ""
+
+
+def _end_checked(report: ChainReport, checkpoints: dict) -> ChainBreak | None:
+    beyond = [cp for seq, cp in checkpoints.items() if seq > report.head_seq]
+    if beyond:
+        return ChainBreak(
+            beyond[0].seq,
+            None,
+            f"the chain ends at sequence {report.head_seq}, before the signed checkpoint of "
+            f"{beyond[0].day.isoformat()} at sequence {beyond[0].seq}: events were deleted "
+            "from the end",
+        )
+    head = ChainHead.objects.filter(pk=HEAD_PK).first()
+    head_seq = head.seq if head is not None else 0
+    if head_seq != report.head_seq or (head is not None and head.hash != report.head_hash):
+        return ChainBreak(
+            report.head_seq,
+            None,
+            f"the chain ends at sequence {report.head_seq} but the sealer's head is at "
+            f"{head_seq}: events were deleted from or added at the end",
+        )
+    return None
+
+
+def _half_sealed() -> ChainBreak | None:
+    row = (
+        AuditEvent.objects.filter(seq__isnull=True)
+        .exclude(hash__isnull=True, prev_hash__isnull=True)
+        .order_by("pk")
+        .values("id")
+        .first()
+    )
+    if row is None:
+        return None
+    return ChainBreak(None, row["id"], "the event has a hash but no sequence number")
+
+
+def _unsealed_count(report: ChainReport, *, now: datetime, unsealed_after: timedelta) -> None:
+    old = AuditEvent.objects.filter(seq__isnull=True, created_at__lt=now - unsealed_after)
+    report.unsealed_old = old.count()
+    if report.unsealed_old:
+        report.oldest_unsealed = old.order_by("created_at").values_list("created_at", flat=True)[0]
+        report.warnings.append(
+            f"{report.unsealed_old} event(s) have waited more than "
+            f"{int(unsealed_after.total_seconds() // 60)} minutes to be sealed (the oldest "
+            f"since {report.oldest_unsealed:%Y-%m-%d %H:%M:%S} UTC): is celery beat running?"
+        )
