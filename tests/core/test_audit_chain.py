@@ -17,6 +17,7 @@ from django.utils import timezone
 from core.audit import audit_record, audit_record_many
 from core.chain import GENESIS_HASH, audit_chain_seal, audit_chain_verify, event_hash
 from core.models import AuditEvent, ChainHead
+from core.tasks import audit_chain_seal_task
 from tests.core.tamper import TABLE, rehash_from, row, sql
 from tests.factories import OrganizationFactory, UserFactory
 
@@ -286,3 +287,14 @@ def test_events_sealed_in_time_give_no_warning():
     report = audit_chain_verify(now=timezone.now(), unsealed_after=timedelta(minutes=10))
 
     assert report.warnings == []
+
+
+def test_the_periodic_task_seals_and_beat_runs_it_every_few_seconds(settings):
+    events_written(2)
+
+    audit_chain_seal_task()
+
+    assert not AuditEvent.objects.filter(seq__isnull=True).exists()
+    entry = settings.CELERY_BEAT_SCHEDULE["core-audit-chain-seal"]
+    assert entry["task"] == "core.tasks.audit_chain_seal_task"
+    assert entry["schedule"] <= 60
