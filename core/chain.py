@@ -30,6 +30,19 @@ For the event with sequence number `seq`:
   numbers as Python's json module writes them. In Python that is exactly
   `json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)`.
 
+Recomputing event 42's hash from PostgreSQL alone (true when it is intact):
+
+    psql -tA -c "SELECT json_build_object('id', id, 'seq', seq, 'prev_hash', prev_hash,
+      'created_at', to_char(created_at AT TIME ZONE 'UTC',
+                            'YYYY-MM-DD\\"T\\"HH24:MI:SS.US\\"Z\\"'),
+      'actor_id', actor_id, 'action', action, 'target_type_id', target_type_id,
+      'target_id', target_id, 'target_repr', target_repr,
+      'organization_id', organization_id, 'data', data), hash
+      FROM distributors_auditevent WHERE seq = 42" | python3 -c "import sys, json, hashlib
+    record, stored = sys.stdin.read().strip().rsplit('|', 1)
+    text = json.dumps(json.loads(record), sort_keys=True, separators=(',', ':'))
+    print(hashlib.sha256(text.encode()).hexdigest() == stored)"
+
 Verification (audit_chain_verify) walks events by seq and stops at the first one that
 does not fit: a missing number (a deleted row), a prev_hash that is not its
 predecessor's hash (an inserted, deleted or moved row), a hash that is not its fields'
