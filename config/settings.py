@@ -389,7 +389,12 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery
 # otherwise (-Q); a small worker with `-Q <this queue>` alone isolates it completely.
 HAULOUT_SWEEP_QUEUE = env.str("HAULOUT_SWEEP_QUEUE", default=f"{CELERY_TASK_DEFAULT_QUEUE}.sweep")
 CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(HAULOUT_SWEEP_QUEUE))
-CELERY_TASK_ROUTES = {"embargo.tasks.deliveries_sweep_task": {"queue": HAULOUT_SWEEP_QUEUE}}
+# The audit sealer too: short and database-only, and behind a fan-out's send tasks events
+# would wait minutes for their place in the chain.
+CELERY_TASK_ROUTES = {
+    "embargo.tasks.deliveries_sweep_task": {"queue": HAULOUT_SWEEP_QUEUE},
+    "core.tasks.audit_chain_seal_task": {"queue": HAULOUT_SWEEP_QUEUE},
+}
 # Daily reminders to people (key expiry at 30 and 7 days; the policy at most weekly).
 CELERY_BEAT_SCHEDULE["distributors-key-expiry-warnings"] = {
     "task": "distributors.tasks.key_expiry_warnings_task",

@@ -133,9 +133,7 @@ class ChainMoved(Exception):
 @transaction.atomic
 def _seal_batch(limit: int) -> int:
     head = _head_locked()
-    events = list(
-        AuditEvent.objects.filter(seq__isnull=True).order_by("pk").values(*HASHED)[:limit]
-    )
+    events = _unsealed(limit)
     if not events:
         return 0
     seq, previous = head.seq, head.hash
@@ -155,12 +153,20 @@ def _seal_batch(limit: int) -> int:
             "WHERE id = %s AND seq IS NULL",
             rows,
         )
+        # The sum over the statements (psycopg 3 and sqlite3 both report it): an event
+        # sealed under us would leave a hole in the chain, so nothing is kept then.
+        if cursor.rowcount != len(rows):
+            raise ChainMoved("events were sealed under this sealer; nothing was sealed")
     moved = ChainHead.objects.filter(pk=HEAD_PK, seq=head.seq).update(
         seq=seq, hash=previous, sealed_at=timezone.now()
     )
     if moved != 1:
         raise ChainMoved("the chain head moved while sealing; nothing was sealed")
     return len(rows)
+
+
+def _unsealed(limit: int) -> list[dict]:
+    return list(AuditEvent.objects.filter(seq__isnull=True).order_by("pk").values(*HASHED)[:limit])
 
 
 def _head_locked() -> ChainHead:

@@ -14,6 +14,8 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from config.celery import app
+from core import chain as core_chain
 from core.audit import audit_record, audit_record_many
 from core.chain import GENESIS_HASH, audit_chain_seal, audit_chain_verify, event_hash
 from core.models import AuditEvent, ChainHead
@@ -298,3 +300,41 @@ def test_the_periodic_task_seals_and_beat_runs_it_every_few_seconds(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["core-audit-chain-seal"]
     assert entry["task"] == "core.tasks.audit_chain_seal_task"
     assert entry["schedule"] <= 60
+    # Not behind a fan-out's send tasks: the sweeper's queue.
+    route = app.amqp.router.route({}, "core.tasks.audit_chain_seal_task")
+    assert route["queue"].name == settings.HAULOUT_SWEEP_QUEUE
+
+
+def test_a_sealer_that_finds_an_event_sealed_under_it_keeps_nothing(monkeypatch):
+    events_written(3)
+    read = core_chain._unsealed
+
+    def read_then_sealed_elsewhere(limit):
+        # Another sealer's work appearing between our read and our write: impossible
+        # while the head's lock holds; this check is the last line of defence.
+        events = read(limit)
+        sql(
+            f"UPDATE {TABLE} SET seq = 1000, prev_hash = %s, hash = %s WHERE id = %s",  # noqa: S608
+            ["a" * 64, "b" * 64, events[1]["id"]],
+        )
+        return events
+
+    monkeypatch.setattr(core_chain, "_unsealed", read_then_sealed_elsewhere)
+
+    with pytest.raises(core_chain.ChainMoved):
+        audit_chain_seal()
+
+    # The whole batch rolled back (the stand-in for the other sealer's change with it).
+    assert ChainHead.objects.get().seq == 0
+    assert not AuditEvent.objects.filter(seq__isnull=False).exists()
+
+
+def test_audit_verify_warns_about_unsealed_events_and_still_succeeds(settings, capsys):
+    settings.HAULOUT_AUDIT_UNSEALED_WARN_MINUTES = 0
+    events_written(2)
+
+    call_command("audit_verify", "--skip-signatures")
+
+    captured = capsys.readouterr()
+    assert "warning: " in captured.err and "to be sealed" in captured.err
+    assert "The audit chain is intact" in captured.out
