@@ -211,35 +211,20 @@ def audit_chain_verify(
     chunk_size: int = 2000,
 ) -> ChainReport:
     """Walks the whole chain in sequence order, a chunk at a time (constant memory), and
-    stops at the first break. `signature_ok` checks each checkpoint's signature (the
-    caller brings gpg: core does not run it); None skips that check."""
+    stops at the first break. `signature_ok` checks a checkpoint's signature as the walk
+    reaches it (the caller brings gpg: core does not run it); None skips that check."""
     report = ChainReport()
-    checkpoints = {cp.seq: cp for cp in AuditCheckpoint.objects.order_by("seq")}
-    report.checkpoints = len(checkpoints)
-    report.broken = _checkpoints_signed(checkpoints, signature_ok) or _walk(
-        report, checkpoints, chunk_size
+    checkpoints: dict[int, list[AuditCheckpoint]] = {}
+    for checkpoint in AuditCheckpoint.objects.order_by("seq", "day"):
+        checkpoints.setdefault(checkpoint.seq, []).append(checkpoint)
+    report.checkpoints = sum(len(each) for each in checkpoints.values())
+    report.broken = (
+        _walk(report, checkpoints, signature_ok, chunk_size)
+        or _end_checked(report, checkpoints, signature_ok)
+        or _half_sealed()
     )
-    if report.broken is None:
-        report.broken = _end_checked(report, checkpoints)
-    if report.broken is None:
-        report.broken = _half_sealed()
     _unsealed_count(report, now=now, unsealed_after=unsealed_after)
     return report
-
-
-def _checkpoints_signed(checkpoints, signature_ok) -> ChainBreak | None:
-    if signature_ok is None:
-        return None
-    for checkpoint in checkpoints.values():
-        if not signature_ok(checkpoint):
-            return ChainBreak(
-                checkpoint.seq,
-                None,
-                f"the checkpoint of {checkpoint.day.isoformat()} (sequence {checkpoint.seq}) "
-                "is not signed by the team key: its row was changed, or the team key that "
-                "signed it is no longer the current one",
-            )
-    return None
 
 
 def _rows(chunk_size: int) -> Iterator[dict]:
@@ -247,10 +232,12 @@ def _rows(chunk_size: int) -> Iterator[dict]:
     return rows.iterator(chunk_size=chunk_size)
 
 
-def _walk(report: ChainReport, checkpoints: dict, chunk_size: int) -> ChainBreak | None:
+def _walk(report: ChainReport, checkpoints: dict, signature_ok, chunk_size: int):
     expected, previous = 1, GENESIS_HASH
     for row in _rows(chunk_size):
-        problem = _row_problem(row, expected, previous, checkpoints.get(row["seq"]))
+        problem = _row_problem(row, expected, previous) or _checkpoint_problem(
+            checkpoints.get(row["seq"], []), row["hash"], signature_ok
+        )
         if problem:
             return ChainBreak(row["seq"], row["id"], problem)
         report.checked += 1
@@ -259,7 +246,7 @@ def _walk(report: ChainReport, checkpoints: dict, chunk_size: int) -> ChainBreak
     return None
 
 
-def _row_problem(row: dict, expected: int, previous: str, checkpoint) -> str:
+def _row_problem(row: dict, expected: int, previous: str) -> str:
     seq = row["seq"]
     if seq > expected:
         missing = f"{expected}" if seq == expected + 1 else f"{expected} to {seq - 1}"
@@ -273,24 +260,36 @@ def _row_problem(row: dict, expected: int, previous: str, checkpoint) -> str:
         )
     if event_hash(row) != row["hash"]:
         return "hash does not match the event's fields: the event was edited"
-    if checkpoint is not None and checkpoint.hash != row["hash"]:
-        return (
-            f"the chain no longer passes through the signed checkpoint of "
-            f"{checkpoint.day.isoformat()}: it was rewritten up to here"
-        )
     return ""
 
 
-def _end_checked(report: ChainReport, checkpoints: dict) -> ChainBreak | None:
-    beyond = [cp for seq, cp in checkpoints.items() if seq > report.head_seq]
+def _checkpoint_problem(checkpoints: list, row_hash: str | None, signature_ok) -> str:
+    for checkpoint in checkpoints:
+        day = checkpoint.day.isoformat()
+        if signature_ok is not None and not signature_ok(checkpoint):
+            return (
+                f"the checkpoint of {day} (sequence {checkpoint.seq}) is not signed by the "
+                "team key: its row was changed, or the key that signed it is not the "
+                "current team key"
+            )
+        if row_hash is not None and checkpoint.hash != row_hash:
+            return (
+                f"the chain no longer passes through the signed checkpoint of {day}: it "
+                "was rewritten up to here"
+            )
+    return ""
+
+
+def _end_checked(report: ChainReport, checkpoints: dict, signature_ok) -> ChainBreak | None:
+    beyond = [cp for seq, each in checkpoints.items() if seq > report.head_seq for cp in each]
     if beyond:
-        return ChainBreak(
-            beyond[0].seq,
-            None,
-            f"the chain ends at sequence {report.head_seq}, before the signed checkpoint of "
-            f"{beyond[0].day.isoformat()} at sequence {beyond[0].seq}: events were deleted "
-            "from the end",
+        first = beyond[0]
+        problem = _checkpoint_problem([first], None, signature_ok) or (
+            f"the chain ends at sequence {report.head_seq}, before the signed checkpoint "
+            f"of {first.day.isoformat()} at sequence {first.seq}: events were deleted "
+            "from the end"
         )
+        return ChainBreak(first.seq, None, problem)
     head = ChainHead.objects.filter(pk=HEAD_PK).first()
     head_seq = head.seq if head is not None else 0
     if head_seq != report.head_seq or (head is not None and head.hash != report.head_hash):
