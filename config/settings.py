@@ -389,7 +389,12 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery
 # otherwise (-Q); a small worker with `-Q <this queue>` alone isolates it completely.
 HAULOUT_SWEEP_QUEUE = env.str("HAULOUT_SWEEP_QUEUE", default=f"{CELERY_TASK_DEFAULT_QUEUE}.sweep")
 CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(HAULOUT_SWEEP_QUEUE))
-CELERY_TASK_ROUTES = {"embargo.tasks.deliveries_sweep_task": {"queue": HAULOUT_SWEEP_QUEUE}}
+# The audit sealer too: short and database-only, and behind a fan-out's send tasks events
+# would wait minutes for their place in the chain.
+CELERY_TASK_ROUTES = {
+    "embargo.tasks.deliveries_sweep_task": {"queue": HAULOUT_SWEEP_QUEUE},
+    "core.tasks.audit_chain_seal_task": {"queue": HAULOUT_SWEEP_QUEUE},
+}
 # Daily reminders to people (key expiry at 30 and 7 days; the policy at most weekly).
 CELERY_BEAT_SCHEDULE["distributors-key-expiry-warnings"] = {
     "task": "distributors.tasks.key_expiry_warnings_task",
@@ -419,6 +424,24 @@ CELERY_BEAT_SCHEDULE["intake-report-deadlines"] = {
 CELERY_BEAT_SCHEDULE["feedback-reminders"] = {
     "task": "feedback.tasks.feedback_reminders_task",
     "schedule": env.int("HAULOUT_BEAT_FEEDBACK_REMINDERS_SECONDS", default=5 * 60),
+}
+
+# The audit log's hash chain (core/chain.py): the sealer numbers and hashes new events
+# this often, this many to a transaction; audit_verify warns about events left unsealed
+# longer than HAULOUT_AUDIT_UNSEALED_WARN_MINUTES. Once a day (the job runs hourly and
+# makes at most one a day) the chain's head is signed with the team key and mailed to staff.
+HAULOUT_AUDIT_SEAL_SECONDS = env.float("HAULOUT_AUDIT_SEAL_SECONDS", default=5)
+HAULOUT_AUDIT_SEAL_BATCH = env.int("HAULOUT_AUDIT_SEAL_BATCH", default=1000)
+HAULOUT_AUDIT_UNSEALED_WARN_MINUTES = env.int("HAULOUT_AUDIT_UNSEALED_WARN_MINUTES", default=10)
+CELERY_BEAT_SCHEDULE["core-audit-chain-seal"] = {
+    "task": "core.tasks.audit_chain_seal_task",
+    "schedule": HAULOUT_AUDIT_SEAL_SECONDS,
+    # Runs that queued up behind a stopped worker would each find nothing left to seal.
+    "options": {"expires": HAULOUT_AUDIT_SEAL_SECONDS * 3},
+}
+CELERY_BEAT_SCHEDULE["distributors-audit-checkpoint"] = {
+    "task": "distributors.tasks.audit_checkpoint_task",
+    "schedule": env.int("HAULOUT_BEAT_AUDIT_CHECKPOINT_SECONDS", default=60 * 60),
 }
 
 # Leaks: the sanction each further confirmed leak brings, in order (the last one repeats),

@@ -5,16 +5,33 @@ from __future__ import annotations
 from django.contrib import admin
 
 from core.calendar import closure_day_add, closure_day_remove
-from core.models import AuditEvent, ClosureDay
+from core.models import AuditCheckpoint, AuditEvent, ClosureDay
 
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "actor", "action", "target_repr", "organization")
+    list_display = ("seq", "created_at", "actor", "action", "target_repr", "organization")
     list_filter = ("action",)
     search_fields = ("action", "target_repr", "actor__email")
     list_select_related = ("actor", "organization")
     date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(AuditCheckpoint)
+class AuditCheckpointAdmin(admin.ModelAdmin):
+    """The daily signed heads of the audit chain: made by the checkpoint job only."""
+
+    list_display = ("day", "seq", "hash", "signer_fingerprint", "created_at")
+    date_hierarchy = "day"
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -44,6 +44,13 @@ class AuditEvent(models.Model):
     )
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(db_index=True)
+    # The hash chain (core/chain.py): NULL when written, filled once by the sealer, which
+    # alone numbers events, so writers never wait for one another (see audit_chain_seal).
+    # NULL, not "": inserts that name only the event's own columns (audit_insert_from)
+    # leave them NULL, and NULL is what the trigger allows to be filled, once.
+    seq = models.BigIntegerField(null=True, blank=True, unique=True)
+    prev_hash = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    hash = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -51,7 +58,13 @@ class AuditEvent(models.Model):
         # The table predates this app (it was distributors' until the redesign).
         db_table = "distributors_auditevent"
         ordering = ["created_at", "pk"]
-        indexes = [models.Index(fields=["target_type", "target_id", "created_at"])]
+        indexes = [
+            models.Index(fields=["target_type", "target_id", "created_at"]),
+            # The sealer's queue: the few events not sealed yet, in id order.
+            models.Index(
+                fields=["id"], name="audit_unsealed", condition=models.Q(seq__isnull=True)
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_repr}"
@@ -64,6 +77,38 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionDenied("Audit events cannot be deleted.")
+
+
+class ChainHead(models.Model):
+    """The one row (pk 1) saying where the sealed chain ends. Sealers lock it, so two of
+    them never give the same sequence number to different events."""
+
+    seq = models.BigIntegerField(default=0)
+    hash = models.CharField(max_length=64)
+    sealed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"audit chain head {self.seq} {self.hash}"
+
+
+class AuditCheckpoint(models.Model):
+    """The chain's head on one day, signed with the team key (a detached, armored OpenPGP
+    signature over core.chain.checkpoint_text(): see there for the exact bytes). A
+    rewrite of the chain before `seq` no longer passes through `hash`, and the rewriter
+    cannot sign a new checkpoint without the team key."""
+
+    day = models.DateField(unique=True)
+    seq = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+    signature = models.TextField()
+    signer_fingerprint = models.CharField(max_length=40)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["seq"]
+
+    def __str__(self) -> str:
+        return f"audit checkpoint {self.day.isoformat()} at {self.seq}"
 
 
 class PeriodicClaim(models.Model):

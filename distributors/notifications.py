@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from core.mail import plain_mail
+from core.models import AuditCheckpoint
 from distributors.models import Application, Organization, PolicyVersion, TeamMember, Vouch
 from distributors.services.sanctions import vouchers_of_removed
 
@@ -130,4 +131,18 @@ def organization_standing_notify(*, organization_id: int, event: str) -> int:
         ).values_list("user__email", flat=True)
     return plain_mail(
         recipients=recipients, template=f"distributors/email/organization_{event}", context=context
+    )
+
+
+def audit_checkpoint_notify(*, checkpoint_id: int) -> int:
+    """Staff get the day's sequence number and hash: a copy of the checkpoint outside
+    the database, so whoever can change the database cannot change every record of it."""
+    checkpoint = AuditCheckpoint.objects.filter(pk=checkpoint_id).first()
+    if checkpoint is None:
+        return 0
+    staff = get_user_model().objects.filter(is_staff=True, is_active=True)
+    return plain_mail(
+        recipients=staff.values_list("email", flat=True),
+        template="distributors/email/audit_checkpoint",
+        context={"checkpoint": checkpoint},
     )

@@ -5,15 +5,18 @@ from __future__ import annotations
 from smtplib import SMTPException
 
 from celery import shared_task
+from django.utils import timezone
 
 from distributors.notifications import (
     application_reviewer_alert,
     application_state_notify,
+    audit_checkpoint_notify,
     organization_standing_notify,
     policy_lapsed_notify,
     vouch_answered_notify,
     vouch_requested_notify,
 )
+from distributors.services.audit_chain import audit_checkpoint_make
 from distributors.services.reminders import (
     key_expiry_warning_mail,
     key_expiry_warnings_send,
@@ -106,3 +109,16 @@ def policy_reminder_mail_task(user_id: int) -> None:
 def organization_standing_mail_task(organization_id: int, event: str) -> None:
     # Suspended, removed, reinstated, or a vouchee removed: ids and a word, never a reason.
     organization_standing_notify(organization_id=organization_id, event=event)
+
+
+@shared_task(ignore_result=True)
+def audit_checkpoint_task() -> None:
+    # Hourly; at most one checkpoint a day (claimed), so a missed run is made up soon.
+    audit_checkpoint_make(now=timezone.now())
+
+
+@shared_task(
+    autoretry_for=(SMTPException, OSError), retry_backoff=True, retry_jitter=True, max_retries=8
+)
+def audit_checkpoint_mail_task(checkpoint_id: int) -> None:
+    audit_checkpoint_notify(checkpoint_id=checkpoint_id)

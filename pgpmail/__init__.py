@@ -13,7 +13,9 @@ pyproject.toml says so); the modules are free to change behind these names.
 - The wire: `pgp_mime_wire_start` / `protected_entity` / `pgp_mime_message` (RFC 3156
   PGP/MIME) and `message_send` (one SMTP hand-off within a deadline; HandoffUncertain when
   the server may have taken it, DeadlinePassed when time ran out first).
-- The team key: `team_key_generate`, `team_public_key_armored`; a worker process's gpg
+- The team key: `team_key_generate`, `team_public_key_armored`, `team_sign_detached`
+  (-> TeamSignature: a detached armored signature, e.g. the audit log's daily checkpoint)
+  and `team_signature_check` (a good signature by the current team key); a worker process's gpg
   home: `worker_home_prepare`, `worker_home_close`,
   `worker_homes_sweep` (homes of processes that died without closing theirs).
 - Mail that reaches the team: `team_message_decrypt` (-> TeamOpened: the text and the
@@ -52,6 +54,7 @@ from pgpmail.keys import (
 )
 from pgpmail.mime import PendingWire, pgp_mime_message, pgp_mime_wire_start, protected_entity
 from pgpmail.recipient import KeyPair, Opened, challenge_answer, keypair_generate, message_open
+from pgpmail.signing import TeamSignature, team_sign_detached, team_signature_check
 from pgpmail.smtp import DeadlinePassed, HandoffUncertain, message_send
 
 __all__ = [
@@ -71,6 +74,7 @@ __all__ = [
     "Sealing",
     "TeamKeyError",
     "TeamOpened",
+    "TeamSignature",
     "UndecryptableError",
     "challenge_answer",
     "key_encrypt_to",
@@ -91,6 +95,8 @@ __all__ = [
     "team_key_generate",
     "team_message_decrypt",
     "team_public_key_armored",
+    "team_sign_detached",
+    "team_signature_check",
     "worker_home_close",
     "worker_home_prepare",
     "worker_homes_sweep",

@@ -120,6 +120,12 @@ def signature_verify(*, data: bytes, signature: bytes | None = None) -> str:
         return _signer(status)
     if not signature.strip() or len(signature) > SIGNATURE_MAX_BYTES:
         return ""
+    return _signer(detached_status(home=home, data=data, signature=signature))
+
+
+def detached_status(*, home, data: bytes, signature: bytes) -> str:
+    """gpg's status lines for `gpg --verify` of a detached `signature` (at most
+    SIGNATURE_MAX_BYTES) over `data`."""
     # The signature reaches gpg through a pipe (/dev/fd/N), the signed data on stdin.
     signature_read, signature_write = os.pipe()
     try:
@@ -131,7 +137,7 @@ def signature_verify(*, data: bytes, signature: bytes | None = None) -> str:
         _returncode, _out, status = _gpg(command, data, pass_fds=(signature_read,))
     finally:
         os.close(signature_read)
-    return _signer(status)
+    return status
 
 
 def _command(home, *action: str) -> list[str]:

@@ -71,9 +71,10 @@ def test_a_thousand_targets_take_a_statement_per_hundred_or_more():
             targets=[(organization, None, {"i": i}) for i in range(1000)],
         )
     inserts = [q for q in queries if q["sql"].lstrip().upper().startswith("INSERT")]
-    # Batches of 500, or fewer on SQLite (at most 999 parameters a statement): never a
-    # statement per event.
-    assert len(inserts) <= 10
+    # Batches of 500 (2 statements), or on SQLite as many rows as 999 parameters allow:
+    # 90 of the 11 columns (the chain's three, NULL until sealed, included), so 12
+    # statements. Never a statement per event.
+    assert len(inserts) <= (2 if connection.vendor == "postgresql" else 12)
     assert AuditEvent.objects.filter(action="organization.many").count() == 1000
 
 

@@ -22,7 +22,7 @@ def admin_client(mfa_client, db):
 def test_the_admin_lists_every_registered_model(admin_client):
     organization_apply(actor=UserFactory(), name="Orca OS", website="https://orca.example")
     names = ["distributors_organization", "distributors_teammember", "distributors_criterion"]
-    names += ["distributors_application", "core_auditevent"]
+    names += ["distributors_application", "core_auditevent", "core_auditcheckpoint"]
     for name in names:
         response = admin_client.get(reverse(f"admin:{name}_changelist"))
         assert response.status_code == 200, name
