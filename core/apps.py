@@ -10,5 +10,6 @@ class CoreConfig(AppConfig):
     verbose_name = "Audit log and shared plumbing"
 
     def ready(self) -> None:
-        # Registers the calendar's settings check.
-        from core import calendar  # noqa: F401
+        # Registers the calendar's settings check, and beat's heartbeat task (as the
+        # other apps register theirs).
+        from core import calendar, tasks  # noqa: F401
