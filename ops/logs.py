@@ -16,6 +16,7 @@ import uuid
 from contextvars import ContextVar
 
 from celery import current_task
+from django.core.signals import request_finished
 
 _request_id: ContextVar[str | None] = ContextVar("haulout_request_id", default=None)
 _user_id: ContextVar[int | None] = ContextVar("haulout_user_id", default=None)
@@ -41,11 +42,12 @@ class RequestIdMiddleware:
         offered = request.headers.get(REQUEST_ID_HEADER, "")
         request_id = offered if SANE_REQUEST_ID.match(offered) else uuid.uuid4().hex
         request.request_id = request_id
-        token = _request_id.set(request_id)
-        try:
-            response = self.get_response(request)
-        finally:
-            _request_id.reset(token)
+        # Set, not reset on the way out: Django logs a 4xx or 5xx answer after the last
+        # middleware has returned, and that line needs the ids too. The end of the
+        # request (request_finished, below) clears them; the next request sets its own.
+        _request_id.set(request_id)
+        _user_id.set(None)
+        response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id
         return response
 
@@ -59,12 +61,16 @@ class UserIdMiddleware:
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        user_id = user.pk if user is not None and user.is_authenticated else None
-        token = _user_id.set(user_id)
-        try:
-            return self.get_response(request)
-        finally:
-            _user_id.reset(token)
+        _user_id.set(user.pk if user is not None and user.is_authenticated else None)
+        return self.get_response(request)
+
+
+def _request_context_clear(**kwargs) -> None:
+    _request_id.set(None)
+    _user_id.set(None)
+
+
+request_finished.connect(_request_context_clear, dispatch_uid="haulout-log-context")
 
 
 class LogContextFilter(logging.Filter):
