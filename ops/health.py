@@ -8,13 +8,13 @@ import asyncio
 from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
-from health_check import Cache, Database, HealthCheck
+from health_check import Cache, HealthCheck
 from health_check.base import HealthCheckResult
 
 from core.health import BeatHeartbeat, ServiceUnknown
 from embargo.health import GpgBinary, TeamKey, WaitingCopies, WorkerEncryption
 from intake.health import FirstResponseDeadline
-from ops.checks import Broker, Workers
+from ops.checks import Broker, Database, Workers
 
 
 def load_balancer_checks() -> list[HealthCheck]:

@@ -1,12 +1,16 @@
 """The ops tests: a team key as operators make it (team_key_generate, with the encryption
-subkey reporters encrypt to), and a private Redis."""
+subkey reporters encrypt to), a private Redis, and a real worker on REDIS_URL."""
 
 from __future__ import annotations
 
 import pytest
 
 from pgpmail import crypto, team_key_generate
-from tests.embargo.realservices import private_redis  # noqa: F401
+from tests.embargo.realservices import (  # noqa: F401
+    private_redis,
+    real_services,
+    real_services_factory,
+)
 
 
 def team_key_files(directory, *, expire: str) -> dict:

@@ -47,7 +47,7 @@ def test_healthz_says_ok_and_nothing_more(client):
 
 
 def test_healthz_sets_no_cookie_and_needs_no_sign_in(client, django_assert_max_num_queries):
-    with django_assert_max_num_queries(0):
+    with django_assert_max_num_queries(1):  # SELECT 1
         response = client.get(HEALTHZ)
     assert response.status_code == 200
     assert not response.cookies
@@ -257,3 +257,11 @@ def test_no_worker_answering_over_redis_fails_the_worker_check(all_well, setting
         app.conf.broker_transport_options = previous["opts"]
     assert workers.status == FAILING
     assert workers.message == "No worker answered within 1 s."
+
+
+@pytest.mark.services
+def test_a_worker_answering_over_redis_passes_the_worker_check(real_services):
+    real_services.worker().wait_ready()
+    workers = _outcomes()["Celery workers"]
+    assert workers.status == OK, workers.message
+    assert workers.message == "1 worker(s) answered."
