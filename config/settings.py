@@ -322,8 +322,9 @@ X_FRAME_OPTIONS = "DENY"
 # A load balancer probes each web process directly, over plain HTTP (TLS ends at the
 # proxy), and counts a redirect as a failure: /healthz/ answers there too. It sets no
 # cookie and says only "ok" or "failing", so nothing is exposed over HTTP that HTTPS
-# would protect.
-SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+# would protect. Matched against the path with the prefix a proxy mounts the site under
+# (SCRIPT_NAME), so /haulout/healthz/ too.
+SECURE_REDIRECT_EXEMPT = [r"^(?:[^/]+/)*healthz/$"]
 
 # Operations (ops/). The metrics endpoint (/metrics) answers scrapers whose address
 # (the client address as the sign-in rate limits see it: HAULOUT_TRUSTED_PROXY_COUNT

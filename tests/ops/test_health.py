@@ -18,6 +18,7 @@ from ops.health import FAILING, OK, UNKNOWN, checks_run, staff_checks
 from tests.embargo.realservices import wait_for
 from tests.factories import DeliveryFactory, ReportFactory, TeamMemberFactory
 from tests.ops.conftest import team_key_files
+from tests.prefix import SCRIPT_NAME, PrefixedClient, served_under
 
 pytestmark = pytest.mark.django_db
 
@@ -71,6 +72,14 @@ def test_healthz_is_answered_over_plain_http_with_the_https_redirect_on(client, 
     assert client.get(HEALTHZ).status_code == 200
     # Everything else is still redirected to HTTPS.
     assert client.get("/report/").status_code == 301
+
+
+def test_healthz_is_answered_over_plain_http_under_a_path_prefix_too(settings):
+    settings.SECURE_SSL_REDIRECT = True
+    with served_under(SCRIPT_NAME):
+        client = PrefixedClient(SCRIPT_NAME)
+        assert client.get(HEALTHZ).status_code == 200
+        assert client.get("/report/").status_code == 301
 
 
 def test_healthz_refuses_a_post(client):
