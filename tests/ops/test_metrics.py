@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -13,6 +17,7 @@ from tests.factories import DeliveryFactory, ReportFactory
 
 pytestmark = pytest.mark.django_db
 
+ROOT = Path(__file__).resolve().parent.parent.parent
 METRICS = "/metrics"
 TOKEN = "a-long-random-scrape-token-0123456789"
 
@@ -114,3 +119,35 @@ def test_request_latency_is_labelled_by_route_name_never_by_path(client, scrape_
     assert 'route="unmatched"' in text
     for fragment in ("NOSUCHREF123", "sometoken", "zqx-person-7", "/healthz/"):
         assert fragment not in text
+
+
+def test_in_multiprocess_mode_a_scrape_adds_up_the_machines_processes(tmp_path):
+    """PROMETHEUS_MULTIPROC_DIR must be set before prometheus_client loads, so these are
+    processes of their own: two web processes and a third that also scrapes, each
+    recording one request's latency."""
+    folder = tmp_path / "prometheus"
+    folder.mkdir()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder), "DJANGO_SECURE": "0"}
+    code = (
+        "import django; django.setup(); "
+        "import sys; from ops.metrics import REQUEST_LATENCY, metrics_registry; "
+        "from prometheus_client import generate_latest; "
+        "REQUEST_LATENCY.labels(route='ops:healthz', method='GET', status='2xx').observe(0.01); "
+        "sys.stdout.write(generate_latest(metrics_registry()).decode()) "
+        "if sys.argv[1] == 'scrape' else None"
+    )
+    for role in ("web-1", "web-2", "scrape"):
+        done = subprocess.run(
+            [sys.executable, "-c", code, role],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    line = (
+        'haulout_http_request_duration_seconds_count{method="GET",route="ops:healthz",status="2xx"}'
+    )
+    [count] = [row for row in done.stdout.splitlines() if row.startswith(line)]
+    assert float(count.split()[-1]) == 3
