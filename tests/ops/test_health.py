@@ -208,6 +208,16 @@ def test_the_heartbeat_task_records_when_it_ran_and_never_goes_back():
     assert beat_heartbeat_last() == first
 
 
+def test_beat_runs_the_heartbeat_task_and_workers_know_it(settings):
+    [entry] = [
+        entry
+        for entry in settings.CELERY_BEAT_SCHEDULE.values()
+        if entry["task"] == "core.tasks.beat_heartbeat_task"
+    ]
+    assert entry["schedule"] == settings.HAULOUT_BEAT_HEARTBEAT_SECONDS
+    assert "core.tasks.beat_heartbeat_task" in app.tasks
+
+
 def test_a_copy_waiting_too_long_fails_the_waiting_copies_check(all_well, settings):
     settings.HAULOUT_HEALTH_COPY_WAIT_MAX_SECONDS = 900
     DeliveryFactory(state=Delivery.State.PENDING, created_at=timezone.now() - timedelta(hours=2))
