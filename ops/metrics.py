@@ -66,12 +66,18 @@ class _ThisProcess:
         yield from REGISTRY.collect()
 
 
-def metrics_registry() -> CollectorRegistry:
+def in_process_registry() -> CollectorRegistry:
+    """What this process (or, in multiprocess mode, every process of the machine) observed."""
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         MultiProcessCollector(registry)
     else:
         registry.register(_ThisProcess())
+    return registry
+
+
+def metrics_registry() -> CollectorRegistry:
+    registry = in_process_registry()
     registry.register(DeliveryCollector())
     registry.register(ReportSlaCollector())
     return registry

@@ -124,16 +124,17 @@ def test_request_latency_is_labelled_by_route_name_never_by_path(client, scrape_
 def test_in_multiprocess_mode_a_scrape_adds_up_the_machines_processes(tmp_path):
     """PROMETHEUS_MULTIPROC_DIR must be set before prometheus_client loads, so these are
     processes of their own: two web processes and a third that also scrapes, each
-    recording one request's latency."""
+    recording one request's latency. (The database collectors are left out: these
+    processes have no test database.)"""
     folder = tmp_path / "prometheus"
     folder.mkdir()
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder), "DJANGO_SECURE": "0"}
     code = (
         "import django; django.setup(); "
-        "import sys; from ops.metrics import REQUEST_LATENCY, metrics_registry; "
+        "import sys; from ops.metrics import REQUEST_LATENCY, in_process_registry; "
         "from prometheus_client import generate_latest; "
         "REQUEST_LATENCY.labels(route='ops:healthz', method='GET', status='2xx').observe(0.01); "
-        "sys.stdout.write(generate_latest(metrics_registry()).decode()) "
+        "sys.stdout.write(generate_latest(in_process_registry()).decode()) "
         "if sys.argv[1] == 'scrape' else None"
     )
     for role in ("web-1", "web-2", "scrape"):
