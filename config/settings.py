@@ -87,6 +87,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every later line of the request's log carries its id, and the latency
+    # histogram times all the rest (ops/).
+    "ops.logs.RequestIdMiddleware",
+    "ops.metrics.RequestLatencyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -97,6 +101,7 @@ MIDDLEWARE = [
     # so every such answer gets Cache-Control: no-store.
     "core.middleware.NoStoreMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "ops.logs.UserIdMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -314,6 +319,28 @@ if HAULOUT_TRUSTED_PROXY_COUNT > 0:
         # Read only when a proxy of ours is there to overwrite what the client sent.
         ALLAUTH_TRUSTED_CLIENT_IP_HEADER = HAULOUT_TRUSTED_CLIENT_IP_HEADER
 X_FRAME_OPTIONS = "DENY"
+# A load balancer probes each web process directly, over plain HTTP (TLS ends at the
+# proxy), and counts a redirect as a failure: /healthz/ answers there too. It sets no
+# cookie and says only "ok" or "failing", so nothing is exposed over HTTP that HTTPS
+# would protect. Matched against the path with the prefix a proxy mounts the site under
+# (SCRIPT_NAME), so /haulout/healthz/ too.
+SECURE_REDIRECT_EXEMPT = [r"^(?:[^/]+/)*healthz/$"]
+
+# Operations (ops/). The metrics endpoint (/metrics) answers scrapers whose address
+# (the client address as the sign-in rate limits see it: HAULOUT_TRUSTED_PROXY_COUNT
+# and friends) is in HAULOUT_METRICS_ALLOWED_IPS (addresses or networks, e.g.
+# 10.0.0.0/8), or that send "Authorization: Bearer <HAULOUT_METRICS_TOKEN>"; everyone
+# else gets an empty 404. Both empty (the default): nobody.
+HAULOUT_METRICS_ALLOWED_IPS = env.list("HAULOUT_METRICS_ALLOWED_IPS", default=[])
+HAULOUT_METRICS_TOKEN = env.str("HAULOUT_METRICS_TOKEN", default="")
+# The staff health page (/staff/health/) counts beat as stopped when its heartbeat job
+# (every HAULOUT_BEAT_HEARTBEAT_SECONDS) last ran longer ago than this, and mail as stuck
+# when a copy has waited longer than this to be sent (temporary failures retry for hours;
+# a copy waiting this long means staff should look).
+HAULOUT_HEALTH_BEAT_MAX_AGE_SECONDS = env.int("HAULOUT_HEALTH_BEAT_MAX_AGE_SECONDS", default=300)
+HAULOUT_HEALTH_COPY_WAIT_MAX_SECONDS = env.int(
+    "HAULOUT_HEALTH_COPY_WAIT_MAX_SECONDS", default=15 * 60
+)
 
 # No inline script or style anywhere: every page works from our own static files.
 CONTENT_SECURITY_POLICY = {
@@ -394,6 +421,14 @@ CELERY_TASK_QUEUES = (Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(HAULOUT_SWEEP_QUEU
 CELERY_TASK_ROUTES = {
     "embargo.tasks.deliveries_sweep_task": {"queue": HAULOUT_SWEEP_QUEUE},
     "core.tasks.audit_chain_seal_task": {"queue": HAULOUT_SWEEP_QUEUE},
+}
+# Beat's heartbeat for the staff health page (core.periodic); a heartbeat still queued
+# when the next is due tells nothing new.
+HAULOUT_BEAT_HEARTBEAT_SECONDS = env.int("HAULOUT_BEAT_HEARTBEAT_SECONDS", default=60)
+CELERY_BEAT_SCHEDULE["core-beat-heartbeat"] = {
+    "task": "core.tasks.beat_heartbeat_task",
+    "schedule": HAULOUT_BEAT_HEARTBEAT_SECONDS,
+    "options": {"expires": HAULOUT_BEAT_HEARTBEAT_SECONDS},
 }
 # Daily reminders to people (key expiry at 30 and 7 days; the policy at most weekly).
 CELERY_BEAT_SCHEDULE["distributors-key-expiry-warnings"] = {
@@ -522,15 +557,38 @@ HAULOUT_TEAM_PUBLIC_KEY_FILE = Path(
 
 DEFAULT_EXCEPTION_REPORTER_FILTER = "config.error_reports.EmbargoSafeExceptionReporterFilter"
 
+# Log lines: plain text by default; HAULOUT_LOG_FORMAT=json writes one JSON object per
+# line (python-json-logger) with the request id, the user id and the Celery task id
+# (ops/logs.py), and the case or notice ids the code passes with extra=.
+HAULOUT_LOG_FORMAT = env.str("HAULOUT_LOG_FORMAT", default="plain").strip().lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "ops.logs.LogContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s "
+            "%(request_id)s %(user_id)s %(task_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if HAULOUT_LOG_FORMAT == "json" else "plain",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         # python-gnupg logs gpg's status lines and ciphertext at DEBUG: noise at best.
         "gnupg": {"level": "WARNING"},
+        # django-health-check logs every failing check with its traceback; a load
+        # balancer probing every few seconds during an outage would fill the log. The
+        # staff page shows why; unexpected errors in a check are still logged (ERROR).
+        "health_check": {"level": "ERROR"},
     },
 }

@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("intake.urls")),
     path("", include("feedback.urls")),
     path("", include("advisories.urls")),
+    path("", include("ops.urls")),
 ]

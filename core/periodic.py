@@ -41,3 +41,32 @@ def periodic_claim(*, job: str, key: str | int, now: datetime, every: timedelta 
     if every is not None:
         unclaimed |= Q(claimed_at__lte=now - every)
     return PeriodicClaim.objects.filter(unclaimed, job=job, key=key).update(claimed_at=now) == 1
+
+
+# Beat's heartbeat: a job of its own (core.tasks.beat_heartbeat_task) writes the time it
+# last ran into one PeriodicClaim row, so the staff health page can tell a stopped beat
+# from one that has nothing to do (the other jobs write only when they find work).
+BEAT_HEARTBEAT_JOB = "beat.heartbeat"
+BEAT_HEARTBEAT_KEY = "beat"
+
+
+def beat_heartbeat_record(*, now: datetime) -> None:
+    """Beat (through a worker) ran at `now`. No audit event: this records that the
+    machinery runs, not a decision about anyone, and would otherwise add an event a
+    minute to the log. Two runs at once both succeed (the later time wins or ties)."""
+    PeriodicClaim.objects.bulk_create(
+        [PeriodicClaim(job=BEAT_HEARTBEAT_JOB, key=BEAT_HEARTBEAT_KEY, claimed_at=None)],
+        ignore_conflicts=True,
+    )
+    PeriodicClaim.objects.filter(job=BEAT_HEARTBEAT_JOB, key=BEAT_HEARTBEAT_KEY).filter(
+        Q(claimed_at__isnull=True) | Q(claimed_at__lt=now)
+    ).update(claimed_at=now)
+
+
+def beat_heartbeat_last() -> datetime | None:
+    """When beat's heartbeat job last ran, or None if it never has."""
+    return (
+        PeriodicClaim.objects.filter(job=BEAT_HEARTBEAT_JOB, key=BEAT_HEARTBEAT_KEY)
+        .values_list("claimed_at", flat=True)
+        .first()
+    )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Min, Q, QuerySet, Sum
 
 from core.models import AuditEvent
 from distributors.eligibility import Reason, eligibility_for_audience
@@ -227,4 +227,67 @@ def notice_audience_preview(*, notice: Notice) -> list:
     return sorted(
         audience,
         key=lambda item: (item.eligible, item.member.organization.name, item.member.user.email),
+    )
+
+
+# ---------------------------------------------------------------- operations (ops/)
+# Counts over every copy, never a copy's person or text: what the health page and the
+# metrics endpoint show.
+
+
+def delivery_state_counts() -> dict[str, int]:
+    """{state: copies}, every state present (zero when none): one query."""
+    counts = dict.fromkeys(Delivery.State.values, 0)
+    rows = Delivery.objects.order_by().values_list("state").annotate(copies=Count("pk"))
+    counts.update(dict(rows))
+    return counts
+
+
+def delivery_oldest_waiting_since() -> datetime | None:
+    """When the oldest copy still queued or being sent was created, or None."""
+    return Delivery.objects.filter(state__in=Delivery.OPEN_STATES).aggregate(
+        oldest=Min("created_at")
+    )["oldest"]
+
+
+@dataclass(frozen=True)
+class DeliveryLatency:
+    """Sent copies by how long they took from Send to the mail server's acceptance,
+    cumulative per upper bound (seconds), as a Prometheus histogram wants them; and the
+    temporary failures the copies met."""
+
+    buckets: list[tuple[float, int]]
+    count: int
+    total_seconds: float
+    temporary_failures: int
+    retrying: int
+
+
+def delivery_latency(*, bounds: list[float]) -> DeliveryLatency:
+    """One query over the copies (sent_at - created_at for sent ones)."""
+    sent = Q(state=Delivery.State.SENT, sent_at__isnull=False)
+    took = ExpressionWrapper(F("sent_at") - F("created_at"), output_field=DurationField())
+    found = (
+        Delivery.objects.order_by()
+        .annotate(took=took)
+        .aggregate(
+            **{
+                f"le_{index}": Count("pk", filter=sent & Q(took__lte=timedelta(seconds=bound)))
+                for index, bound in enumerate(bounds)
+            },
+            count=Count("pk", filter=sent),
+            total=Sum("took", filter=sent),
+            failures=Sum("temporary_failures"),
+            waiting_retry=Count(
+                "pk", filter=Q(state=Delivery.State.PENDING, temporary_failures__gt=0)
+            ),
+        )
+    )
+    total = found["total"] or timedelta(0)
+    return DeliveryLatency(
+        buckets=[(bound, found[f"le_{index}"]) for index, bound in enumerate(bounds)],
+        count=found["count"],
+        total_seconds=total.total_seconds(),
+        temporary_failures=found["failures"] or 0,
+        retrying=found["waiting_retry"],
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 
@@ -73,3 +73,29 @@ def report_counts(*, now: datetime | None = None) -> ReportCounts:
         open=Count("pk", filter=Q(state__in=Report.OPEN_STATES)),
     )
     return ReportCounts(**counts)
+
+
+# Reports by where they stand against the first-response deadline, for the metrics
+# endpoint (ops/): unanswered ones before the warning, due soon (warned) and overdue, and
+# answered ones in time or late.
+
+
+def report_sla_counts(*, now: datetime | None = None) -> dict[str, int]:
+    """{SLA state: reports}: one query."""
+    now = now or timezone.now()
+    unanswered = Q(state=Report.State.RECEIVED, first_response_at__isnull=True)
+    answered = Q(first_response_at__isnull=False)
+    return Report.objects.aggregate(
+        waiting=Count("pk", filter=unanswered & Q(first_response_warn_at__gt=now)),
+        due_soon=Count(
+            "pk",
+            filter=unanswered & Q(first_response_warn_at__lte=now, first_response_due_at__gt=now),
+        ),
+        overdue=Count("pk", filter=unanswered & Q(first_response_due_at__lte=now)),
+        answered_in_time=Count(
+            "pk", filter=answered & Q(first_response_at__lte=F("first_response_due_at"))
+        ),
+        answered_late=Count(
+            "pk", filter=answered & Q(first_response_at__gt=F("first_response_due_at"))
+        ),
+    )

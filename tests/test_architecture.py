@@ -19,6 +19,7 @@ PACKAGES = (
     "intake",
     "feedback",
     "advisories",
+    "ops",
 )
 FUNCTION_MAX_LINES = 60
 

@@ -42,6 +42,12 @@ class DeliveryDeferred(Exception):
     """A temporary failure: the row is pending again and the task should retry soon."""
 
 
+def log_ids(delivery: Delivery) -> dict[str, int]:
+    """The ids a log line about a copy carries as fields (JSON logs): the copy's and its
+    notice's, never the person's address or anything of the notice's text."""
+    return {"delivery_id": delivery.pk, "notice_id": delivery.notice_id}
+
+
 def retry_delay(failures: int) -> float:
     """Seconds before a copy's next try after its n-th temporary failure in a row: 1, 2,
     4 ... up to settings.HAULOUT_DELIVERY_RETRY_MAX_SECONDS, plus up to a second of
@@ -79,7 +85,13 @@ def copy_finish(
                 data=data,
             )
     if changed and state != Delivery.State.SENT:
-        logger.info("Delivery %s %s: %s", delivery.pk, state, reason or ",".join(reasons))
+        logger.info(
+            "Delivery %s %s: %s",
+            delivery.pk,
+            state,
+            reason or ",".join(reasons),
+            extra=log_ids(delivery),
+        )
     if changed and state in Delivery.ATTENTION_STATES:
         _attention_alert_after_commit(delivery.notice_id)
     return bool(changed)
@@ -127,7 +139,13 @@ def copy_defer(delivery: Delivery, *, attempt: int, reason: str) -> str:
                 data={"attempt": attempt, "reason": reason[:500]},
             )
     if changed:
-        logger.info("Delivery %s deferred (failure %d): %s", delivery.pk, failures, reason)
+        logger.info(
+            "Delivery %s deferred (failure %d): %s",
+            delivery.pk,
+            failures,
+            reason,
+            extra=log_ids(delivery),
+        )
     return DEFERRED
 
 
@@ -162,7 +180,12 @@ def copy_uncertain(delivery: Delivery, *, attempt: int, reason: str) -> str:
                 data={"attempt": attempt, "reason": reason[:500]},
             )
     if changed:
-        logger.warning("Delivery %s possibly delivered; one more try: %s", delivery.pk, reason)
+        logger.warning(
+            "Delivery %s possibly delivered; one more try: %s",
+            delivery.pk,
+            reason,
+            extra=log_ids(delivery),
+        )
     return DEFERRED
 
 

@@ -30,6 +30,7 @@ from embargo.delivery.outcomes import (
     copy_defer,
     copy_finish,
     copy_uncertain,
+    log_ids,
 )
 from embargo.delivery.rows import (
     deliveries_lease_renew,
@@ -353,7 +354,13 @@ def _unexpected(row: Delivery, *, attempt: int, error: Exception, doing: str) ->
     """Gives the row back for a retry (its give-up time ends a repeating fault) rather
     than leave it claimed until its lease runs out. Logs the type only: an exception's
     text could quote the message it choked on."""
-    logger.error("Delivery %s: unexpected %s while %s", row.pk, type(error).__name__, doing)
+    logger.error(
+        "Delivery %s: unexpected %s while %s",
+        row.pk,
+        type(error).__name__,
+        doing,
+        extra=log_ids(row),
+    )
     return copy_defer(row, attempt=attempt, reason=f"Unexpected error: {type(error).__name__}")
 
 
@@ -392,7 +399,9 @@ def _send_one(row: Delivery, attempt: int, pending, batch: Batch) -> str:
     if deadline is None:
         # The lease ran out (a frozen worker waking up) or the row was handed on: it is
         # not ours to send, and the new owner sends it.
-        logger.warning("Delivery %s not sent: this worker's lease on it ran out.", row.pk)
+        logger.warning(
+            "Delivery %s not sent: this worker's lease on it ran out.", row.pk, extra=log_ids(row)
+        )
         return SKIPPED
     try:
         batch.wiring.hand_off(
@@ -403,7 +412,9 @@ def _send_one(row: Delivery, attempt: int, pending, batch: Batch) -> str:
     except DeadlinePassed:
         # The lease ran out during the hand-off (this worker was frozen, or the server is
         # crawling) before the message went out: left to the sweeper and the next owner.
-        logger.warning("Delivery %s not sent: this worker's lease on it ran out.", row.pk)
+        logger.warning(
+            "Delivery %s not sent: this worker's lease on it ran out.", row.pk, extra=log_ids(row)
+        )
         return SKIPPED
     except (smtplib.SMTPException, OSError) as error:
         code = smtp_code(error)

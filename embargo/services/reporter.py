@@ -178,14 +178,23 @@ def _encrypted_or_none(case: Vulnerability, event: AuditEvent) -> bytes | None:
         wire = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
     except CryptoError as error:
         # The gpg phrase only ("key expired"); never any of the text.
-        logger.warning("Reporter update for case %s not encrypted: %s", case.pk, error)
+        logger.warning(
+            "Reporter update for case %s not encrypted: %s",
+            case.pk,
+            error,
+            extra={"case_id": case.pk},
+        )
         return None
     if (
         message.get_content_type() != "multipart/encrypted"
         or b"-----BEGIN PGP MESSAGE-----" not in wire
         or case.title.encode() in wire
     ):
-        logger.warning("Reporter update for case %s: no usable encrypted message", case.pk)
+        logger.warning(
+            "Reporter update for case %s: no usable encrypted message",
+            case.pk,
+            extra={"case_id": case.pk},
+        )
         return None
     return wire
 
