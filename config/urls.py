@@ -19,3 +19,5 @@ urlpatterns = [
     path("", include("feedback.urls")),
     path("", include("advisories.urls")),
 ]
+
+handler500 = "config.errors.server_error"
