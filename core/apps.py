@@ -10,5 +10,5 @@ class CoreConfig(AppConfig):
     verbose_name = "Audit log and shared plumbing"
 
     def ready(self) -> None:
-        # Registers the calendar's settings check.
-        from core import calendar  # noqa: F401
+        # Registers the calendar's settings check and the deployment checks.
+        from core import calendar, checks  # noqa: F401

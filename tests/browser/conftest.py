@@ -15,7 +15,7 @@ from allauth.mfa.totp.internal.auth import (
 from playwright.sync_api import sync_playwright
 
 from distributors.demo import DEMO_TOTP_SECRET, DemoPerson
-from tests.browser.checks import Tab, tab_new
+from tests.browser.checks import Tab
 from tests.browser.harness import chromium_or_skip, server_start
 
 # Playwright must use the system's Chromium; it is never to fetch a browser of its own.
@@ -58,17 +58,18 @@ def totp_now(secret: str = DEMO_TOTP_SECRET) -> str:
     return format_hotp_value(hotp_value(secret, counters[len(counters) // 2]))
 
 
-def sign_in(tab: Tab, person: DemoPerson, *, journey: str) -> None:
-    """Signs in through the real forms: password, then the TOTP code; the two pages are
-    checked on the way like any other."""
+def sign_in(tab: Tab, person: DemoPerson, *, journey: str, totp: bool = True) -> None:
+    """Signs in through the real forms: password, then (for a person with two-factor
+    authentication) the TOTP code; the code page is checked on the way like any other."""
     page = tab.page
     tab.open("/accounts/login/")
     page.fill("input[name=login]", person.email)
     page.fill("input[name=password]", person.password)
     page.locator("main form button[type=submit]").first.click()
-    page.wait_for_url("**/accounts/2fa/authenticate/**")
-    tab.check(journey=journey, name="two-factor code")
-    page.fill("input[name=code]", totp_now())
-    page.locator("main form button[type=submit]").first.click()
+    if totp:
+        page.wait_for_url("**/accounts/2fa/authenticate/**")
+        tab.check(journey=journey, name="two-factor code")
+        page.fill("input[name=code]", totp_now())
+        page.locator("main form button[type=submit]").first.click()
     page.wait_for_load_state()
     assert "/accounts/" not in page.url, f"still signing in at {page.url}"

@@ -54,8 +54,7 @@ def skip_or_fail(reason: str) -> None:
 def chromium_or_skip() -> str:
     if not CHROMIUM.exists():
         skip_or_fail(
-            f"Chromium is not installed at {CHROMIUM} (apt-get install chromium; "
-            ".ci/run does this)"
+            f"Chromium is not installed at {CHROMIUM} (apt-get install chromium; .ci/run does this)"
         )
     return str(CHROMIUM)
 
@@ -106,6 +105,8 @@ def server_env(var_dir: Path, port: int) -> dict:
             "PYTHONUNBUFFERED": "1",
         }
     )
+    # As `dev.py run` shows it: the demo's security team, not the bare default.
+    env.setdefault("HAULOUT_SECURITY_TEAM_EMAIL", "security@security-team.example.org")
     return env
 
 
@@ -131,8 +132,19 @@ def server_start(var_dir: Path) -> Server:
     env = server_env(var_dir, port)
     log_path = var_dir / "server.log"
     with log_path.open("ab") as log:
-        _manage(env, log, "migrate", "--noinput", "-v", "0")
-        _manage(env, log, "collectstatic", "--noinput", "-v", "0")
+        # The static files do not depend on the database: collected while it migrates.
+        collect = subprocess.Popen(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _manage(env, log, "migrate", "--noinput", "-v", "0")
+        finally:
+            if collect.wait(timeout=START_SECONDS):
+                raise RuntimeError("`manage.py collectstatic` failed")
         _manage(env, log, "demo")
         # Sends the demo notice and delivers its copies as the worker would, so a
         # recipient has a notice to read and acknowledge.

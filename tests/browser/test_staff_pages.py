@@ -45,7 +45,9 @@ def test_a_staff_list_works_at_both_widths(tab, name, path):
 
 def test_an_application_review_works_at_both_widths(tab):
     tab.open("/staff/applications/")
-    _follow_first(tab, "main table a[href*='/staff/applications/']", path_part="/staff/applications/")
+    _follow_first(
+        tab, "main table a[href*='/staff/applications/']", path_part="/staff/applications/"
+    )
     tab.check(journey=JOURNEY, name="application review")
 
 
