@@ -104,7 +104,8 @@ def test(args: list[str]) -> None:
     parts = (
         ("-n", "2", "-m", "not services and not browser"),
         ("-m", "services"),
-        ("-m", "browser"),
+        # Only their folder is collected: the marker is given to the tests there.
+        ("-m", "browser", "tests/browser"),
     )
     codes = [_run(*pytest, *part, env=env) for part in parts]
     # 5 is pytest's "collected nothing": fine for some parts, a failure for all.

@@ -44,9 +44,12 @@ def watch(page: Page) -> Watched:
 
 
 def axe_blocking(page: Page) -> list[str]:
-    results = AXE.run(page)
+    # Injected once per loaded page (the script is half a megabyte), run at each width.
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.axe_script)
+    results = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
     found = []
-    for violation in results.response["violations"]:
+    for violation in results["violations"]:
         if violation.get("impact") in BLOCKING_IMPACTS:
             targets = [", ".join(node["target"]) for node in violation["nodes"][:5]]
             found.append(
@@ -74,6 +77,26 @@ def overflow(page: Page) -> dict | None:
             .slice(-5)
             .map(el => el.tagName.toLowerCase() + (el.className ? '.' + el.className : ''));
           return {scrollWidth: root.scrollWidth, innerWidth: window.innerWidth, wide};
+        }"""
+    )
+
+
+def structure(page: Page) -> list[str]:
+    """What axe counts as minor but a person notices: one main heading per page, and ids
+    that are unique (a label tied to a duplicated id names the wrong field)."""
+    return page.evaluate(
+        """() => {
+          const problems = [];
+          const h1 = document.querySelectorAll('h1').length;
+          if (h1 !== 1) problems.push(`${h1} h1 elements`);
+          const seen = new Map();
+          for (const el of document.querySelectorAll('[id]')) {
+            seen.set(el.id, (seen.get(el.id) || 0) + 1);
+          }
+          for (const [id, count] of seen) {
+            if (count > 1) problems.push(`id "${id}" used ${count} times`);
+          }
+          return problems;
         }"""
     )
 
@@ -109,6 +132,7 @@ class Tab:
             for error in self.watched.console_errors
             if self.expected_status == 200 or meant not in error
         ]
+        problems += structure(page)
         folder = SCREENSHOTS / _slug(journey)
         folder.mkdir(parents=True, exist_ok=True)
         for label, width in WIDTHS.items():

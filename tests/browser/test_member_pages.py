@@ -32,6 +32,8 @@ def tab(browser_context):
         ("embargo policy", "/policy/"),
         ("feedback", "/notices/feedback/"),
         ("leak reports", "/leaks/"),
+        ("leak form", "/leaks/new/"),
+        ("disclosure dates", "/notices/dates/"),
     ],
 )
 def test_a_member_page_works_at_both_widths(tab, name, path):
