@@ -51,3 +51,11 @@ def test_a_person_acknowledges_their_notice(tab):
     tab.page.wait_for_load_state()
     assert tab.page.locator("main dl.facts").inner_text().count("Not yet") == 0
     tab.check(journey=JOURNEY, name="acknowledged")
+
+
+def test_the_feedback_page_of_a_case_works_at_both_widths(tab):
+    tab.open("/notices/feedback/")
+    href = tab.page.locator("main a[href*='/notices/feedback/']").first.get_attribute("href")
+    assert href, "the feedback list links no case"
+    tab.open(href)
+    tab.check(journey=JOURNEY, name="case feedback")

@@ -57,3 +57,31 @@ def test_a_case_and_its_notice_work_at_both_widths(tab):
     tab.check(journey=JOURNEY, name="case")
     _follow_first(tab, "main a[href*='/staff/notices/']", path_part="/staff/notices/")
     tab.check(journey=JOURNEY, name="notice")
+
+
+@pytest.fixture(scope="module")
+def open_case_url(tab):
+    tab.open("/staff/cases/")
+    href = tab.page.locator("main table a[href*='/staff/cases/']").first.get_attribute("href")
+    assert href, "the case list links no case"
+    return href
+
+
+@pytest.mark.parametrize(
+    ("name", "suffix"),
+    [
+        ("case edit", "edit/"),
+        ("case disclosure date", "disclosure-date/"),
+        ("case feedback", "feedback/"),
+        ("case advisory preview", "advisory/"),
+        ("new notice", "notices/new/"),
+    ],
+)
+def test_a_page_of_the_open_case_works_at_both_widths(tab, open_case_url, name, suffix):
+    tab.open(open_case_url + suffix)
+    tab.check(journey=JOURNEY, name=name)
+
+
+def test_the_new_case_form_works_at_both_widths(tab):
+    tab.open("/staff/cases/new/")
+    tab.check(journey=JOURNEY, name="new case")
