@@ -23,8 +23,8 @@ class UtcDateTimeField(forms.DateTimeField):
     """A date and time typed in UTC, whatever zone the request happens to run in: the
     team agrees disclosure times with reporters and other lists in UTC.
 
-    A plain text box, not `datetime-local`: browsers show that one in the reader's locale
-    (a US browser: 05/04/2026, 02:00 PM), next to a hint that says UTC, 24-hour."""
+    A plain text box, not the browser's date-and-time picker, which shows the reader's
+    locale (a US browser: 05/04/2026, 02:00 PM) next to a hint that says UTC, 24-hour."""
 
     widget = forms.DateTimeInput(
         attrs={"placeholder": "YYYY-MM-DD HH:MM", "autocomplete": "off", "spellcheck": "false"},

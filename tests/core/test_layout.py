@@ -80,3 +80,23 @@ def test_the_footer_names_the_configured_security_contact(client, settings):
     footer = html[html.index('<footer class="site-footer') :]
     assert '<a href="mailto:psirt@project.example.org">psirt@project.example.org</a>' in footer
     assert "security@localhost" not in footer
+
+
+APPS = ("core", "distributors", "embargo", "leaks", "intake", "feedback", "advisories")
+
+
+def test_no_form_asks_the_browser_for_a_locale_date_picker():
+    # type=date and type=datetime-local show the reader's locale (05/04/2026, 02:00 PM)
+    # next to our "UTC, 24-hour" hints; every date box is plain text in YYYY-MM-DD.
+    found = []
+    for app in APPS:
+        for path in sorted((Path(settings.BASE_DIR) / app).rglob("*.py")):
+            text = path.read_text()
+            for needle in ("datetime-local", '"type": "date"', "'type': 'date'"):
+                if needle in text:
+                    found.append(f"{path.relative_to(settings.BASE_DIR)}: {needle}")
+    for path in sorted(TEMPLATES.rglob("*.html")):
+        text = path.read_text()
+        if 'type="date"' in text or 'type="datetime-local"' in text:
+            found.append(str(path.relative_to(TEMPLATES)))
+    assert found == []
