@@ -63,6 +63,8 @@ def _local_env(**extra: str) -> dict:
     }
     env.setdefault("DJANGO_DEBUG", "0")
     env.setdefault("HAULOUT_SITE_URL", f"http://{host}:{port}")
+    # The demo's security team (the reviewer's domain), shown in every page's footer.
+    env.setdefault("HAULOUT_SECURITY_TEAM_EMAIL", "security@security-team.example.org")
     env.update(extra)
     return env
 
@@ -86,23 +88,32 @@ def run(args: list[str]) -> None:
 
 def test(args: list[str]) -> None:
     """Without arguments: the tests needing no real services in two processes, then the
-    real-services tests (one worker, Redis, SMTP sink at a time) serially; one outcome.
+    real-services tests (one worker, Redis, SMTP sink at a time) serially, then the
+    browser tests (one real server, the system's Chromium) serially; one outcome.
     With arguments: one plain serial pytest run with them."""
     install()
     pytest = (PYTHON, "-m", "pytest")
+    # Playwright drives the system's Chromium (/usr/bin/chromium); it must never fetch
+    # a browser build of its own.
+    env = {**os.environ, "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1"}
     if args:
-        code = _run(*pytest, *args)
+        code = _run(*pytest, *args, env=env)
         if code == 5:
             print("dev.py test: pytest collected no tests", file=sys.stderr)
         sys.exit(code)
-    fast = _run(*pytest, "-n", "2", "-m", "not services")
-    services = _run(*pytest, "-m", "services")
-    # 5 is pytest's "collected nothing": fine for one half, a failure for both.
-    if fast == 5 and services == 5:
+    parts = (
+        ("-n", "2", "-m", "not services and not browser"),
+        ("-m", "services"),
+        # Only their folder is collected: the marker is given to the tests there.
+        ("-m", "browser", "tests/browser"),
+    )
+    codes = [_run(*pytest, *part, env=env) for part in parts]
+    # 5 is pytest's "collected nothing": fine for some parts, a failure for all.
+    if all(code == 5 for code in codes):
         print("dev.py test: pytest collected no tests", file=sys.stderr)
         sys.exit(5)
-    codes = [code for code in (fast, services) if code not in (0, 5)]
-    sys.exit(codes[0] if codes else 0)
+    failed = [code for code in codes if code not in (0, 5)]
+    sys.exit(failed[0] if failed else 0)
 
 
 def lint(args: list[str]) -> None:

@@ -211,6 +211,8 @@ MFA_TOTP_ISSUER = SITE_NAME
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
+# Dates everywhere as 2026-05-04 14:00 UTC (config/formats), never a locale's own order.
+FORMAT_MODULE_PATH = ["config.formats"]
 
 # The security team's calendar (core.calendar): deadlines in business days, such as the
 # first answer to a reporter (3) and a critical issue's suggested disclosure date (14),

@@ -20,3 +20,5 @@ urlpatterns = [
     path("", include("advisories.urls")),
     path("", include("ops.urls")),
 ]
+
+handler500 = "config.errors.server_error"

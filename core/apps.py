@@ -10,7 +10,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Audit log and shared plumbing"
 
     def ready(self) -> None:
-        # Registers the calendar's settings check, and core's tasks: the audit sealer
-        # and beat's heartbeat (as the other apps register theirs, in web processes as in
-        # workers).
-        from core import calendar, tasks  # noqa: F401
+        # Registers the calendar's settings check, the deployment checks, and core's
+        # tasks: the audit sealer and beat's heartbeat (as the other apps register
+        # theirs, in web processes as in workers).
+        from core import calendar, checks, tasks  # noqa: F401

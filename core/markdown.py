@@ -6,6 +6,8 @@ and style elements with their content. What comes out is safe to mark safe."""
 
 from __future__ import annotations
 
+import re
+
 import markdown as markdown_lib
 import nh3
 from django.utils.safestring import SafeString, mark_safe
@@ -20,12 +22,16 @@ ALLOWED_TAGS = frozenset(
 )  # fmt: skip
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}}
 ALLOWED_URL_SCHEMES = frozenset({"http", "https", "mailto"})
+# nh3 leaves headings with no attribute, so their tags are exactly these.
+HEADING_TAG = re.compile(r"<(/?)h([1-6])>")
 # Removed together with everything inside them, not just unwrapped.
 DROPPED_WITH_CONTENT = frozenset({"script", "style", "iframe", "object", "embed", "template"})
 
 
-def markdown_render(text: str) -> SafeString:
-    """Markdown to sanitised HTML, ready for a template without |safe."""
+def markdown_render(text: str, *, top_heading: int = 1) -> SafeString:
+    """Markdown to sanitised HTML, ready for a template without |safe. `top_heading` is
+    the level a `#` heading gets: 2 inside a page whose own title is the h1, so the page
+    keeps one main heading (a screen reader's outline starts there)."""
     html = markdown_lib.markdown(text or "", extensions=["sane_lists", "tables"])
     cleaned = nh3.clean(
         html,
@@ -36,4 +42,7 @@ def markdown_render(text: str) -> SafeString:
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
     )
+    shift = top_heading - 1
+    if shift:
+        cleaned = HEADING_TAG.sub(lambda tag: f"<{tag[1]}h{min(int(tag[2]) + shift, 6)}>", cleaned)
     return mark_safe(cleaned)  # noqa: S308 - sanitised by nh3 just above

@@ -15,14 +15,21 @@ from embargo.models import REASON_MAX_LENGTH, TEXT_MAX_LENGTH, Notice, Vulnerabi
 from embargo.scoring import base_metrics, cvss_score, vector_build, vector_choices
 from embargo.services.cases import CWE_IDS_MAX_LENGTH, EDITABLE_AFTER_DISCLOSURE
 
-DATETIME_INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"]
+DATETIME_INPUT_FORMATS = ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+DISPLAY_FORMAT = "%Y-%m-%d %H:%M"
 
 
 class UtcDateTimeField(forms.DateTimeField):
     """A date and time typed in UTC, whatever zone the request happens to run in: the
-    team agrees disclosure times with reporters and other lists in UTC."""
+    team agrees disclosure times with reporters and other lists in UTC.
 
-    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    A plain text box, not the browser's date-and-time picker, which shows the reader's
+    locale (a US browser: 05/04/2026, 02:00 PM) next to a hint that says UTC, 24-hour."""
+
+    widget = forms.DateTimeInput(
+        attrs={"placeholder": "YYYY-MM-DD HH:MM", "autocomplete": "off", "spellcheck": "false"},
+        format=DISPLAY_FORMAT,
+    )
 
     def __init__(self, **kwargs):
         kwargs.setdefault("input_formats", DATETIME_INPUT_FORMATS)
@@ -35,7 +42,7 @@ class UtcDateTimeField(forms.DateTimeField):
 
     def prepare_value(self, value):
         if hasattr(value, "astimezone") and timezone.is_aware(value):
-            return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+            return value.astimezone(UTC).strftime(DISPLAY_FORMAT)
         return super().prepare_value(value)
 
 

@@ -99,8 +99,10 @@ class FixStateForm(forms.Form):
     released_on = forms.DateField(
         label="Released on",
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        help_text="Needed once released; not in the future.",
+        # Text, not type=date, which a browser shows in its reader's locale (a US one:
+        # 05/04/2026): every date on the site reads YYYY-MM-DD.
+        widget=forms.DateInput(attrs={"placeholder": "YYYY-MM-DD"}, format="%Y-%m-%d"),
+        help_text="YYYY-MM-DD. Needed once released; not in the future.",
     )
 
     @staticmethod

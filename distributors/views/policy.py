@@ -57,7 +57,7 @@ def policy_view(request):
         "distributors/policy.html",
         {
             "policy": current,
-            "policy_html": markdown_render(current.text),
+            "policy_html": markdown_render(current.text, top_heading=2),
             "acceptance": policy_acceptance_current(user=request.user),
             "form": form,
         },
@@ -90,7 +90,7 @@ def staff_policy_view(request):
         "distributors/staff_policy.html",
         {
             "policy": current,
-            "policy_html": markdown_render(current.text) if current else "",
+            "policy_html": markdown_render(current.text, top_heading=2) if current else "",
             "versions": policy_versions(),
             "form": form,
             "preview": preview,
@@ -104,5 +104,5 @@ def staff_policy_version_view(request, number: int):
     return render(
         request,
         "distributors/staff_policy_version.html",
-        {"version": version, "policy_html": markdown_render(version.text)},
+        {"version": version, "policy_html": markdown_render(version.text, top_heading=2)},
     )

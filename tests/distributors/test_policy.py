@@ -270,3 +270,11 @@ def test_markdown_rendering_strips_raw_html_tags_and_event_handlers():
     for fragment in ("<div", "onclick", "<img", "onerror", "<iframe", "style=", "evil.example"):
         assert fragment not in lowered
     assert "text" in html
+
+
+def test_the_policy_text_inside_a_page_starts_at_the_second_heading_level():
+    html = markdown_render("# Policy\n\n## Scope\n\n###### Deepest", top_heading=2)
+    assert "<h1>" not in html
+    assert "<h2>Policy</h2>" in html
+    assert "<h3>Scope</h3>" in html
+    assert "<h6>Deepest</h6>" in html

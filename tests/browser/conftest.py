@@ -1,0 +1,75 @@
+"""Fixtures of the browser tests: one real server and one Chromium for the whole run,
+a fresh browser context (cookies) per journey, and signing in as a demo person with the
+TOTP code an authenticator app would show."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from allauth.mfa.totp.internal.auth import (
+    format_hotp_value,
+    hotp_value,
+    yield_hotp_counters_from_time,
+)
+from playwright.sync_api import sync_playwright
+
+from distributors.demo import DEMO_TOTP_SECRET, DemoPerson
+from tests.browser.checks import Tab
+from tests.browser.harness import chromium_or_skip, server_start
+
+# Playwright must use the system's Chromium; it is never to fetch a browser of its own.
+os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/browser/" in str(item.path).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def haulout_server(tmp_path_factory):
+    chromium_or_skip()  # before the slow start: no browser, nothing to start it for
+    server = server_start(tmp_path_factory.mktemp("browser-server"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    executable = chromium_or_skip()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser_context(chromium, haulout_server):
+    context = chromium.new_context(base_url=haulout_server.url)
+    yield context
+    context.close()
+
+
+def totp_now(secret: str = DEMO_TOTP_SECRET) -> str:
+    """The current code, computed as allauth checks it (the `demo_totp` command's way)."""
+    counters = list(yield_hotp_counters_from_time())
+    return format_hotp_value(hotp_value(secret, counters[len(counters) // 2]))
+
+
+def sign_in(tab: Tab, person: DemoPerson, *, journey: str, totp: bool = True) -> None:
+    """Signs in through the real forms: password, then (for a person with two-factor
+    authentication) the TOTP code; the code page is checked on the way like any other."""
+    page = tab.page
+    tab.open("/accounts/login/")
+    page.fill("input[name=login]", person.email)
+    page.fill("input[name=password]", person.password)
+    page.locator("main form button[type=submit]").first.click()
+    if totp:
+        page.wait_for_url("**/accounts/2fa/authenticate/**")
+        tab.check(journey=journey, name="two-factor code")
+        page.fill("input[name=code]", totp_now())
+        page.locator("main form button[type=submit]").first.click()
+    page.wait_for_load_state()
+    assert "/accounts/" not in page.url, f"still signing in at {page.url}"

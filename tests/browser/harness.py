@@ -1,0 +1,176 @@
+"""The real server and the system's Chromium for the browser tests.
+
+`server_start` runs Haulout as it runs for a person: `migrate`, `collectstatic`, the demo
+data (`manage.py demo`), then gunicorn on a free loopback port, all in a var dir of its
+own with an SQLite file there, whatever DATABASE_URL the test run itself uses. The browser
+is Debian's `chromium` (/usr/bin/chromium, installed by `.ci/run`), driven by Playwright
+for Python; Playwright never downloads a browser of its own here. Without Chromium the
+tests skip with the reason, except under CI=true, where that is a failure: the browser
+tests must never silently skip there (the pattern of tests/embargo/realservices.py).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+CHROMIUM = Path(os.environ.get("HAULOUT_CHROMIUM", "/usr/bin/chromium"))
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+SCREENSHOTS = BASE_DIR / "var" / "screenshots"
+# Settings that point at shared services: the browser tests' server keeps to its own var
+# dir (SQLite, file cache, file broker, mail files) so it never touches the CI database.
+SHARED_SERVICE_VARIABLES = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CACHE_URL",
+    "CELERY_BROKER_URL",
+    "EMAIL_URL",
+    "PYTEST_XDIST_WORKER",
+    "PYTEST_XDIST_TESTRUNUID",
+    "DJANGO_SETTINGS_MODULE",
+)
+START_SECONDS = 60
+STOP_SECONDS = 10
+
+
+def skip_or_fail(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"CI must run the browser tests, but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def chromium_or_skip() -> str:
+    if not CHROMIUM.exists():
+        skip_or_fail(
+            f"Chromium is not installed at {CHROMIUM} (apt-get install chromium; .ci/run does this)"
+        )
+    return str(CHROMIUM)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    var_dir: Path
+    env: dict
+    process: subprocess.Popen
+    log_path: Path
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no server log)"
+
+    def stop(self) -> None:
+        if self.process.poll() is not None:
+            return
+        # gunicorn's graceful stop; the process group also holds its workers.
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=STOP_SECONDS)
+
+
+def server_env(var_dir: Path, port: int) -> dict:
+    env = {key: value for key, value in os.environ.items() if key not in SHARED_SERVICE_VARIABLES}
+    venv_bin = Path(sys.executable).parent
+    env.update(
+        {
+            "HAULOUT_VAR_DIR": str(var_dir),
+            "DJANGO_SECURE": "0",
+            "DJANGO_DEBUG": "0",
+            "HAULOUT_SITE_URL": f"http://127.0.0.1:{port}",
+            "HAULOUT_BIND": f"127.0.0.1:{port}",
+            "PATH": f"{venv_bin}{os.pathsep}{env.get('PATH', '')}",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    # As `dev.py run` shows it: the demo's security team, not the bare default.
+    env.setdefault("HAULOUT_SECURITY_TEAM_EMAIL", "security@security-team.example.org")
+    return env
+
+
+def _manage(env: dict, log, *args: str) -> None:
+    command = [sys.executable, "manage.py", *args]
+    code = subprocess.call(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+    if code:
+        raise RuntimeError(f"`manage.py {' '.join(args)}` exited with {code}")
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def server_start(var_dir: Path) -> Server:
+    """Prepares the database and demo data, starts gunicorn and waits until it answers."""
+    var_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = server_env(var_dir, port)
+    log_path = var_dir / "server.log"
+    with log_path.open("ab") as log:
+        # The static files do not depend on the database: collected while it migrates.
+        collect = subprocess.Popen(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _manage(env, log, "migrate", "--noinput", "-v", "0")
+        finally:
+            if collect.wait(timeout=START_SECONDS):
+                raise RuntimeError("`manage.py collectstatic` failed")
+        _manage(env, log, "demo")
+        # Sends the demo notice and delivers its copies as the worker would, so a
+        # recipient has a notice to read and acknowledge.
+        code = subprocess.call(
+            [sys.executable, "-m", "tests.browser.prepare"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        if code:
+            raise RuntimeError(f"tests/browser/prepare.py exited with {code}")
+        gunicorn = shutil.which("gunicorn", path=env["PATH"]) or "gunicorn"
+        process = subprocess.Popen(
+            [gunicorn, "config.wsgi", "--bind", env["HAULOUT_BIND"], "--workers", "2"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = Server(f"http://127.0.0.1:{port}", var_dir, env, process, log_path)
+    deadline = time.monotonic() + START_SECONDS
+    while not _answers(server.url + "/"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            server.stop()
+            raise RuntimeError(f"the server did not start:\n{server.log_tail()}")
+        time.sleep(0.1)
+    return server
