@@ -40,10 +40,12 @@ MIN_POSTERIOR = 0.999
 REFERENCE_BITS = 64.0
 # Mixtures: how often consecutive points come from different copies, and how many of
 # the best single candidates are combined into pairs and triples.
-SWITCH_RATE = 0.25
+SWITCH_RATE = 0.4
 PAIR_CANDIDATES = 20
 TRIPLE_CANDIDATES = 8
 PRIOR_NOBODY, PRIOR_SINGLE, PRIOR_PAIR, PRIOR_TRIPLE = 0.5, 0.25, 0.125, 0.125
+# A copy whose own score is negative is listed only when a mixture gives it this much.
+MIXTURE_SHOWN = 0.1
 
 
 @dataclass(frozen=True)
@@ -151,16 +153,6 @@ def score(
     return result
 
 
-def _best_run(steps: Sequence[float]) -> float:
-    """The most evidence in one stretch of consecutive points (a copy's share of a
-    mixture shows as a long run of matches)."""
-    best = current = 0.0
-    for bits in steps:
-        current = max(0.0, current + bits)
-        best = max(best, current)
-    return best
-
-
 # ------------------------------------------------------------------ mixtures
 
 
@@ -200,7 +192,9 @@ def groups_weigh(scores: list[Score]) -> Groups:
     audience = len(scores)
     singles = [(math.log2(PRIOR_SINGLE / audience) + s.bits, (s,)) for s in scores]
     mixtures = []
-    ranked = sorted(scores, key=lambda s: -max(s.bits, _best_run(s.steps)))
+    # A source of a mixture matches its own stretches and about half of the others'
+    # points: it stands out by how many points it matches, not by its (negative) score.
+    ranked = sorted(scores, key=lambda s: (-len(s.matched), -s.bits))
     for size, limit, prior in (
         (2, PAIR_CANDIDATES, PRIOR_PAIR),
         (3, TRIPLE_CANDIDATES, PRIOR_TRIPLE),
@@ -249,7 +243,7 @@ class Verdict:
 def verdict(scores: list[Score], *, observed_points: int) -> Verdict:
     nobody, _groups = posteriors(scores)
     ranked = sorted(
-        (s for s in scores if s.matched and (s.bits > 0 or s.posterior >= 0.01)),
+        (s for s in scores if s.matched and (s.bits > 0 or s.posterior >= MIXTURE_SHOWN)),
         key=lambda s: (-s.posterior, -s.bits, str(s.ref)),
     )
     by_bits = sorted(scores, key=lambda s: -s.bits)

@@ -118,8 +118,10 @@ def test_a_copy_of_another_cases_notice_ranks_nobody(traced):
     )
     result = leak_trace(vulnerability=traced["case"], text=leak)
     assert result.rows == []
-    assert result.identified is None
-    assert result.verdict.nobody > 0.99
+    assert result.identified is None and result.named == []
+    # With 14 points read, some pairs of copies explain a stranger's wording in part,
+    # which takes a little of the probability: most of it stays with "none of them".
+    assert result.verdict.nobody > 0.9
     assert result.verdict.observed_points >= 12
 
 
