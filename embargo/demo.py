@@ -69,25 +69,30 @@ DEMO_NOTICE_BODY = """\
 ## Summary
 
 `pkg verify` checks the detached signature against the package manifest only. An archive
-that carries extra files after the manifest passes verification, and those files are
-installed without any check. Anyone who can serve a package to a user (a mirror, a proxy,
-a compromised download site) can use this to run code as root during installation.
+that carries extra files after the manifest {{passes|survives}} verification, and those
+files are installed without any check. Anyone who can serve a package to a user (a
+mirror, a proxy, a compromised download site) can use this to run code as root during
+{{installation|the install}}.
 
 ## Affected versions
 
-All releases from 2.4.0 up to and including 2.7.0. Only the latest release is supported.
+All releases from 2.4.0 up to and including 2.7.0 are {{affected|vulnerable}}. Only the
+latest release is {{supported|maintained}}; older series do not get a fix.
 
 ## The fix
 
 Release 2.7.1 {{verifies|checks}} every file in the archive against the signed manifest
 and refuses an archive with files the manifest does not list. The patch applies cleanly to
 2.6 and 2.7; please build and test your packages now, and {{hold|keep}} them back from
-public repositories until the disclosure date.
+public repositories until the disclosure date. We {{expect|plan}} no other change in
+2.7.1.
 
 ## Mitigation until you ship
 
-Install packages only from mirrors you control, over HTTPS, and compare the archive's
-SHA-256 with the one in the signed release announcement.
+{{Install|Take}} packages only from mirrors you control, over HTTPS, and compare the
+archive's SHA-256 with the one in the signed release {{announcement|notes}}. There is no
+{{setting|option}} that turns the check on for older releases, and no {{workaround|other
+fix}} we know of.
 """
 DEMO_CASE_MITIGATION = (
     "Upgrade to 2.7.1. Until then, install packages only from mirrors you control, over "

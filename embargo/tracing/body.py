@@ -32,6 +32,8 @@ CONTEXT_CHARS = 24
 AUTO_GAP_CHARS = 1
 # ...and at least this much fixed text on its two sides together (else it stays as written).
 AUTO_CONTEXT_CHARS = 10
+# ...and this much from the author's own marks.
+AUTHOR_GAP_CHARS = 8
 
 # The app's own wording. Within a point no wording may contain another (a copy would then
 # show two), and the trace tests check that. Several per point: each adds bits.
@@ -189,12 +191,13 @@ def _auto_in(literal: str, *, version: int, first: bool, last: bool) -> list[cat
     ]
     words = [found for found in wordings + marks if not _overlaps(found, pairs)]
     kept: list[catalogue.Found] = []
-    previous_end = -AUTO_GAP_CHARS if first else 0
+    # Next to the author's own marks keep more room: their context is their only anchor.
+    previous_end = -AUTO_GAP_CHARS if first else AUTHOR_GAP_CHARS - AUTO_GAP_CHARS
     # Earliest end first: the most points that keep their distance (interval scheduling).
     for found in sorted(pairs + words, key=lambda f: (f.end, f.start)):
         if found.start - previous_end < AUTO_GAP_CHARS:
             continue
-        if not last and len(literal) - found.end < AUTO_GAP_CHARS:
+        if not last and len(literal) - found.end < AUTHOR_GAP_CHARS:
             continue
         kept.append(found)
         previous_end = found.end

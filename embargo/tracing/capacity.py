@@ -3,6 +3,7 @@ whom they tell apart, and how short an excerpt still names one person."""
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from dataclasses import dataclass
@@ -104,21 +105,39 @@ def _shortest(
     return None
 
 
+def _written_with_offsets(parsed: ParsedBody) -> tuple[str, list[int]]:
+    """The body as written, and where each point starts in it."""
+    parts, offsets, length = [parsed.literals[0]], [], len(parsed.literals[0])
+    for point, literal in zip(parsed.points, parsed.literals[1:], strict=True):
+        offsets.append(length)
+        option = point.options[point.original]
+        parts += [option, literal]
+        length += len(option) + len(literal)
+    return "".join(parts), offsets
+
+
+def _paragraph_starts(text: str) -> list[int]:
+    """Where each paragraph starts; a heading belongs to the paragraph after it (an
+    excerpt of "two paragraphs" means two of the text's own)."""
+    starts = [0]
+    for match in _PARAGRAPH_BREAK.finditer(text):
+        previous = text[starts[-1] : match.start()].strip()
+        if previous.startswith("#") and "\n" not in previous:
+            continue
+        starts.append(match.end())
+    return starts
+
+
 def density(parsed: ParsedBody, *, need: float) -> Density:
     """Where each point sits, in paragraphs and words of the body as written."""
-    paragraph_of: list[tuple[int, float]] = []
-    word_of: list[tuple[int, float]] = []
-    paragraph = word = 0
-    for index, literal in enumerate(parsed.literals):
-        paragraph += len(_PARAGRAPH_BREAK.findall(literal))
-        word += len(_WORD.findall(literal))
-        if index < len(parsed.points):
-            point = parsed.points[index]
-            bits = _expected_bits(len(point.options))
-            paragraph_of.append((paragraph, bits))
-            word_of.append((word, bits))
-            word += len(_WORD.findall(point.options[point.original]))
-    paragraphs, words = paragraph + 1, max(word, 1)
+    text, offsets = _written_with_offsets(parsed)
+    starts = _paragraph_starts(text)
+    paragraph_of, word_of = [], []
+    for point, offset in zip(parsed.points, offsets, strict=True):
+        bits = _expected_bits(len(point.options))
+        paragraph_of.append((bisect.bisect_right(starts, offset) - 1, bits))
+        word_of.append((len(_WORD.findall(text[:offset])), bits))
+    paragraphs, words = len(starts), max(len(_WORD.findall(text)), 1)
     return Density(
         paragraphs=_shortest(paragraph_of, paragraphs, need, MIN_MATCHED_POINTS),
         words=_shortest(word_of, words, need, MIN_MATCHED_POINTS),
