@@ -418,7 +418,7 @@ def applications_waiting(*, user) -> dict:
     """For the staff home: applications waiting for the security team, by state, with
     the oldest submission. One query."""
     if not (user.is_authenticated and user.is_staff):
-        return {"total": 0, "oldest": None, "by_state": {}}
+        return {"total": 0, "oldest": None, "by_state": []}
     queryset = Application.objects.filter(state__in=Application.REVIEW_STATES)
     counts = queryset.aggregate(
         total=Count("pk"),
@@ -428,5 +428,8 @@ def applications_waiting(*, user) -> dict:
     return {
         "total": counts["total"],
         "oldest": counts["oldest"],
-        "by_state": {state: counts[state] for state in Application.REVIEW_STATES},
+        "by_state": [
+            {"state": state.value, "label": state.label, "count": counts[state]}
+            for state in Application.REVIEW_STATES
+        ],
     }

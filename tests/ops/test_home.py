@@ -51,7 +51,7 @@ def test_an_anonymous_visitor_is_offered_sign_up_and_nothing_else(client):
     ReportFactory()
     text = home(client)
     assert "Create an account to apply" in text
-    assert "Your team" not in text and "to triage" not in text
+    assert 'id="home-team"' not in text and "to triage" not in text
 
 
 def test_a_person_without_an_organisation_is_asked_to_apply(client, outsider):
@@ -131,7 +131,7 @@ def test_a_need_to_know_person_sees_their_checklist_and_notices(client, member_o
     assert "Two-factor authentication is not set up." in text
     assert "No verified PGP key." in text
     assert "2 received" in text and "1 still to acknowledge" in text
-    assert "Your team" not in text
+    assert 'id="home-team"' not in text
 
 
 def test_people_see_nothing_of_another_organisation(client, member_org, member_admin):
@@ -163,6 +163,7 @@ def test_the_staff_home_counts_what_waits_with_its_age_and_links_the_lists(
     assert "1 report to triage" in text and "3\xa0days" in text
     assert f"{reverse('intake:staff_queue')}?state=received" in text
     assert "1 application waiting" in text and "2\xa0days" in text
+    assert f'href="{reverse("distributors:review_queue")}?state=submitted">1 submitted' in text
     assert "1 open case within a week" in text and case.public_id in text
     assert "Secret title" not in text
     assert "1 copy failed, 0 uncertain" in text and "1 sent and not acknowledged" in text
@@ -213,3 +214,27 @@ def test_the_staff_home_costs_the_same_queries_for_many_rows(
     grow(25)
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert http.get(reverse("home")).status_code == 200
+
+
+def test_the_person_home_costs_the_same_queries_for_many_notices(
+    client, django_assert_max_num_queries, member_org
+):
+    person = TeamMemberFactory(organization=member_org, is_need_to_know=True)
+    client.force_login(person.user)
+    DeliveryFactory.create_batch(2, member=person, notice__state="sent")
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse("home"))
+    DeliveryFactory.create_batch(25, member=person, notice__state="sent")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert "27 received" in client.get(reverse("home")).content.decode()
+
+
+def test_a_staff_member_sees_no_member_panels_and_a_member_no_staff_counts(
+    client, mfa_client, staff_reviewer, member_admin
+):
+    ReportFactory()
+    staff_text = mfa_client(staff_reviewer).get(reverse("home")).content.decode()
+    assert 'id="home-team"' not in staff_text and "Your checklist at" not in staff_text
+    client.logout()
+    member_text = home(client, member_admin)
+    assert "to triage" not in member_text and "awaiting triage" not in member_text
