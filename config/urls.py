@@ -2,7 +2,7 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
-from distributors.urls import home_urlpatterns
+from ops.home import home_view
 
 # The admin signs in through allauth, so it gets the same rate limits and MFA.
 admin.site.login = secure_admin_login(admin.site.login)
@@ -11,7 +11,7 @@ admin.site.site_header = "Haulout administration"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
-    *home_urlpatterns,
+    path("", home_view, name="home"),
     path("", include("distributors.urls")),
     path("", include("embargo.urls")),
     path("", include("leaks.urls")),

@@ -448,3 +448,13 @@ def eligibility_for_member(*, team_member_id: int, disclosure_at: datetime) -> E
     now = timezone.now()
     member = _members(policy=policy_current()).get(pk=team_member_id)
     return _evaluate(member, disclosure_at=disclosure_at, now=now)
+
+
+def eligibility_of_person(*, user, disclosure_at: datetime) -> list[Eligibility]:
+    """The person's own memberships, each with every reason against: their home's
+    checklist. Three queries however many organisations they belong to."""
+    if not user.is_authenticated:
+        return []
+    now = timezone.now()
+    queryset = _members(policy=policy_current()).filter(user=user)
+    return [_evaluate(member, disclosure_at=disclosure_at, now=now) for member in queryset]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, F, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, F, Min, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from core.models import AuditEvent
@@ -307,3 +308,128 @@ def memberships_of(*, user) -> QuerySet[TeamMember]:
     if not user.is_authenticated:
         return TeamMember.objects.none()
     return TeamMember.objects.filter(user=user).select_related("organization")
+
+
+# --- Home pages ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApplicationProgress:
+    """An open application as its applicant's home shows it."""
+
+    application: Application
+    answered: int
+    total: int
+    missing: list[Criterion]
+    vouches: list[Vouch]
+
+
+def _criterion_done(criterion: Criterion, *, answered: set[int], accepted: bool, vouches) -> bool:
+    # The same test as submitting (services.applications._criterion_is_satisfied_for_submit):
+    # policy by the applicant's own acceptance, vouch by someone asked, evidence by text.
+    if criterion.kind == Criterion.Kind.POLICY:
+        return accepted
+    if criterion.kind == Criterion.Kind.VOUCH:
+        return any(v.state in (Vouch.State.REQUESTED, Vouch.State.CONFIRMED) for v in vouches)
+    return criterion.pk in answered
+
+
+def applications_in_progress_for(user) -> list[ApplicationProgress]:
+    """The open applications of the organisations the person administers, each with how
+    many criteria are answered, which are not, and who was asked to vouch. Five queries
+    however many applications, answers and vouches."""
+    if not user.is_authenticated:
+        return []
+    applications = list(
+        applications_administered_by(user)
+        .filter(state__in=Application.OPEN_STATES)
+        .prefetch_related(
+            Prefetch("answers", queryset=CriterionAnswer.objects.exclude(evidence="")),
+            Prefetch(
+                "vouches",
+                queryset=Vouch.objects.select_related("voucher", "voucher_organization").order_by(
+                    "requested_at", "pk"
+                ),
+            ),
+        )
+        .order_by("created_at", "pk")
+    )
+    if not applications:
+        return []
+    criteria = list(criteria_active())
+    accepted_by = set(
+        PolicyAcceptance.objects.filter(
+            user_id__in={a.created_by_id for a in applications},
+            version_id=Subquery(_current_version_id()),
+        ).values_list("user_id", flat=True)
+    )
+    progress = []
+    for application in applications:
+        answered = {answer.criterion_id for answer in application.answers.all()}
+        vouches = list(application.vouches.all())
+        missing = [
+            criterion
+            for criterion in criteria
+            if not _criterion_done(
+                criterion,
+                answered=answered,
+                accepted=application.created_by_id in accepted_by,
+                vouches=vouches,
+            )
+        ]
+        progress.append(
+            ApplicationProgress(
+                application=application,
+                answered=len(criteria) - len(missing),
+                total=len(criteria),
+                missing=missing,
+                vouches=vouches,
+            )
+        )
+    return progress
+
+
+def organizations_run_by(user) -> QuerySet[Organization]:
+    """Member (or suspended) organisations the person administers: their home shows the
+    team, requests to vouch and what is due."""
+    return (
+        organizations_administered_by(user)
+        .filter(status__in=(Organization.Status.MEMBER, Organization.Status.SUSPENDED))
+        .order_by("name", "pk")
+    )
+
+
+def vouch_requests_to_organizations_of(user) -> QuerySet[Vouch]:
+    """Requests still waiting for an answer from someone of an organisation the person
+    administers; nobody else's."""
+    if not user.is_authenticated:
+        return Vouch.objects.none()
+    return (
+        Vouch.objects.filter(
+            state=Vouch.State.REQUESTED,
+            voucher_organization__in=organizations_administered_by(user).values("pk"),
+        )
+        .select_related("voucher", "voucher_organization", "application__organization")
+        .order_by("requested_at", "pk")
+    )
+
+
+def applications_waiting(*, user) -> dict:
+    """For the staff home: applications waiting for the security team, by state, with
+    the oldest submission. One query."""
+    if not (user.is_authenticated and user.is_staff):
+        return {"total": 0, "oldest": None, "by_state": []}
+    queryset = Application.objects.filter(state__in=Application.REVIEW_STATES)
+    counts = queryset.aggregate(
+        total=Count("pk"),
+        oldest=Min("submitted_at"),
+        **{state: Count("pk", filter=Q(state=state)) for state in Application.REVIEW_STATES},
+    )
+    return {
+        "total": counts["total"],
+        "oldest": counts["oldest"],
+        "by_state": [
+            {"state": state.value, "label": state.label, "count": counts[state]}
+            for state in Application.REVIEW_STATES
+        ],
+    }

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from distributors.views import applications, home, review
+from distributors.views import applications, review
 
 app_name = "distributors"
 
@@ -122,6 +122,3 @@ urlpatterns += [
     path("staff/bars/", standing_views.staff_bars_view, name="staff_bars"),
     path("staff/bars/<int:pk>/lift/", standing_views.staff_bar_lift_view, name="staff_bar_lift"),
 ]
-
-# The dashboard sits at the site root, outside the app namespace.
-home_urlpatterns = [path("", home.home_view, name="home")]

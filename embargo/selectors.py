@@ -291,3 +291,67 @@ def delivery_latency(*, bounds: list[float]) -> DeliveryLatency:
         temporary_failures=found["failures"] or 0,
         retrying=found["waiting_retry"],
     )
+
+
+# --- Home pages ---------------------------------------------------------------------------
+
+# Notices go out at least 7 days before disclosure where the case allows (DESIGN.md §1):
+# a case within that reach of its date, or past it and still open, needs the team.
+DISCLOSURE_NEAR_DAYS = 7
+HOME_ROWS = 10
+
+
+def notices_of_person(*, user) -> dict[str, int]:
+    """The person's own copies that went out, and those still to acknowledge: one query."""
+    if not user.is_authenticated:
+        return {"received": 0, "to_acknowledge": 0}
+    return Delivery.objects.filter(user=user, state=Delivery.State.SENT).aggregate(
+        received=Count("pk"),
+        to_acknowledge=Count("pk", filter=Q(acknowledged_at__isnull=True)),
+    )
+
+
+def team_acknowledgements_outstanding(*, user) -> list[dict]:
+    """Copies sent to the people of the organisations the person administers and not yet
+    acknowledged, per person (address, copies, the oldest sent), longest waiting first:
+    one query. Addresses and counts only; never what a notice is about."""
+    if not user.is_authenticated:
+        return []
+    administered = Organization.objects.filter(people__user=user, people__is_admin=True).values(
+        "pk"
+    )
+    return list(
+        Delivery.objects.filter(
+            organization_id__in=administered,
+            state=Delivery.State.SENT,
+            acknowledged_at__isnull=True,
+        )
+        .values("organization__name", "email")
+        .annotate(copies=Count("pk"), oldest=Min("sent_at"))
+        .order_by("oldest", "email")[:HOME_ROWS]
+    )
+
+
+def staff_embargo_summary(*, user, now: datetime) -> dict:
+    """For the staff home: open cases near (or past) their disclosure date, and copies
+    that failed, are uncertain or are not acknowledged. Three queries. Case references
+    and dates only: "/" is not behind the staff pages' second-factor check."""
+    empty = {"near": [], "near_count": 0, "copies": {}}
+    if not (user.is_authenticated and user.is_staff):
+        return empty
+    near = vulnerabilities_visible_to(user).filter(
+        state__in=Vulnerability.OPEN_STATES,
+        disclosure_at__lte=now + timedelta(days=DISCLOSURE_NEAR_DAYS),
+    )
+    copies = Delivery.objects.aggregate(
+        failed=Count("pk", filter=Q(state=Delivery.State.FAILED)),
+        uncertain=Count("pk", filter=Q(state=Delivery.State.UNCERTAIN)),
+        unacknowledged=Count(
+            "pk", filter=Q(state=Delivery.State.SENT, acknowledged_at__isnull=True)
+        ),
+    )
+    return {
+        "near": list(near.order_by("disclosure_at", "pk")[:HOME_ROWS]),
+        "near_count": near.count(),
+        "copies": copies,
+    }

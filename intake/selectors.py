@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Count, F, IntegerField, Min, Q, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 
@@ -98,4 +98,13 @@ def report_sla_counts(*, now: datetime | None = None) -> dict[str, int]:
         answered_late=Count(
             "pk", filter=answered & Q(first_response_at__gt=F("first_response_due_at"))
         ),
+    )
+
+
+def reports_waiting(*, user) -> dict:
+    """For the staff home: reports received and not yet triaged, and the oldest. One query."""
+    if not (user.is_authenticated and user.is_staff):
+        return {"total": 0, "oldest": None}
+    return Report.objects.filter(state=Report.State.RECEIVED).aggregate(
+        total=Count("pk"), oldest=Min("received_at")
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from distributors.eligibility import Reason, eligibility_for_member
@@ -328,4 +328,13 @@ def notice_trace_capacity(*, notice: Notice, audience: int | None = None) -> tra
         audience=audience,
         catalogue_version=notice.tracing_catalogue,
         off=notice.variation_off or (),
+    )
+
+
+def leaks_open_summary(*, user) -> dict:
+    """For the staff home: leak reports waiting for a decision, and the oldest. One query."""
+    if not _is_staff(user):
+        return {"total": 0, "oldest": None}
+    return LeakReport.objects.filter(state=LeakReport.State.OPEN).aggregate(
+        total=Count("pk"), oldest=Min("reported_at")
     )
