@@ -35,6 +35,11 @@ urlpatterns = [
     path("staff/applications/", review.review_queue_view, name="review_queue"),
     path("staff/applications/<int:pk>/", review.review_detail_view, name="review_detail"),
     path(
+        "staff/applications/<int:pk>/criteria/",
+        review.criteria_review_view,
+        name="criteria_review",
+    ),
+    path(
         "staff/applications/<int:pk>/criteria/<int:number>/",
         review.criterion_review_view,
         name="criterion_review",
