@@ -427,3 +427,19 @@ def _standing_blockers(application: Application, criteria) -> list[ApprovalBlock
             )
         )
     return blockers
+
+
+def organizations_willing_to_vouch(*, application: Application) -> QuerySet[Organization]:
+    """Member organisations that opted in to being asked for vouches, each with the
+    contact they named (`vouch_contact`), for an applicant; never the applicant's own. A
+    contact who left the team or was deactivated takes the organisation off the list."""
+    return (
+        Organization.objects.filter(
+            status=Organization.Status.MEMBER,
+            vouch_contact__is_active=True,
+            people__user=F("vouch_contact"),
+        )
+        .exclude(pk=application.organization_id)
+        .select_related("vouch_contact")
+        .order_by("name", "pk")
+    )

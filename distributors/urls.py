@@ -105,6 +105,11 @@ urlpatterns += [
         team_views.team_member_remove_view,
         name="team_member_remove",
     ),
+    path(
+        "organizations/<slug:slug>/team/vouch-listing/",
+        team_views.vouch_listing_view,
+        name="vouch_listing",
+    ),
     path("invitations/<str:token>/", team_views.invitation_view, name="invitation"),
     path("staff/organizations/", team_views.staff_organizations_view, name="staff_organizations"),
     path(

@@ -14,6 +14,7 @@ from distributors.services.applications import (
 )
 from distributors.services.policy import policy_accept, policy_publish
 from distributors.services.vouching import (
+    organization_vouch_listing_set,
     vouch_confirm,
     vouch_decline,
     vouch_request,
@@ -35,6 +36,7 @@ __all__ = [
 ]
 
 __all__ += [
+    "organization_vouch_listing_set",
     "policy_accept",
     "policy_publish",
     "vouch_confirm",
