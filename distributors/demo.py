@@ -23,6 +23,7 @@ from distributors.models import (
     Criterion,
     CriterionReview,
     Organization,
+    TeamMember,
     Vouch,
 )
 from distributors.selectors import policy_current
@@ -32,6 +33,7 @@ from distributors.services import (
     criterion_answer_save,
     criterion_review_record,
     organization_apply,
+    organization_vouch_listing_set,
     policy_accept,
     vouch_confirm,
     vouch_request,
@@ -132,6 +134,12 @@ def demo_people_and_members() -> DemoMembers:
         name="Selkie BSD",
         slug="selkie-bsd",
         voucher=founder,
+    )
+    # Selkie BSD offers to vouch, so an applicant sees whom to ask (unchanged on a rerun).
+    organization_vouch_listing_set(
+        actor=member_admin,
+        organization=selkie,
+        contact=TeamMember.objects.get(organization=selkie, user=member_admin),
     )
     harbour_admin = _ensure_person(SUBMITTED_ADMIN)
     # Selkie BSD's admin is asked to vouch and has not answered yet.

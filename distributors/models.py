@@ -30,6 +30,16 @@ class Organization(models.Model):
     status_reason = models.TextField(blank=True, validators=[MaxLengthValidator(2000)])
     # A suspension's planned end; None while suspended means "until lifted".
     suspended_until = models.DateTimeField(null=True, blank=True)
+    # Opt-in: a member organisation willing to vouch for applicants names the person they
+    # may ask; applicants see the name and that address where they ask for a vouch. None:
+    # not listed.
+    vouch_contact = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["name"]

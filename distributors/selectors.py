@@ -433,3 +433,138 @@ def applications_waiting(*, user) -> dict:
             for state in Application.REVIEW_STATES
         ],
     }
+
+
+# --- What blocks an approval ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApprovalBlocker:
+    """One reason an application cannot be approved now; `anchor` is the id of the part of
+    the review page where it can be fixed (without the #)."""
+
+    message: str
+    anchor: str
+    # "state", "criterion", "question", "vouch" or "policy"
+    kind: str = "criterion"
+
+
+def _criteria_blockers(application: Application, criteria) -> list[ApprovalBlocker]:
+    verdicts = dict(application.reviews.values_list("criterion_id", "verdict"))
+    words = dict(CriterionReview.Verdict.choices)
+    blockers = []
+    for criterion in criteria:
+        verdict = verdicts.get(criterion.pk)
+        if verdict == CriterionReview.Verdict.MET:
+            continue
+        state = "is not reviewed yet" if verdict is None else f"is reviewed as “{words[verdict]}”"
+        blockers.append(
+            ApprovalBlocker(
+                message=f"Criterion {criterion.number} ({criterion.title}) {state}.",
+                anchor=f"criterion-{criterion.number}",
+            )
+        )
+    return blockers
+
+
+def application_approval_blockers(*, application: Application) -> list[ApprovalBlocker]:
+    """Everything that stands between this application and an approval, in page order;
+    an empty list means it can be approved. The approval service refuses on the same list,
+    so the page and the rule cannot disagree. A fixed number of queries."""
+    state = application.state
+    blockers = []
+    if state in Application.FINAL_STATES:
+        return [
+            ApprovalBlocker(
+                message=f"The application is already {application.get_state_display().lower()}.",
+                anchor="decide-title",
+                kind="state",
+            )
+        ]
+    if state not in Application.REVIEW_STATES:
+        return [
+            ApprovalBlocker(
+                message="The application is not submitted yet.", anchor="", kind="state"
+            )
+        ]
+    if state == Application.State.SUBMITTED:
+        blockers.append(
+            ApprovalBlocker(
+                message="The review has not started yet.", anchor="criteria-title", kind="state"
+            )
+        )
+    criteria = list(criteria_active())
+    blockers += _criteria_blockers(application, criteria)
+    blockers += _question_blockers(application, state)
+    blockers += _standing_blockers(application, criteria)
+    return blockers
+
+
+def _criterion_anchor(criteria, kind: str) -> str:
+    numbers = [criterion.number for criterion in criteria if criterion.kind == kind]
+    return f"criterion-{numbers[0]}" if numbers else "criteria-title"
+
+
+def _question_blockers(application: Application, state: str) -> list[ApprovalBlocker]:
+    blockers = []
+    open_questions = application.questions.filter(replied_at__isnull=True).select_related(
+        "criterion"
+    )
+    for question in open_questions.order_by("asked_at", "pk"):
+        about = f" about criterion {question.criterion.number}" if question.criterion else ""
+        blockers.append(
+            ApprovalBlocker(
+                message=f"A question{about} asked {question.asked_at:%Y-%m-%d %H:%M} UTC is "
+                "waiting for the applicant's reply.",
+                anchor=f"question-{question.pk}",
+                kind="question",
+            )
+        )
+    if state == Application.State.NEEDS_INFO and not any(b.kind == "question" for b in blockers):
+        blockers.append(
+            ApprovalBlocker(
+                message="The application is waiting for more information from the applicant.",
+                anchor="questions-title",
+                kind="state",
+            )
+        )
+    return blockers
+
+
+def _standing_blockers(application: Application, criteria) -> list[ApprovalBlocker]:
+    blockers = []
+    # Re-checked here, not trusted from the verdicts: the voucher's organisation may have
+    # been suspended, or a new policy version published, since criteria 6 and 7 were met.
+    if not application_has_eligible_vouch(application=application):
+        blockers.append(
+            ApprovalBlocker(
+                message="There is no confirmed vouch from a voucher in good standing.",
+                anchor=_criterion_anchor(criteria, Criterion.Kind.VOUCH),
+                kind="vouch",
+            )
+        )
+    if not application_policy_accepted(application=application):
+        blockers.append(
+            ApprovalBlocker(
+                message="The applicant's acceptance of the current embargo policy is missing.",
+                anchor=_criterion_anchor(criteria, Criterion.Kind.POLICY),
+                kind="policy",
+            )
+        )
+    return blockers
+
+
+def organizations_willing_to_vouch(*, application: Application) -> QuerySet[Organization]:
+    """Member organisations that opted in to being asked for vouches, each with the
+    contact they named (`vouch_contact`), for an applicant; never the applicant's own. A
+    contact who left the team or was deactivated takes the organisation off the list."""
+    return (
+        Organization.objects.filter(
+            status=Organization.Status.MEMBER,
+            vouch_contact__is_active=True,
+            people__user=F("vouch_contact"),
+        )
+        .exclude(pk=application.organization_id)
+        .select_related("vouch_contact")
+        .order_by("name", "pk")
+    )

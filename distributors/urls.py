@@ -35,6 +35,11 @@ urlpatterns = [
     path("staff/applications/", review.review_queue_view, name="review_queue"),
     path("staff/applications/<int:pk>/", review.review_detail_view, name="review_detail"),
     path(
+        "staff/applications/<int:pk>/criteria/",
+        review.criteria_review_view,
+        name="criteria_review",
+    ),
+    path(
         "staff/applications/<int:pk>/criteria/<int:number>/",
         review.criterion_review_view,
         name="criterion_review",
@@ -99,6 +104,11 @@ urlpatterns += [
         "organizations/<slug:slug>/team/<int:pk>/remove/",
         team_views.team_member_remove_view,
         name="team_member_remove",
+    ),
+    path(
+        "organizations/<slug:slug>/team/vouch-listing/",
+        team_views.vouch_listing_view,
+        name="vouch_listing",
     ),
     path("invitations/<str:token>/", team_views.invitation_view, name="invitation"),
     path("staff/organizations/", team_views.staff_organizations_view, name="staff_organizations"),

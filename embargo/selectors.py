@@ -144,6 +144,19 @@ class NoticeDeliverySummary:
     def is_complete(self) -> bool:
         return not (self.totals.get("pending") or self.totals.get("sending"))
 
+    @property
+    def total(self) -> int:
+        return sum(self.totals.values())
+
+    @property
+    def unsettled(self) -> int:
+        """Copies still waiting or going out: every other state is final for this send."""
+        return self.totals.get("pending", 0) + self.totals.get("sending", 0)
+
+    @property
+    def settled(self) -> int:
+        return self.total - self.unsettled
+
 
 def notice_delivery_summary(*, notice: Notice) -> NoticeDeliverySummary:
     """Status per organisation and person, in one query however many people there are."""

@@ -106,6 +106,14 @@ class CriterionReviewForm(forms.Form):
     )
 
 
+class CriterionVerdictForm(CriterionReviewForm):
+    """One criterion's part of the one-page review: left blank, nothing is recorded for it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["verdict"].required = False
+
+
 class AskForm(forms.Form):
     text = forms.CharField(
         label="Question for the applicant",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from distributors.models import NOTE_MAX_LENGTH
+from distributors.models import NOTE_MAX_LENGTH, TeamMember
 from distributors.services.policy import POLICY_MAX_LENGTH
 
 
@@ -55,3 +55,30 @@ class VouchAnswerForm(forms.Form):
 
 class VouchGraphFilterForm(forms.Form):
     flagged = forms.BooleanField(label="Only flagged or lapsed", required=False)
+
+
+class VouchListingForm(forms.Form):
+    """A member admin's opt-in to the list applicants see where they ask for a vouch."""
+
+    contact = forms.TypedChoiceField(
+        label="Person applicants may ask to vouch",
+        coerce=int,
+        required=False,
+        empty_value=None,
+        help_text=(
+            "Applicants for membership will see your organisation's name and this person's "
+            "email address, and can ask them to vouch. The person still decides each request."
+        ),
+    )
+
+    def __init__(self, *args, members: list[TeamMember], **kwargs):
+        # The team's people, already loaded by the page: no query of its own.
+        super().__init__(*args, **kwargs)
+        self.members = {member.pk: member for member in members if member.user.is_active}
+        self.fields["contact"].choices = [("", "Do not list us")] + [
+            (pk, member.user.email) for pk, member in self.members.items()
+        ]
+
+    def clean_contact(self) -> TeamMember | None:
+        pk = self.cleaned_data["contact"]
+        return None if pk is None else self.members[pk]

@@ -6,6 +6,7 @@ from distributors.services.applications import (
     application_start,
     application_submit,
     application_withdraw,
+    criteria_review_record,
     criterion_answer_save,
     criterion_review_record,
     organization_apply,
@@ -13,6 +14,7 @@ from distributors.services.applications import (
 )
 from distributors.services.policy import policy_accept, policy_publish
 from distributors.services.vouching import (
+    organization_vouch_listing_set,
     vouch_confirm,
     vouch_decline,
     vouch_request,
@@ -26,6 +28,7 @@ __all__ = [
     "application_start",
     "application_submit",
     "application_withdraw",
+    "criteria_review_record",
     "criterion_answer_save",
     "criterion_review_record",
     "organization_apply",
@@ -33,6 +36,7 @@ __all__ = [
 ]
 
 __all__ += [
+    "organization_vouch_listing_set",
     "policy_accept",
     "policy_publish",
     "vouch_confirm",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import URLValidator
@@ -26,6 +26,7 @@ from distributors.models import (
     Vouch,
 )
 from distributors.selectors import (
+    application_approval_blockers,
     application_has_eligible_vouch,
     application_policy_accepted,
     criteria_active,
@@ -269,14 +270,10 @@ def application_submit(*, application: Application, actor) -> Application:
     return application
 
 
-@transaction.atomic
-def criterion_review_record(
-    *, application: Application, criterion: Criterion, verdict: str, note: str, actor
-) -> CriterionReview:
-    _require_staff(actor)
-    application = _locked(application)
-    if application.state not in Application.REVIEW_STATES:
-        raise ValidationError("Only a submitted application under review can be reviewed.")
+def _review_clean(
+    application: Application, criterion: Criterion, *, verdict: str, note: str
+) -> str:
+    """The verdict checked against the rules; returns the cleaned note. Writes nothing."""
     if verdict not in CriterionReview.Verdict.values:
         raise ValidationError({"verdict": "Choose met, not met or needs information."})
     if verdict == CriterionReview.Verdict.MET:
@@ -284,9 +281,16 @@ def criterion_review_record(
         if reason:
             raise ValidationError({"verdict": reason})
     note_required = verdict != CriterionReview.Verdict.MET
-    note = _clean_text(
+    return _clean_text(
         note, field="note", label="A note", max_length=NOTE_MAX_LENGTH, required=note_required
     )
+
+
+def _review_write(
+    application: Application, criterion: Criterion, *, verdict: str, note: str, actor
+) -> CriterionReview:
+    """Records one checked verdict with its audit event (and question); in the caller's
+    transaction, with the application locked."""
     now = timezone.now()
     review, _ = CriterionReview.objects.update_or_create(
         application=application,
@@ -319,6 +323,63 @@ def criterion_review_record(
             application, state=State.IN_REVIEW, actor=actor, action="application.review_started"
         )
     return review
+
+
+def _require_reviewable(application: Application) -> None:
+    if application.state not in Application.REVIEW_STATES:
+        raise ValidationError("Only a submitted application under review can be reviewed.")
+
+
+@transaction.atomic
+def criterion_review_record(
+    *, application: Application, criterion: Criterion, verdict: str, note: str, actor
+) -> CriterionReview:
+    _require_staff(actor)
+    application = _locked(application)
+    _require_reviewable(application)
+    note = _review_clean(application, criterion, verdict=verdict, note=note)
+    return _review_write(application, criterion, verdict=verdict, note=note, actor=actor)
+
+
+@transaction.atomic
+def criteria_review_record(
+    *, application: Application, verdicts: Mapping[int, tuple[str, str]], actor
+) -> list[CriterionReview]:
+    """Several verdicts from the one-page review, keyed by criterion number, each
+    (verdict, note); a criterion left blank is skipped, and so is one whose verdict and note
+    are what is already recorded (no second audit event or question). All or nothing: if
+    any verdict breaks a rule, none is recorded and the ValidationError says which, keyed
+    "c<number>-verdict" or "c<number>-note" (the page's field names)."""
+    _require_staff(actor)
+    application = _locked(application)
+    _require_reviewable(application)
+    criteria = {criterion.number: criterion for criterion in criteria_active()}
+    current = {
+        review.criterion_id: (review.verdict, review.note) for review in application.reviews.all()
+    }
+    errors: dict[str, list[str]] = {}
+    to_write = []
+    for number, (verdict, note) in sorted(verdicts.items()):
+        criterion = criteria.get(number)
+        if criterion is None:
+            errors.setdefault("__all__", []).append(f"There is no criterion {number} in use.")
+            continue
+        if not verdict:
+            continue
+        try:
+            note = _review_clean(application, criterion, verdict=verdict, note=note)
+        except ValidationError as error:
+            for field, messages in error.message_dict.items():
+                errors.setdefault(f"c{number}-{field}", []).extend(messages)
+            continue
+        if current.get(criterion.pk) != (verdict, note):
+            to_write.append((criterion, verdict, note))
+    if errors:
+        raise ValidationError(errors)
+    return [
+        _review_write(application, criterion, verdict=verdict, note=note, actor=actor)
+        for criterion, verdict, note in to_write
+    ]
 
 
 @transaction.atomic
@@ -374,28 +435,15 @@ def question_reply(*, question: Question, reply: str, actor) -> Question:
 
 
 def _require_approvable(application: Application) -> None:
-    """Raises unless every criterion is met and the vouch and policy still hold."""
-    if application.state != State.IN_REVIEW:
-        raise ValidationError("Approve only an application in review with no open question.")
-    verdicts = dict(application.reviews.values_list("criterion_id", "verdict"))
-    unmet = [
-        str(c.number)
-        for c in criteria_active()
-        if verdicts.get(c.pk) != CriterionReview.Verdict.MET
-    ]
-    if unmet:
-        raise ValidationError(
-            f"Every criterion must be reviewed as met before approval; not met: {', '.join(unmet)}."
-        )
-    # Re-checked here, not trusted from the verdicts: the voucher's organisation may have
-    # been suspended, or a new policy version published, since criteria 6 and 7 were met.
-    missing = []
-    if not application_has_eligible_vouch(application=application):
-        missing.append("a confirmed vouch from a voucher in good standing")
-    if not application_policy_accepted(application=application):
-        missing.append("the applicant's acceptance of the current embargo policy")
-    if missing:
-        raise ValidationError(f"{APPROVAL_NEEDS_VOUCH_AND_POLICY}. Missing: {'; '.join(missing)}.")
+    """Raises, naming every blocker, unless the application can be approved now: the same
+    list the review page shows (distributors.selectors.application_approval_blockers)."""
+    blockers = application_approval_blockers(application=application)
+    if not blockers:
+        return
+    words = " ".join(blocker.message for blocker in blockers)
+    if any(blocker.kind in {"vouch", "policy"} for blocker in blockers):
+        words = f"{APPROVAL_NEEDS_VOUCH_AND_POLICY}. {words}"
+    raise ValidationError(f"Not approved. {words}")
 
 
 def _approve(application: Application, *, reason: str, actor, now) -> None:

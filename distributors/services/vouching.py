@@ -286,3 +286,33 @@ def vouches_flag_for_organization(*, organization: Organization, reason: str, ac
             data={"vouches": [vouch.pk for vouch in vouches], "reason": reason},
         )
     return len(vouches)
+
+
+@transaction.atomic
+def organization_vouch_listing_set(
+    *, actor, organization: Organization, contact: TeamMember | None
+) -> Organization:
+    """Opt in to (a person of the team as contact) or out of (None) the list of member
+    organisations willing to vouch, which applicants see where they ask for a vouch."""
+    _require_org_admin(actor, organization)
+    organization = Organization.objects.select_for_update().get(pk=organization.pk)
+    if contact is not None:
+        if organization.status != Organization.Status.MEMBER:
+            raise ValidationError(
+                {"contact": "Only a member organisation can offer to vouch for applicants."}
+            )
+        if contact.organization_id != organization.pk or not contact.user.is_active:
+            raise ValidationError({"contact": "Choose a person of your own team."})
+    previous = organization.vouch_contact_id
+    contact_id = contact.user_id if contact is not None else None
+    if previous == contact_id:
+        return organization
+    organization.vouch_contact_id = contact_id
+    organization.save(update_fields=["vouch_contact"])
+    audit_record(
+        actor=actor,
+        action="organization.vouch_listing_set",
+        target=organization,
+        data={"listed": contact_id is not None, "contact": contact_id, "previous": previous},
+    )
+    return organization

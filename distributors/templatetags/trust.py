@@ -4,12 +4,19 @@ having to load anything: `{% load trust %}{% vouch_status application %}`."""
 from __future__ import annotations
 
 from django import template
+from django.core.paginator import Paginator
 
 from distributors.forms.trust import VouchRequestForm
 from distributors.models import Application, PolicyAcceptance, Vouch
-from distributors.selectors import policy_current, vouches_for_application
+from distributors.selectors import (
+    organizations_willing_to_vouch,
+    policy_current,
+    vouches_for_application,
+)
 
 register = template.Library()
+
+WILLING_PAGE = 20
 
 
 def _policy_facts(application: Application) -> dict:
@@ -26,15 +33,25 @@ def _policy_facts(application: Application) -> dict:
 def vouch_status(context, application: Application) -> dict:
     """The applicant's view: who was asked, who answered, and the form to ask someone."""
     vouches = vouches_for_application(application=application)
+    can_change = application.is_open
     return {
         "application": application,
         "vouches": vouches,
         "waiting": [v for v in vouches if v.state == Vouch.State.REQUESTED],
         "confirmed": [v for v in vouches if v.state == Vouch.State.CONFIRMED],
-        "form": VouchRequestForm(),
-        "can_change": application.is_open,
+        # A refused request comes back with what was typed (the view puts it in context).
+        "form": context.get("vouch_form") or VouchRequestForm(),
+        "can_change": can_change,
+        "willing": _willing_page(context.get("request"), application) if can_change else None,
         "csrf_token": context.get("csrf_token"),
     }
+
+
+def _willing_page(request, application: Application):
+    """One page of the organisations willing to vouch; ?vouchers=N picks the page."""
+    number = request.GET.get("vouchers", "1") if request is not None else "1"
+    paginator = Paginator(organizations_willing_to_vouch(application=application), WILLING_PAGE)
+    return paginator.get_page(number)
 
 
 @register.inclusion_tag("distributors/_vouches.html")

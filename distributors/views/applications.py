@@ -47,7 +47,7 @@ def _own_application(request, pk: int) -> Application:
     return get_object_or_404(_own_applications(request.user), pk=pk)
 
 
-def _detail_context(
+def application_detail_context(
     request, application: Application, *, reply_forms=None, submit_errors=None
 ) -> dict:
     reply_forms = reply_forms or {}
@@ -82,7 +82,7 @@ def _render_detail(request, application: Application, *, status: int = 200, **kw
     return render(
         request,
         "distributors/application_detail.html",
-        _detail_context(request, application, **kwargs),
+        application_detail_context(request, application, **kwargs),
         status=status,
     )
 
@@ -120,7 +120,9 @@ def application_detail_view(request, pk: int):
             return redirect("distributors:review_detail", pk=pk)
         raise Http404("No such application.") from None
     return render(
-        request, "distributors/application_detail.html", _detail_context(request, application)
+        request,
+        "distributors/application_detail.html",
+        application_detail_context(request, application),
     )
 
 

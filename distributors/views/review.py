@@ -16,11 +16,13 @@ from core.views import service_error_report, staff_required
 from distributors.forms.application import (
     AskForm,
     CriterionReviewForm,
+    CriterionVerdictForm,
     DecideForm,
     ReviewQueueFilterForm,
 )
 from distributors.models import Application
 from distributors.selectors import (
+    application_approval_blockers,
     application_criteria_rows,
     application_history,
     application_with_details,
@@ -28,7 +30,12 @@ from distributors.selectors import (
     applications_visible_to,
     criteria_active,
 )
-from distributors.services import application_ask, application_decide, criterion_review_record
+from distributors.services import (
+    application_ask,
+    application_decide,
+    criteria_review_record,
+    criterion_review_record,
+)
 
 # What each audit action means, for the history table; unknown actions show as recorded.
 ACTION_WORDS = {
@@ -92,11 +99,18 @@ def _render_detail(
         number = row["criterion"].number
         review = row["review"]
         initial = {"verdict": review.verdict, "note": review.note} if review else {}
-        row["form"] = bound.get(number) or CriterionReviewForm(prefix=f"c{number}", initial=initial)
+        row["form"] = bound.get(number) or CriterionVerdictForm(
+            prefix=f"c{number}", initial=initial
+        )
     can_review = application.state in Application.REVIEW_STATES
     context = {
         "application": application,
         "rows": rows,
+        "reviewed_count": sum(1 for row in rows if row["review"]),
+        "met_count": sum(1 for row in rows if row["review"] and row["review"].verdict == "met"),
+        # Beside the criterion and again at the top, linked to it, so nobody scrolls to find it.
+        "review_errors": [row for row in rows if row["form"].errors],
+        "blockers": application_approval_blockers(application=application),
         "questions": list(application.questions.all()),
         "can_review": can_review,
         "ask_form": ask_form or AskForm(),
@@ -146,6 +160,55 @@ def review_queue_view(request):
 def review_detail_view(request, pk: int):
     _application_or_404(request, pk)
     return _render_detail(request, pk)
+
+
+def _review_errors_attach(request, forms_by_number: dict, error: ValidationError) -> None:
+    """The service's errors, keyed "c<number>-<field>", beside the field they are about."""
+    if not hasattr(error, "error_dict"):
+        messages.error(request, " ".join(error.messages))
+        return
+    for key, words in error.message_dict.items():
+        number, _, field = key.removeprefix("c").partition("-")
+        form = forms_by_number.get(int(number)) if number.isdigit() else None
+        if form is None or field not in form.fields:
+            messages.error(request, " ".join(words))
+        else:
+            form.add_error(field, words)
+
+
+@staff_required
+@require_POST
+def criteria_review_view(request, pk: int):
+    """Every verdict of the one-page review in one POST: all are recorded, or none."""
+    application = _application_or_404(request, pk)
+    forms_by_number = {
+        criterion.number: CriterionVerdictForm(request.POST, prefix=f"c{criterion.number}")
+        for criterion in criteria_active()
+    }
+    valid = [form.is_valid() for form in forms_by_number.values()]
+    if all(valid):
+        verdicts = {
+            number: (form.cleaned_data["verdict"], form.cleaned_data["note"])
+            for number, form in forms_by_number.items()
+        }
+        try:
+            recorded = criteria_review_record(
+                application=application, verdicts=verdicts, actor=request.user
+            )
+        except ValidationError as error:
+            _review_errors_attach(request, forms_by_number, error)
+        except PermissionDenied as error:
+            messages.error(request, str(error))
+            return redirect(application.get_review_url())
+        else:
+            if recorded:
+                numbers = ", ".join(str(review.criterion.number) for review in recorded)
+                messages.success(request, f"Verdicts recorded on criteria {numbers}.")
+            else:
+                messages.info(request, "Nothing changed: no new verdict was given.")
+            return redirect(f"{application.get_review_url()}#criteria-title")
+    messages.error(request, "No verdict was recorded; the errors are listed below.")
+    return _render_detail(request, pk, status=400, bound=forms_by_number)
 
 
 @staff_required

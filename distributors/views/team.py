@@ -20,6 +20,7 @@ from core.forms import form_errors_from
 from core.views import mfa_required, service_run, staff_required
 from distributors.eligibility import Reason, eligibility_for_audience
 from distributors.forms.team import InvitationForm, TeamMemberUpdateForm
+from distributors.forms.trust import VouchListingForm
 from distributors.models import Invitation, Organization
 from distributors.selectors import (
     invitations_of,
@@ -29,6 +30,7 @@ from distributors.selectors import (
     team_member_for,
     team_members_of,
 )
+from distributors.services import organization_vouch_listing_set
 from distributors.services.team import (
     invitation_accept,
     invitation_address_verified,
@@ -49,7 +51,14 @@ def _visible_organization(request, slug: str) -> Organization:
     return get_object_or_404(organizations_with_team_visible_to(request.user), slug=slug)
 
 
-def _team_context(request, organization: Organization, *, can_manage: bool, invite_form=None):
+def _team_context(
+    request,
+    organization: Organization,
+    *,
+    can_manage: bool,
+    invite_form=None,
+    vouch_listing_form=None,
+):
     rows = eligibility_for_audience(organizations=[organization], disclosure_at=timezone.now())
     # The services refuse to remove or demote the last admin; the page does not offer it.
     admins = sum(1 for row in rows if row.member.is_admin)
@@ -78,6 +87,16 @@ def _team_context(request, organization: Organization, *, can_manage: bool, invi
         ),
         "invitations": list(invitations_open(organization=organization)) if can_manage else [],
         "invite_form": invite_form or InvitationForm(),
+        "vouch_contact_email": next(
+            (
+                r.member.user.email
+                for r in rows
+                if r.member.user_id == organization.vouch_contact_id
+            ),
+            None,
+        ),
+        "vouch_listing_form": vouch_listing_form
+        or _vouch_listing_form(organization, [row.member for row in rows]),
         "now": timezone.now(),
         # path_info: without the prefix the site may be served under (SCRIPT_NAME).
         "staff_view": request.path_info.startswith("/staff/"),
@@ -122,6 +141,45 @@ def invitation_create_view(request, slug: str):
         messages.error(request, "Only an admin of this organisation can do this.")
         return redirect(_team_url(organization))
     context = _team_context(request, organization, can_manage=True, invite_form=form)
+    return render(request, "distributors/team/team.html", context, status=400)
+
+
+def _vouch_listing_form(organization: Organization, members: list) -> VouchListingForm:
+    contact = next((m.pk for m in members if m.user_id == organization.vouch_contact_id), None)
+    return VouchListingForm(members=members, initial={"contact": contact})
+
+
+@mfa_required
+@require_POST
+def vouch_listing_view(request, slug: str):
+    """A member admin lists the organisation as willing to vouch, or takes it off."""
+    organization = _visible_organization(request, slug)
+    members = list(team_members_of(organization=organization))
+    form = VouchListingForm(request.POST, members=members)
+    if form.is_valid():
+        try:
+            organization_vouch_listing_set(
+                actor=request.user, organization=organization, contact=form.cleaned_data["contact"]
+            )
+        except PermissionDenied as error:
+            messages.error(request, str(error))
+            return redirect(_team_url(organization))
+        except ValidationError as error:
+            form_errors_from(form, error)
+        else:
+            contact = form.cleaned_data["contact"]
+            messages.success(
+                request,
+                f"Applicants now see your organisation and may ask {contact.user.email} to vouch."
+                if contact
+                else "Your organisation is no longer listed as willing to vouch.",
+            )
+            return redirect(_team_url(organization))
+    membership = team_member_for(user=request.user, organization=organization)
+    if not (membership and membership.is_admin):
+        messages.error(request, "Only an admin of this organisation can do this.")
+        return redirect(_team_url(organization))
+    context = _team_context(request, organization, can_manage=True, vouch_listing_form=form)
     return render(request, "distributors/team/team.html", context, status=400)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,10 +15,24 @@ from core.forms import form_errors_from
 from core.views import mfa_required, service_run, staff_required
 from distributors.forms.trust import VouchAnswerForm, VouchGraphFilterForm, VouchRequestForm
 from distributors.models import Application, Criterion, Vouch
-from distributors.selectors import applications_administered_by, vouch_graph, vouches_addressed_to
+from distributors.selectors import (
+    application_with_details,
+    applications_administered_by,
+    vouch_graph,
+    vouches_addressed_to,
+)
 from distributors.services import vouch_confirm, vouch_decline, vouch_request, vouch_withdraw
+from distributors.views.applications import application_detail_context
 
 GRAPH_PAGE_SIZE = 100
+
+
+def _vouch_criterion() -> Criterion | None:
+    return (
+        Criterion.objects.filter(is_active=True, kind=Criterion.Kind.VOUCH)
+        .order_by("number")
+        .first()
+    )
 
 
 def vouch_page_url(application: Application) -> str:
@@ -26,11 +40,7 @@ def vouch_page_url(application: Application) -> str:
     otherwise (in review) the application page, which shows the vouches too."""
     if not application.is_editable_by_applicant:
         return application.get_absolute_url()
-    criterion = (
-        Criterion.objects.filter(is_active=True, kind=Criterion.Kind.VOUCH)
-        .order_by("number")
-        .first()
-    )
+    criterion = _vouch_criterion()
     if criterion is None:
         return application.get_absolute_url()
     return reverse(
@@ -44,21 +54,42 @@ def vouch_page_url(application: Application) -> str:
 def vouch_request_view(request, pk: int):
     application = get_object_or_404(applications_administered_by(request.user), pk=pk)
     form = VouchRequestForm(request.POST)
-    if not form.is_valid():
-        for errors in form.errors.values():
-            messages.error(request, " ".join(errors))
-        return redirect(vouch_page_url(application))
-    service_run(
-        request,
-        lambda: vouch_request(
-            application=application,
-            voucher_email=form.cleaned_data["voucher_email"],
-            actor=request.user,
-        ),
-        success="We have asked them to vouch for you; they will get an email.",
-        permission_denied=True,
-    )
-    return redirect(vouch_page_url(application))
+    if form.is_valid():
+        try:
+            vouch_request(
+                application=application,
+                voucher_email=form.cleaned_data["voucher_email"],
+                actor=request.user,
+            )
+        except PermissionDenied as error:
+            messages.error(request, str(error) or "You cannot do this.")
+            return redirect(vouch_page_url(application))
+        except ValidationError as error:
+            form_errors_from(form, error)
+        else:
+            messages.success(
+                request, "We have asked them to vouch for you; they will get an email."
+            )
+            return redirect(vouch_page_url(application))
+    messages.error(request, "Nobody was asked to vouch; see the message beside the address.")
+    return _vouch_form_render(request, application, form)
+
+
+def _vouch_form_render(request, application: Application, form: VouchRequestForm):
+    """The page the request came from again, with the typed address and the error beside
+    it, instead of a redirect that would clear the field."""
+    criterion = _vouch_criterion()
+    if application.is_editable_by_applicant and criterion is not None:
+        context = {"application": application, "criterion": criterion, "form": None}
+        template = "distributors/criterion_answer.html"
+    else:
+        details = application_with_details(
+            queryset=applications_administered_by(request.user), pk=application.pk
+        )
+        context = application_detail_context(request, details)
+        template = "distributors/application_detail.html"
+    context["vouch_form"] = form
+    return render(request, template, context, status=400)
 
 
 @login_required

@@ -172,6 +172,10 @@ def notice_catch_up_view(request, pk: int):
     return redirect(notice.get_staff_url())
 
 
+# How often the notice page reloads while copies go out.
+NOTICE_REFRESH_SECONDS = 5
+
+
 @staff_required
 def notice_detail_view(request, pk: int):
     notice = _notice_or_404(request, pk)
@@ -192,5 +196,10 @@ def notice_detail_view(request, pk: int):
             "can_catch_up": notice.state != Notice.State.DRAFT
             and notice.vulnerability.state in SENDABLE_CASE_STATES,
             "gpg_faults": gpg_faults() if summary and not summary.is_complete else {},
+            # The page reloads itself (a meta refresh: no script, allowed by the CSP) only
+            # while some copy is pending or sending, so a settled notice stays still.
+            "refresh_seconds": NOTICE_REFRESH_SECONDS
+            if summary and not summary.is_complete
+            else None,
         },
     )

@@ -40,3 +40,5 @@ def test_the_applicants_application_works_at_both_widths(tab):
     assert href, "the applicant's home links no application"
     tab.open(href)
     tab.check(journey=JOURNEY, name="application")
+    # Issue 20: the demo's Selkie BSD offers to vouch, and the applicant sees it where they ask.
+    assert tab.page.get_by_role("region", name="Member organisations willing to vouch").count() == 1

@@ -461,3 +461,42 @@ def test_staff_see_uncertain_copies_and_workers_that_cannot_encrypt(mfa_client, 
     assert page.status_code == 200
     assert '1 copy is "uncertain"' in text
     assert "cannot encrypt right now" in text and "gpg is not installed" in text
+
+
+# --- Progress while a notice goes out ---------------------------------------------------
+
+
+def _notice_page(http, notice):
+    return http.get(reverse("embargo:notice_detail", kwargs={"pk": notice.pk}))
+
+
+def test_the_notice_page_reloads_itself_while_copies_are_pending_or_sending(
+    mfa_client, staff_reviewer
+):
+    notice = NoticeFactory(state=Notice.State.SENDING)
+    organization = MemberOrganizationFactory()
+    for state in (Delivery.State.PENDING, Delivery.State.SENDING, Delivery.State.SENT):
+        DeliveryFactory(notice=notice, member__organization=organization, state=state)
+    DeliveryFactory(notice=notice, member__organization=organization, state=Delivery.State.FAILED)
+    text = _notice_page(mfa_client(staff_reviewer), notice).content.decode()
+    head = text[: text.index("</head>")]
+    assert '<meta http-equiv="refresh" content="5">' in head
+    assert "2 of 4 copies still going out" in text
+    assert "(1 waiting, 1 being sent)" in text
+    assert '<progress max="4" value="2"' in text
+
+
+def test_the_notice_page_stops_reloading_once_every_copy_is_settled(mfa_client, staff_reviewer):
+    notice = NoticeFactory(state=Notice.State.SENDING)
+    organization = MemberOrganizationFactory()
+    for state in (Delivery.State.SENT, Delivery.State.FAILED, Delivery.State.WITHHELD):
+        DeliveryFactory(notice=notice, member__organization=organization, state=state)
+    text = _notice_page(mfa_client(staff_reviewer), notice).content.decode()
+    assert 'http-equiv="refresh"' not in text
+    assert "Every copy is settled: 3 copies in all." in text
+
+
+def test_a_draft_notice_page_does_not_reload(mfa_client, staff_reviewer):
+    draft = NoticeFactory()
+    text = _notice_page(mfa_client(staff_reviewer), draft).content.decode()
+    assert 'http-equiv="refresh"' not in text
