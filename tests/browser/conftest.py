@@ -5,6 +5,9 @@ TOTP code an authenticator app would show."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 from allauth.mfa.totp.internal.auth import (
@@ -31,9 +34,14 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def haulout_server(tmp_path_factory):
     chromium_or_skip()  # before the slow start: no browser, nothing to start it for
-    server = server_start(tmp_path_factory.mktemp("browser-server"))
+    # The gpg homes get a short path of their own: under pytest's temporary folders (with
+    # -n, one per xdist worker) gpg-agent's socket path would be too long, and the demo
+    # notice's copies could not be encrypted.
+    gpg_root = Path(tempfile.mkdtemp(prefix="hb", dir="/tmp"))
+    server = server_start(tmp_path_factory.mktemp("browser-server"), gpg_root=gpg_root)
     yield server
     server.stop()
+    shutil.rmtree(gpg_root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -91,12 +91,13 @@ class Server:
             self.process.wait(timeout=STOP_SECONDS)
 
 
-def server_env(var_dir: Path, port: int) -> dict:
+def server_env(var_dir: Path, port: int, *, gpg_root: Path | None = None) -> dict:
     env = {key: value for key, value in os.environ.items() if key not in SHARED_SERVICE_VARIABLES}
     venv_bin = Path(sys.executable).parent
     env.update(
         {
             "HAULOUT_VAR_DIR": str(var_dir),
+            "HAULOUT_GPG_HOME_ROOT": str(gpg_root or var_dir / "gnupg"),
             "DJANGO_SECURE": "0",
             "DJANGO_DEBUG": "0",
             "HAULOUT_SITE_URL": f"http://127.0.0.1:{port}",
@@ -125,11 +126,11 @@ def _answers(url: str) -> bool:
         return False
 
 
-def server_start(var_dir: Path) -> Server:
+def server_start(var_dir: Path, *, gpg_root: Path | None = None) -> Server:
     """Prepares the database and demo data, starts gunicorn and waits until it answers."""
     var_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    env = server_env(var_dir, port)
+    env = server_env(var_dir, port, gpg_root=gpg_root)
     log_path = var_dir / "server.log"
     with log_path.open("ab") as log:
         # The static files do not depend on the database: collected while it migrates.
