@@ -286,6 +286,18 @@ def eligibility_for_audience(
     return [_evaluate(member, disclosure_at=disclosure_at, now=now) for member in queryset]
 
 
+def team_people(*, organization: Organization) -> QuerySet[TeamMember]:
+    """One organisation's people with the facts eligibility needs, for a paginated team
+    page: evaluate only the page shown with eligibility_evaluate."""
+    return _members(policy=policy_current()).filter(organization_id=organization.pk)
+
+
+def eligibility_evaluate(members: Iterable[TeamMember], *, disclosure_at: datetime):
+    """eligibility_for_audience() for people already loaded through team_people()."""
+    now = timezone.now()
+    return [_evaluate(member, disclosure_at=disclosure_at, now=now) for member in members]
+
+
 @dataclass(frozen=True, slots=True)
 class SendEligibility:
     """One person as the send path needs them: who, where to, the reasons against, and

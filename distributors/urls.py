@@ -112,6 +112,7 @@ urlpatterns += [
     ),
     path("invitations/<str:token>/", team_views.invitation_view, name="invitation"),
     path("staff/organizations/", team_views.staff_organizations_view, name="staff_organizations"),
+    path("staff/members.csv", team_views.staff_members_csv_view, name="staff_members_csv"),
     path(
         "staff/organizations/<slug:slug>/team/",
         team_views.staff_team_view,

@@ -53,6 +53,9 @@ DISCLOSURE_HELP = (
 
 
 class CaseFilterForm(forms.Form):
+    # Read by core.lists.listing_build (which trims it); here so the form renders it. Not
+    # the title: a search is a GET, and embargoed text never goes into a URL.
+    q = forms.CharField(label="Case id", required=False)
     state = forms.ChoiceField(
         label="State",
         required=False,

@@ -176,11 +176,55 @@ def notice_delivery_summary(*, notice: Notice) -> NoticeDeliverySummary:
                 organization=delivery.organization, counts=dict.fromkeys(STATUSES, 0)
             )
         group.counts[status] += 1
-        reasons = [reason_label(reason) for reason in delivery.reasons or []]
-        if delivery.failure_reason:
-            reasons.append(delivery.failure_reason)
-        group.people.append(PersonDelivery(delivery=delivery, status=status, reasons=reasons))
+        group.people.append(person_delivery(delivery))
     return NoticeDeliverySummary(notice=notice, totals=totals, organizations=list(groups.values()))
+
+
+def person_delivery(delivery: Delivery) -> PersonDelivery:
+    reasons = [reason_label(reason) for reason in delivery.reasons or []]
+    if delivery.failure_reason:
+        reasons.append(delivery.failure_reason)
+    return PersonDelivery(delivery=delivery, status=delivery_status(delivery), reasons=reasons)
+
+
+# The rows of each status staff see, as a query (the inverse of delivery_status).
+STATUS_CONDITIONS = {
+    status: Q(state=status)
+    for status in STATUSES
+    if status not in ("acknowledged", Delivery.State.SENT)
+} | {
+    "acknowledged": Q(state=Delivery.State.SENT, acknowledged_at__isnull=False),
+    Delivery.State.SENT: Q(state=Delivery.State.SENT, acknowledged_at__isnull=True),
+}
+
+
+def notice_deliveries(*, notice: Notice) -> QuerySet[Delivery]:
+    """A notice's copies, one row per person, by organisation then address: the
+    paginated delivery table and its CSV export."""
+    return (
+        Delivery.objects.filter(notice_id=notice.pk)
+        .select_related("organization")
+        .order_by("organization__name", "email", "pk")
+    )
+
+
+def notice_delivery_totals(*, notice: Notice) -> NoticeDeliverySummary:
+    """The counts per status, in one query, without loading the rows."""
+    counts = (
+        Delivery.objects.filter(notice_id=notice.pk)
+        .values("state")
+        .annotate(
+            rows=Count("pk"), acknowledged=Count("pk", filter=Q(acknowledged_at__isnull=False))
+        )
+    )
+    totals = dict.fromkeys(STATUSES, 0)
+    for row in counts:
+        if row["state"] == Delivery.State.SENT:
+            totals["acknowledged"] += row["acknowledged"]
+            totals["sent"] += row["rows"] - row["acknowledged"]
+        elif row["state"] in totals:
+            totals[row["state"]] += row["rows"]
+    return NoticeDeliverySummary(notice=notice, totals=totals, organizations=[])
 
 
 # --- Pages (the web layer's reads) -----------------------------------------------------

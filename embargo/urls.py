@@ -106,6 +106,11 @@ urlpatterns = [
     ),
     path("staff/cases/<int:pk>/notices/new/", notices.notice_create_view, name="notice_create"),
     path("staff/notices/<int:pk>/", notices.notice_detail_view, name="notice_detail"),
+    path(
+        "staff/notices/<int:pk>/copies.csv",
+        notices.notice_deliveries_csv_view,
+        name="notice_deliveries_csv",
+    ),
     path("staff/notices/<int:pk>/edit/", notices.notice_edit_view, name="notice_edit"),
     path("staff/notices/<int:pk>/preview/", notices.notice_preview_view, name="notice_preview"),
     path("staff/notices/<int:pk>/send/", notices.notice_send_view, name="notice_send"),

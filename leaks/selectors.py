@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Case, Count, F, Min, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from distributors.eligibility import Reason, eligibility_for_member
@@ -154,15 +154,25 @@ def retrospectives_due_for(user) -> QuerySet[Sanction]:
     ).select_related("organization")
 
 
-def leak_dashboard(*, user) -> dict:
-    """The security team's leak dashboard: urgent first."""
+def leak_reports_for_staff(*, user) -> QuerySet[LeakReport]:
+    """The security team's leak list: open reports first, the oldest (most urgent) first,
+    then decided ones, the newest decision first."""
     if not _is_staff(user):
-        return {"open": [], "recent": []}
-    reports = leak_reports_visible_to(user)
-    return {
-        "open": list(reports.filter(state=LeakReport.State.OPEN).order_by("reported_at", "pk")),
-        "recent": list(reports.exclude(state=LeakReport.State.OPEN).order_by("-decided_at")[:20]),
-    }
+        return LeakReport.objects.none()
+    is_open = Q(state=LeakReport.State.OPEN)
+    return leak_reports_visible_to(user).order_by(
+        Case(When(is_open, then=Value(0)), default=Value(1)),
+        Case(When(is_open, then=F("reported_at"))).asc(),
+        F("decided_at").desc(nulls_last=True),
+        "-pk",
+    )
+
+
+def leak_dashboard(*, user) -> dict:
+    """How many reports wait for a decision, for the dashboard's heading."""
+    if not _is_staff(user):
+        return {"open_count": 0}
+    return {"open_count": leak_reports_visible_to(user).filter(state=LeakReport.State.OPEN).count()}
 
 
 def organization_leak_history(*, organization: Organization) -> dict:

@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from core.lists import ListFilter, choices_from, listing_build
 from core.views import mfa_required, service_run, staff_required
 from core.views import service_error_report as report_error
 from distributors.selectors import organizations_for_staff
@@ -41,6 +42,7 @@ from leaks.selectors import (
     delivery_of_case_by_code,
     leak_access_of,
     leak_dashboard,
+    leak_reports_for_staff,
     leak_reports_visible_to,
     leak_trace,
     notice_trace_capacity,
@@ -58,6 +60,10 @@ from leaks.services import (
     organization_sanction,
     retrospective_answer,
     sanction_lift,
+)
+
+LEAK_STATE_FILTER = ListFilter(
+    name="state", label="State", choices=choices_from("state", LeakReport.State.choices)
 )
 
 # ---------------------------------------------------------------- members
@@ -103,7 +109,11 @@ def leak_list_view(request):
         request,
         "leaks/list.html",
         {
-            "reports": list(leak_reports_visible_to(request.user)),
+            "listing": listing_build(
+                request,
+                leak_reports_visible_to(request.user).order_by("-reported_at", "-pk"),
+                filters=(LEAK_STATE_FILTER,),
+            ),
             "sanctions": list(sanctions_visible_to(request.user)),
             "retrospectives_due": list(retrospectives_due_for(request.user)),
             "can_report": organizations_reporting_for(request.user).exists(),
@@ -182,7 +192,18 @@ def retrospective_view(request, pk: int):
 
 @staff_required
 def staff_leak_dashboard_view(request):
-    return render(request, "leaks/staff_dashboard.html", leak_dashboard(user=request.user))
+    listing = listing_build(
+        request,
+        leak_reports_for_staff(user=request.user),
+        search_fields=("organization__name",),
+        search_label="Organisation",
+        filters=(LEAK_STATE_FILTER,),
+    )
+    return render(
+        request,
+        "leaks/staff_dashboard.html",
+        {**leak_dashboard(user=request.user), "listing": listing},
+    )
 
 
 @staff_required

@@ -139,6 +139,8 @@ class DecideForm(forms.Form):
 
 
 class ReviewQueueFilterForm(forms.Form):
+    # Read by core.lists.listing_build (which trims it); here so the form renders it.
+    q = forms.CharField(label="Organisation", required=False)
     state = forms.ChoiceField(
         label="State",
         required=False,

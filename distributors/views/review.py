@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from core.lists import listing_build
 from core.views import service_error_report, staff_required
 from distributors.forms.application import (
     AskForm,
@@ -127,11 +128,12 @@ def _application_or_404(request, pk: int) -> Application:
 @staff_required
 def review_queue_view(request):
     form = ReviewQueueFilterForm(request.GET or None)
-    state, older_than_days = None, None
+    state, older_than_days, keep = None, None, ()
     if form.is_bound:
         if form.is_valid():
             state = form.cleaned_data["state"] or None
             older_than_days = form.cleaned_data["older_than_days"]
+            keep = ("state", "older_than_days")
         else:
             messages.error(request, "The filter was not applied; see the message beside it.")
     applications = applications_for_review(
@@ -139,6 +141,7 @@ def review_queue_view(request):
     ).annotate(
         open_questions=Count("questions", filter=Q(questions__replied_at__isnull=True)),
     )
+    listing = listing_build(request, applications, search_fields=("organization__name",), keep=keep)
     now = timezone.now()
     rows = [
         {
@@ -147,12 +150,12 @@ def review_queue_view(request):
             if application.submitted_at
             else None,
         }
-        for application in applications
+        for application in listing
     ]
     return render(
         request,
         "distributors/review_queue.html",
-        {"form": form, "rows": rows, "now": now},
+        {"form": form, "rows": rows, "now": now, "listing": listing},
     )
 
 

@@ -10,15 +10,18 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from core.exports import csv_response
 from core.forms import form_errors_from
+from core.lists import Choice, ListFilter, choices_from, listing_build
 from core.views import mfa_required, service_run, staff_required
-from distributors.eligibility import Reason, eligibility_for_audience
+from distributors.eligibility import Reason, eligibility_evaluate, team_people
 from distributors.forms.team import InvitationForm, TeamMemberUpdateForm
 from distributors.forms.trust import VouchListingForm
 from distributors.models import Invitation, Organization
@@ -42,6 +45,23 @@ from distributors.services.team import (
     team_member_update,
 )
 
+TEAM_ROLE_FILTER = ListFilter(
+    name="role",
+    label="Role",
+    choices=(
+        Choice(value="admin", label="Admin", condition=Q(is_admin=True)),
+        Choice(value="need_to_know", label="Need-to-know", condition=Q(is_need_to_know=True)),
+        Choice(
+            value="neither",
+            label="Neither admin nor need-to-know",
+            condition=Q(is_admin=False, is_need_to_know=False),
+        ),
+    ),
+)
+ORGANIZATION_STATUS_FILTER = ListFilter(
+    name="status", label="Status", choices=choices_from("status", Organization.Status.choices)
+)
+
 
 def _team_url(organization: Organization) -> str:
     return reverse("distributors:team", kwargs={"slug": organization.slug})
@@ -59,11 +79,26 @@ def _team_context(
     invite_form=None,
     vouch_listing_form=None,
 ):
-    rows = eligibility_for_audience(organizations=[organization], disclosure_at=timezone.now())
+    now = timezone.now()
+    people = team_people(organization=organization)
+    listing = listing_build(
+        request,
+        people,
+        search_fields=("user__email",),
+        search_label="Address",
+        filters=(TEAM_ROLE_FILTER,),
+    )
+    rows = eligibility_evaluate(listing, disclosure_at=now)
     # The services refuse to remove or demote the last admin; the page does not offer it.
-    admins = sum(1 for row in rows if row.member.is_admin)
+    admins = team_members_of(organization=organization).filter(is_admin=True).count()
+    # The manager's own row says whether they have a second factor; it may be on
+    # another page (or filtered out), and is then loaded on its own.
+    own = [row for row in rows if row.member.user_id == request.user.pk]
+    if can_manage and not own:
+        own = eligibility_evaluate(people.filter(user_id=request.user.pk), disclosure_at=now)
     return {
         "organization": organization,
+        "listing": listing,
         "rows": [
             {
                 "eligibility": row,
@@ -80,24 +115,12 @@ def _team_context(
         ],
         "can_manage": can_manage,
         # The actions need it (mfa_required): say so before the admin presses a button.
-        "manager_has_mfa": can_manage
-        and any(
-            row.member.user_id == request.user.pk and Reason.NO_MFA not in row.reasons
-            for row in rows
-        ),
+        "manager_has_mfa": can_manage and any(Reason.NO_MFA not in row.reasons for row in own),
         "invitations": list(invitations_open(organization=organization)) if can_manage else [],
         "invite_form": invite_form or InvitationForm(),
-        "vouch_contact_email": next(
-            (
-                r.member.user.email
-                for r in rows
-                if r.member.user_id == organization.vouch_contact_id
-            ),
-            None,
-        ),
-        "vouch_listing_form": vouch_listing_form
-        or _vouch_listing_form(organization, [row.member for row in rows]),
-        "now": timezone.now(),
+        # The whole team, not the page shown: the contact may be on another page.
+        **(_vouch_listing(organization, vouch_listing_form) if can_manage else {}),
+        "now": now,
         # path_info: without the prefix the site may be served under (SCRIPT_NAME).
         "staff_view": request.path_info.startswith("/staff/"),
     }
@@ -142,6 +165,15 @@ def invitation_create_view(request, slug: str):
         return redirect(_team_url(organization))
     context = _team_context(request, organization, can_manage=True, invite_form=form)
     return render(request, "distributors/team/team.html", context, status=400)
+
+
+def _vouch_listing(organization: Organization, form=None) -> dict:
+    members = list(team_members_of(organization=organization).select_related("user"))
+    contact = next((m for m in members if m.user_id == organization.vouch_contact_id), None)
+    return {
+        "vouch_contact_email": contact.user.email if contact else None,
+        "vouch_listing_form": form or _vouch_listing_form(organization, members),
+    }
 
 
 def _vouch_listing_form(organization: Organization, members: list) -> VouchListingForm:
@@ -272,10 +304,17 @@ def invitation_view(request, token: str):
 
 @staff_required
 def staff_organizations_view(request):
+    listing = listing_build(
+        request,
+        organizations_for_staff(user=request.user),
+        search_fields=("name",),
+        search_label="Name",
+        filters=(ORGANIZATION_STATUS_FILTER,),
+    )
     return render(
         request,
         "distributors/team/staff_organizations.html",
-        {"organizations": organizations_for_staff(user=request.user)},
+        {"organizations": listing.page, "listing": listing},
     )
 
 
@@ -293,3 +332,26 @@ def _message(error: Exception) -> str:
     if isinstance(error, ValidationError):
         return " ".join(error.messages)
     return str(error) or "You cannot do this."
+
+
+@staff_required
+def staff_members_csv_view(request):
+    """The member organisations and how many people each has (and how many of them are
+    need-to-know), for the security team's records."""
+    members = organizations_for_staff(user=request.user).filter(status=Organization.Status.MEMBER)
+    rows = (
+        (
+            organization.name,
+            organization.slug,
+            organization.website,
+            organization.member_since,
+            organization.people_count,
+            organization.need_to_know_count,
+        )
+        for organization in members.iterator(chunk_size=500)
+    )
+    return csv_response(
+        filename="members.csv",
+        header=("organisation", "slug", "website", "member_since", "people", "need_to_know"),
+        rows=rows,
+    )

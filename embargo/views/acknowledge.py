@@ -13,15 +13,25 @@ from allauth.mfa.utils import is_mfa_enabled
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 
+from core.lists import Choice, ListFilter, listing_build
 from embargo.forms import AcknowledgeForm
 from embargo.models import Delivery, Vulnerability
 from embargo.selectors import deliveries_of_user
 from embargo.services import delivery_acknowledge
 
 REFERENCE_CODE_MAX_LENGTH = 16
+ACKNOWLEDGED_FILTER = ListFilter(
+    name="acknowledged",
+    label="Acknowledged",
+    choices=(
+        Choice(value="no", label="Not yet", condition=Q(acknowledged_at__isnull=True)),
+        Choice(value="yes", label="Acknowledged", condition=Q(acknowledged_at__isnull=False)),
+    ),
+)
 
 
 def mfa_required(view):
@@ -75,15 +85,21 @@ def _facts(delivery: Delivery) -> dict:
 
 @mfa_required
 def my_notices_view(request):
-    deliveries = list(
-        deliveries_of_user(request.user)
-        .filter(state=Delivery.State.SENT)
-        .select_related("notice__vulnerability")
-        .order_by("-sent_at", "-pk")
+    sent = deliveries_of_user(request.user).filter(state=Delivery.State.SENT)
+    listing = listing_build(
+        request,
+        sent.select_related("notice__vulnerability").order_by("-sent_at", "-pk"),
+        search_fields=("reference_code",),
+        search_label="Reference code",
+        filters=(ACKNOWLEDGED_FILTER,),
     )
-    rows = [_facts(delivery) for delivery in deliveries]
-    waiting = sum(1 for row in rows if row["can_acknowledge"])
-    return render(request, "embargo/my_notices.html", {"rows": rows, "waiting": waiting})
+    rows = [_facts(delivery) for delivery in listing]
+    waiting = sent.filter(acknowledged_at__isnull=True).count()
+    return render(
+        request,
+        "embargo/my_notices.html",
+        {"rows": rows, "waiting": waiting, "listing": listing},
+    )
 
 
 @mfa_required

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from core.lists import listing_build
 from core.markdown import markdown_render
 from core.views import service_error_report as report
 from core.views import service_run, staff_required
@@ -189,14 +190,24 @@ def _case_or_404(request, pk: int) -> Vulnerability:
 @staff_required
 def case_list_view(request):
     form = CaseFilterForm(request.GET or None)
-    state = None
+    state, keep = None, ()
     if form.is_bound:
         if form.is_valid():
             state = form.cleaned_data["state"] or None
+            keep = ("state",)
         else:
             messages.error(request, "The filter was not applied; see the message beside it.")
-    cases = list(vulnerabilities_for_staff(user=request.user, state=state))
-    return render(request, "embargo/staff/case_list.html", {"form": form, "cases": cases})
+    listing = listing_build(
+        request,
+        vulnerabilities_for_staff(user=request.user, state=state),
+        search_fields=("public_id",),
+        keep=keep,
+    )
+    return render(
+        request,
+        "embargo/staff/case_list.html",
+        {"form": form, "cases": listing.page, "listing": listing},
+    )
 
 
 @staff_required

@@ -10,22 +10,41 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from core.exports import csv_response
+from core.lists import Choice, ListFilter, listing_build
 from core.markdown import markdown_render
 from core.views import service_error_report as report
 from core.views import staff_required
 from embargo.delivery.health import gpg_faults
 from embargo.forms import NoticeForm
-from embargo.models import Notice, Vulnerability
+from embargo.models import Delivery, Notice, Vulnerability
 from embargo.selectors import (
+    STATUS_CONDITIONS,
     notice_audience_preview,
-    notice_delivery_summary,
+    notice_deliveries,
+    notice_delivery_totals,
     notices_visible_to,
+    person_delivery,
     reason_label,
     vulnerabilities_visible_to,
 )
 from embargo.services import notice_catch_up, notice_create, notice_send, notice_update
 from embargo.services.notices import DEFAULT_OUTER_SUBJECT, SENDABLE_CASE_STATES
 from embargo.views.variation import variation_context
+
+_STATUS_LABELS = {"acknowledged": "Acknowledged", "sent": "Sent, not acknowledged yet"}
+DELIVERY_STATUS_FILTER = ListFilter(
+    name="status",
+    label="Status",
+    choices=tuple(
+        Choice(
+            value=status,
+            label=_STATUS_LABELS.get(status) or Delivery.State(status).label,
+            condition=condition,
+        )
+        for status, condition in STATUS_CONDITIONS.items()
+    ),
+)
 
 
 def _notice_or_404(request, pk: int) -> Notice:
@@ -179,14 +198,24 @@ NOTICE_REFRESH_SECONDS = 5
 @staff_required
 def notice_detail_view(request, pk: int):
     notice = _notice_or_404(request, pk)
-    summary = None
+    summary, listing, people = None, None, []
     if notice.state != Notice.State.DRAFT:
-        summary = notice_delivery_summary(notice=notice)
+        summary = notice_delivery_totals(notice=notice)
+        listing = listing_build(
+            request,
+            notice_deliveries(notice=notice),
+            search_fields=("email", "organization__name", "reference_code"),
+            search_label="Address, organisation or reference",
+            filters=(DELIVERY_STATUS_FILTER,),
+        )
+        people = [person_delivery(delivery) for delivery in listing]
     return render(
         request,
         "embargo/staff/notice_detail.html",
         {
             "notice": notice,
+            "listing": listing,
+            "people": people,
             "case": notice.vulnerability,
             "body_html": markdown_render(notice.body),
             "organizations": list(notice.organizations.order_by("name")),
@@ -202,4 +231,40 @@ def notice_detail_view(request, pk: int):
             if summary and not summary.is_complete
             else None,
         },
+    )
+
+
+@staff_required
+def notice_deliveries_csv_view(request, pk: int):
+    """Every copy of a notice and its acknowledgement, for the security team's records.
+    Addresses, states, times and reference codes: never the subject or the body."""
+    notice = _notice_or_404(request, pk)
+
+    def rows():
+        for delivery in notice_deliveries(notice=notice).iterator(chunk_size=500):
+            person = person_delivery(delivery)
+            yield (
+                delivery.organization.name,
+                delivery.email,
+                delivery.reference_code,
+                delivery.state,
+                delivery.sent_at,
+                delivery.acknowledged_at,
+                delivery.finished_at,
+                "; ".join(person.reasons),
+            )
+
+    return csv_response(
+        filename=f"notice-{notice.pk}-copies.csv",
+        header=(
+            "organisation",
+            "email",
+            "reference_code",
+            "state",
+            "sent_at",
+            "acknowledged_at",
+            "finished_at",
+            "why",
+        ),
+        rows=rows(),
     )
