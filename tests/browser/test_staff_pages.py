@@ -85,3 +85,19 @@ def test_a_page_of_the_open_case_works_at_both_widths(tab, open_case_url, name, 
 def test_the_new_case_form_works_at_both_widths(tab):
     tab.open("/staff/cases/new/")
     tab.check(journey=JOURNEY, name="new case")
+
+
+def test_a_new_draft_shows_its_preview_with_the_varying_words_marked(tab, open_case_url):
+    tab.open(open_case_url + "notices/new/")
+    tab.page.fill("#id_subject", "Embargoed: a second look at the unpacker")
+    tab.page.fill(
+        "#id_body",
+        "## Summary\n\nThe attacker does not need an account, and it is {{easy|simple}} to "
+        "reach. Please don't share this before the disclosure time.\n",
+    )
+    with tab.page.expect_navigation():
+        tab.page.locator("main form button[type=submit]").first.click()
+    assert "/preview/" in tab.page.url
+    assert tab.page.locator("pre.copy mark.variation.author").count() == 1
+    assert tab.page.locator("pre.copy mark.variation.catalogue").count() >= 2
+    tab.check(journey=JOURNEY, name="notice preview")
