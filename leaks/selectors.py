@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from django.db.models import Case, Count, F, Min, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from distributors.eligibility import Reason, eligibility_for_member
+from distributors.eligibility import Reason, eligibility_of_person
 from distributors.models import Organization, TeamMember
 from embargo import tracing
 from embargo.delivery.variants import notice_parsed, trace_secret
@@ -55,35 +55,68 @@ class LeakAccess:
         return [Reason(code).label if code in Reason.values else code for code in self.missing]
 
 
+@dataclass(frozen=True)
+class PersonLeakAccess:
+    """A person's LeakAccess in each of their organisations, worked out once for a request
+    (leak_access_of) and handed to the selectors below through their `access` argument,
+    so a page does not evaluate the person's eligibility again for every list it shows."""
+
+    user_id: int | None
+    organizations: tuple[LeakAccess, ...] = ()
+
+    @property
+    def allowed_ids(self) -> list[int]:
+        return [access.organization.pk for access in self.organizations if access.allowed]
+
+    @property
+    def refused(self) -> list[LeakAccess]:
+        return [access for access in self.organizations if not access.allowed]
+
+    @property
+    def closed(self) -> bool:
+        """In organisations that count, and open in none of them: the refusal page."""
+        return bool(self.organizations) and not self.allowed_ids
+
+
 def _is_staff(user) -> bool:
     return bool(user.is_authenticated and user.is_staff)
 
 
-def leak_access_of(user) -> list[LeakAccess]:
+def leak_access_of(user) -> PersonLeakAccess:
     """Each member or suspended organisation of the person, with the eligibility reasons
     that keep them from its leak pages (none: they may open them). Staff are not members
-    and get an empty list; they see every report anyway."""
+    and get no organisations; they see every report anyway. Three queries however many
+    organisations the person belongs to."""
     if not user.is_authenticated:
-        return []
-    now = timezone.now()
-    memberships = (
-        TeamMember.objects.filter(user=user, organization__status__in=LEAK_ORGANIZATION_STATUSES)
-        .select_related("organization")
-        .order_by("organization__name", "pk")
+        return PersonLeakAccess(user_id=None)
+    # The person's every membership with its reasons, in the order of their organisations'
+    # names; the statuses that count are picked here rather than in the query.
+    eligibilities = eligibility_of_person(user=user, disclosure_at=timezone.now())
+    return PersonLeakAccess(
+        user_id=user.pk,
+        organizations=tuple(
+            LeakAccess(
+                organization=eligibility.member.organization,
+                missing=tuple(r for r in eligibility.reasons if str(r) not in LEAK_ACCESS_WAIVED),
+            )
+            for eligibility in eligibilities
+            if eligibility.member.organization.status in LEAK_ORGANIZATION_STATUSES
+        ),
     )
-    result = []
-    for membership in memberships:
-        eligibility = eligibility_for_member(team_member_id=membership.pk, disclosure_at=now)
-        missing = tuple(r for r in eligibility.reasons if str(r) not in LEAK_ACCESS_WAIVED)
-        result.append(LeakAccess(organization=membership.organization, missing=missing))
-    return result
 
 
-def _leak_organization_ids(user) -> list[int]:
-    return [access.organization.pk for access in leak_access_of(user) if access.allowed]
+def _leak_organization_ids(user, access: PersonLeakAccess | None) -> list[int]:
+    # An access worked out for someone else (or for nobody) is never trusted: the
+    # selectors always answer for the user they are given.
+    if access is None or access.user_id is None or access.user_id != user.pk:
+        access = leak_access_of(user)
+    return access.allowed_ids
 
 
-def leak_reports_visible_to(user) -> QuerySet[LeakReport]:
+def leak_reports_visible_to(
+    user, *, access: PersonLeakAccess | None = None
+) -> QuerySet[LeakReport]:
+    """`access`: leak_access_of(user) when the caller already has it (see PersonLeakAccess)."""
     base = LeakReport.objects.select_related(
         "organization", "vulnerability", "notice", "reported_by", "decided_by"
     )
@@ -91,25 +124,27 @@ def leak_reports_visible_to(user) -> QuerySet[LeakReport]:
         return base
     if not user.is_authenticated:
         return LeakReport.objects.none()
-    return base.filter(organization_id__in=_leak_organization_ids(user))
+    return base.filter(organization_id__in=_leak_organization_ids(user, access))
 
 
-def sanctions_visible_to(user) -> QuerySet[Sanction]:
+def sanctions_visible_to(user, *, access: PersonLeakAccess | None = None) -> QuerySet[Sanction]:
     base = Sanction.objects.select_related("organization", "leak_report", "created_by")
     if _is_staff(user):
         return base
     if not user.is_authenticated:
         return Sanction.objects.none()
-    return base.filter(organization_id__in=_leak_organization_ids(user))
+    return base.filter(organization_id__in=_leak_organization_ids(user, access))
 
 
-def organizations_reporting_for(user) -> QuerySet[Organization]:
+def organizations_reporting_for(
+    user, *, access: PersonLeakAccess | None = None
+) -> QuerySet[Organization]:
     """The organisations a person may file a leak report for: their own, while they can
     still receive notices or were just suspended (a suspended member must still report),
     and while they may read its leak pages (the form lists the notices it received)."""
     if not user.is_authenticated:
         return Organization.objects.none()
-    return Organization.objects.filter(pk__in=_leak_organization_ids(user))
+    return Organization.objects.filter(pk__in=_leak_organization_ids(user, access))
 
 
 def notices_received_by(*, organization: Organization) -> QuerySet[Notice]:
@@ -142,12 +177,12 @@ def delivery_of_case_by_code(*, vulnerability_id: int, reference_code: str) -> D
     ).first()
 
 
-def retrospectives_due_for(user) -> QuerySet[Sanction]:
+def retrospectives_due_for(user, *, access: PersonLeakAccess | None = None) -> QuerySet[Sanction]:
     """Warnings whose retrospective the person, as an admin, must still answer."""
     if not user.is_authenticated:
         return Sanction.objects.none()
     admin_of = TeamMember.objects.filter(
-        user=user, is_admin=True, organization_id__in=_leak_organization_ids(user)
+        user=user, is_admin=True, organization_id__in=_leak_organization_ids(user, access)
     ).values("organization_id")
     return Sanction.objects.filter(
         organization_id__in=admin_of, retrospective_required=True, retrospective_at__isnull=True

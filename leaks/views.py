@@ -39,6 +39,7 @@ from leaks.forms import (
 from leaks.models import LeakReport, Sanction
 from leaks.selectors import (
     LeakAccess,
+    PersonLeakAccess,
     delivery_of_case_by_code,
     leak_access_of,
     leak_dashboard,
@@ -78,23 +79,28 @@ def leak_pages(view):
     """The member leak pages: a second factor (mfa_required), then, for people of member
     organisations, the notice recipients' rules. Someone whose every organisation is
     closed to them gets the refusal page whatever they asked for, so it says nothing about
-    whether a given report exists."""
+    whether a given report exists. The view gets the access worked out here as
+    `leak_access` (None for staff), for its selectors: the person's eligibility is read
+    once per request, not once per list."""
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
+        access = None
         if not request.user.is_staff:
-            accesses = leak_access_of(request.user)
-            if accesses and not any(access.allowed for access in accesses):
-                return _refusal(request, accesses)
-        return view(request, *args, **kwargs)
+            access = leak_access_of(request.user)
+            if access.closed:
+                return _refusal(request, list(access.organizations))
+        return view(request, *args, leak_access=access, **kwargs)
 
     return mfa_required(wrapper)
 
 
-def _not_found_or_refused(request, rows):
+def _not_found_or_refused(request, rows, *, access: PersonLeakAccess | None):
     """A report or sanction the person cannot open: the refusal page when it is of one of
     their own organisations that is closed to them, otherwise a plain 404."""
-    refused = [access for access in leak_access_of(request.user) if not access.allowed]
+    if access is None or access.user_id != request.user.pk:
+        access = leak_access_of(request.user)
+    refused = access.refused
     ids = [access.organization.pk for access in refused]
     if ids and rows.filter(organization_id__in=ids).exists():
         return _refusal(request, refused)
@@ -102,28 +108,29 @@ def _not_found_or_refused(request, rows):
 
 
 @leak_pages
-def leak_list_view(request):
+def leak_list_view(request, *, leak_access: PersonLeakAccess | None):
     if request.user.is_staff:
         return redirect("leaks:staff_leak_dashboard")
+    user, access = request.user, leak_access
     return render(
         request,
         "leaks/list.html",
         {
             "listing": listing_build(
                 request,
-                leak_reports_visible_to(request.user).order_by("-reported_at", "-pk"),
+                leak_reports_visible_to(user, access=access).order_by("-reported_at", "-pk"),
                 filters=(LEAK_STATE_FILTER,),
             ),
-            "sanctions": list(sanctions_visible_to(request.user)),
-            "retrospectives_due": list(retrospectives_due_for(request.user)),
-            "can_report": organizations_reporting_for(request.user).exists(),
+            "sanctions": list(sanctions_visible_to(user, access=access)),
+            "retrospectives_due": list(retrospectives_due_for(user, access=access)),
+            "can_report": organizations_reporting_for(user, access=access).exists(),
         },
     )
 
 
 @leak_pages
-def leak_create_view(request):
-    organizations = organizations_reporting_for(request.user)
+def leak_create_view(request, *, leak_access: PersonLeakAccess | None):
+    organizations = organizations_reporting_for(request.user, access=leak_access)
     if not organizations.exists():
         raise Http404("You are not in an organisation that receives notices.")
     notices = notices_received_by_any(organizations=organizations)
@@ -155,10 +162,10 @@ def leak_create_view(request):
 
 
 @leak_pages
-def leak_detail_view(request, pk: int):
-    leak = leak_reports_visible_to(request.user).filter(pk=pk).first()
+def leak_detail_view(request, pk: int, *, leak_access: PersonLeakAccess | None):
+    leak = leak_reports_visible_to(request.user, access=leak_access).filter(pk=pk).first()
     if leak is None:
-        return _not_found_or_refused(request, LeakReport.objects.filter(pk=pk))
+        return _not_found_or_refused(request, LeakReport.objects.filter(pk=pk), access=leak_access)
     return render(
         request,
         "leaks/detail.html",
@@ -167,10 +174,10 @@ def leak_detail_view(request, pk: int):
 
 
 @leak_pages
-def retrospective_view(request, pk: int):
-    sanction = sanctions_visible_to(request.user).filter(pk=pk).first()
+def retrospective_view(request, pk: int, *, leak_access: PersonLeakAccess | None):
+    sanction = sanctions_visible_to(request.user, access=leak_access).filter(pk=pk).first()
     if sanction is None:
-        return _not_found_or_refused(request, Sanction.objects.filter(pk=pk))
+        return _not_found_or_refused(request, Sanction.objects.filter(pk=pk), access=leak_access)
     form = RetrospectiveForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
