@@ -33,13 +33,21 @@ def svg_element(tag: str, text: str | None = None, **attrs) -> str:
 
 
 def svg_document(
-    *, picture_id: str, width: int, height: int, title: str, desc: str, body: list[str]
+    *,
+    picture_id: str,
+    width: int,
+    height: int,
+    title: str,
+    desc: str,
+    body: list[str],
+    top: int = 0,
 ) -> SafeString:
-    """The whole picture, safe to put in a template as it is (every text is escaped)."""
+    """The whole picture, safe to put in a template as it is (every text is escaped).
+    `top` and `height` crop the drawing to the part in use, so a small one is not tall."""
     title_id, desc_id = f"{picture_id}-title", f"{picture_id}-desc"
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="picture" '
-        f'id="{escape(picture_id)}" viewBox="0 0 {width} {height}" '
+        f'id="{escape(picture_id)}" viewBox="0 {top} {width} {height}" '
         f'aria-labelledby="{escape(title_id)} {escape(desc_id)}" '
         f'preserveAspectRatio="xMidYMin meet">'
     )

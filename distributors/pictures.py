@@ -130,6 +130,15 @@ def _markers() -> str:
     return f"<defs>{markers}</defs>"
 
 
+def _crop(ys: list[float], hidden: int) -> tuple[int, int]:
+    # A few organisations leave most of the circle empty: show only the rows in use
+    # (the note about hidden organisations sits at the very bottom, so then keep it all).
+    if hidden or not ys:
+        return 0, HEIGHT
+    top = max(0, int(min(ys)) - 40)
+    return top, min(HEIGHT, int(max(ys)) + 40) - top
+
+
 def vouch_graph_svg(edges: list[GraphEdge]) -> SafeString:
     """The picture of who vouched for whom among these edges."""
     nodes, hidden = _nodes(edges)
@@ -164,10 +173,12 @@ def vouch_graph_svg(edges: list[GraphEdge]) -> SafeString:
     )
     if hidden:
         desc += f" {hidden} more organisations are left out of the picture."
+    top, height = _crop([place[1] for place in places.values()], hidden)
     return svg_document(
         picture_id="vouch-graph",
         width=WIDTH,
-        height=HEIGHT,
+        height=height,
+        top=top,
         title="Vouch graph: who vouched for whom",
         desc=desc,
         body=body,

@@ -169,7 +169,8 @@ def case_timeline_svg(facts: CaseTimelineFacts) -> SafeString:
     return svg_document(
         picture_id="case-timeline",
         width=WIDTH,
-        height=HEIGHT,
+        # Without acknowledgements the band below the axis would stay empty.
+        height=HEIGHT if facts.acknowledgements_by_day else EVENT_Y + 40,
         title="Case timeline from report to disclosure",
         desc=desc,
         body=body,

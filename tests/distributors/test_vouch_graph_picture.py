@@ -27,7 +27,7 @@ def test_the_picture_is_an_image_with_a_title_and_a_description():
     svg = str(vouch_graph_svg([_edge(1, 2)]))
     assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg" role="img"')
     assert '<title id="vouch-graph-title">' in svg and '<desc id="vouch-graph-desc">' in svg
-    assert 'viewBox="0 0 960 720"' in svg
+    assert re.search(r'viewBox="0 \d+ 960 \d+"', svg)
     assert "style=" not in svg and "<script" not in svg
 
 
@@ -116,3 +116,10 @@ def test_the_picture_adds_no_query_as_vouches_grow(
         content = http.get(GRAPH_URL).content.decode()
     # 84 organisations: the picture keeps to the cap and counts the rest.
     assert "and 44 more organisations" in content
+
+
+def test_a_small_graph_is_cropped_to_the_part_in_use():
+    small = str(vouch_graph_svg([_edge(1, 2)]))
+    assert 'viewBox="0 0 960 720"' not in small
+    crowded = str(vouch_graph_svg([_edge(1, taker) for taker in range(2, MAX_NODES + 5)]))
+    assert 'viewBox="0 0 960 720"' in crowded

@@ -122,3 +122,9 @@ def test_the_case_page_query_count_does_not_grow_with_acknowledgements(
     with django_assert_max_num_queries(len(few.captured_queries)):
         page = http.get(url).content.decode()
     assert "25 in all" in page
+
+
+def test_without_acknowledgements_the_timeline_is_shorter():
+    assert 'viewBox="0 0 960 340"' in str(case_timeline_svg(_facts()))
+    short = str(case_timeline_svg(_facts(acknowledgements_by_day=[])))
+    assert 'viewBox="0 0 960 190"' in short
