@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Min, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncDate
 
 from core.models import AuditEvent
 from distributors.eligibility import Reason, eligibility_for_audience
@@ -31,6 +32,7 @@ from embargo.negotiation_selectors import (  # noqa: F401  (the negotiation's re
     parties_answering,
     proposal_parties,
 )
+from embargo.pictures import CaseTimelineFacts, NoticeSent
 from embargo.services.notices import audience_one_per_person
 
 
@@ -412,3 +414,35 @@ def staff_embargo_summary(*, user, now: datetime) -> dict:
         "near_count": near.count(),
         "copies": copies,
     }
+
+
+def case_timeline_facts(*, vulnerability: Vulnerability, now: datetime) -> CaseTimelineFacts:
+    """What the case's timeline draws, in two queries however many copies there are:
+    the notices sent with their copies counted, and acknowledgements counted by day."""
+    notices = (
+        Notice.objects.filter(vulnerability=vulnerability)
+        .exclude(state=Notice.State.DRAFT)
+        .annotate(
+            at=Coalesce("send_started_at", "sent_at", "created_at"),
+            copies=Count("deliveries", filter=Q(deliveries__state=Delivery.State.SENT)),
+        )
+        .order_by("at", "pk")
+        .values_list("pk", "at", "copies")
+    )
+    by_day = (
+        Delivery.objects.filter(notice__vulnerability=vulnerability, acknowledged_at__isnull=False)
+        .annotate(day=TruncDate("acknowledged_at", tzinfo=UTC))
+        .values("day")
+        .annotate(count=Count("pk"))
+        .order_by("day")
+        .values_list("day", "count")
+    )
+    return CaseTimelineFacts(
+        reported_at=vulnerability.reported_at,
+        now=now,
+        first_response_at=vulnerability.first_response_at,
+        notices=[NoticeSent(number=pk, at=at, copies=copies) for pk, at, copies in notices],
+        acknowledgements_by_day=list(by_day),
+        disclosure_at=vulnerability.disclosure_at,
+        disclosed_at=vulnerability.disclosed_at,
+    )

@@ -15,6 +15,7 @@ from core.forms import form_errors_from
 from core.views import mfa_required, service_run, staff_required
 from distributors.forms.trust import VouchAnswerForm, VouchGraphFilterForm, VouchRequestForm
 from distributors.models import Application, Criterion, Vouch
+from distributors.pictures import vouch_graph_edges, vouch_graph_svg
 from distributors.selectors import (
     application_with_details,
     applications_administered_by,
@@ -148,8 +149,11 @@ def vouch_graph_view(request):
         number = int(request.GET.get("page", "1"))
     except ValueError:
         raise Http404("No such page.") from None
+    current = page.get_page(number)
+    # The picture draws the rows the table shows: no query of its own.
+    picture = vouch_graph_svg(vouch_graph_edges(current.object_list))
     return render(
         request,
         "distributors/staff_vouch_graph.html",
-        {"page": page.get_page(number), "filters": filters, "flagged_only": flagged_only},
+        {"page": current, "filters": filters, "flagged_only": flagged_only, "picture": picture},
     )

@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from core.lists import listing_build
@@ -28,9 +29,11 @@ from embargo.forms import (
 )
 from embargo.models import FixState, Notice, Vulnerability
 from embargo.package_forms import FixReferenceForm, FixStateForm, PackageForm, RangeForm
+from embargo.pictures import case_timeline_items, case_timeline_svg
 from embargo.selectors import (
     advisory_revisions,
     affected_packages,
+    case_timeline_facts,
     fix_references,
     vulnerabilities_for_staff,
     vulnerabilities_visible_to,
@@ -273,9 +276,15 @@ def case_detail_render(request, case: Vulnerability, *, status: int = 200, **for
         "history": history_rows(vulnerability=case),
         "sent_notices": sum(1 for notice in notices if notice.state != Notice.State.DRAFT),
         "cvss_ratings": list(case.cvss_ratings.select_related("set_by")),
+        **_timeline_context(case),
         **_packages_context(case, forms),
     }
     return render(request, "embargo/staff/case_detail.html", context, status=status)
+
+
+def _timeline_context(case: Vulnerability) -> dict:
+    facts = case_timeline_facts(vulnerability=case, now=timezone.now())
+    return {"timeline_svg": case_timeline_svg(facts), "timeline_items": case_timeline_items(facts)}
 
 
 def _packages_context(case: Vulnerability, forms: dict) -> dict:
