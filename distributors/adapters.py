@@ -88,7 +88,13 @@ def _count_password_as_reauthentication(request, user, *, signup: bool) -> None:
     still ask again.
     """
     if signup:
-        if user.has_usable_password():
+        # Only when the password was typed in this very request: a sign-up finished later
+        # by the confirmation link (ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION) is no fresh proof.
+        if (
+            request.method == "POST"
+            and request.POST.get("password1")
+            and user.has_usable_password()
+        ):
             record_authentication(request, user, method="password", reauthenticated=True)
         return
     records = list(get_authentication_records(request, user))

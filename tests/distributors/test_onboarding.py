@@ -209,3 +209,15 @@ def test_the_two_factor_overview_says_where_to_go_next(client):
     sign_in_with_mfa(client, user)
     page = client.get(reverse("mfa_index")).content.decode()
     assert f'href="{reverse("distributors:me")}"' in page
+
+
+def test_a_sign_up_finished_by_the_confirmation_link_still_reauthenticates(client, settings):
+    settings.ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+    _sign_up(client, "person@example.org")  # no invitation: a confirmation mail goes out
+    confirm = next(p for p in mail.outbox[-1].body.split() if "/accounts/confirm-email/" in p)
+    response = client.post(confirm[confirm.index("/accounts/") :])
+    assert response.status_code == 302
+    assert "_auth_user_id" in client.session
+    response = client.get(reverse("mfa_activate_totp"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_reauthenticate"))
