@@ -207,6 +207,8 @@ ACCOUNT_ADAPTER = "distributors.adapters.AccountAdapter"
 # takes as long either way (forms_account.py).
 ACCOUNT_FORMS = {"signup": "distributors.forms.account.SignupForm"}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# The TOTP secret stays the same across reloads until it is confirmed (distributors/forms/mfa.py).
+MFA_FORMS = {"activate_totp": "distributors.forms.mfa.ActivateTOTPForm"}
 MFA_TOTP_ISSUER = SITE_NAME
 
 LANGUAGE_CODE = "en-gb"

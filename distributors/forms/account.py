@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from allauth.account.forms import SignupForm as AllauthSignupForm
+from allauth.core import context
 from django.contrib.auth.hashers import make_password
+
+from distributors.services.team import INVITATION_SESSION_KEY, invitation_usable_for_hash
 
 
 class SignupForm(AllauthSignupForm):
@@ -13,6 +16,16 @@ class SignupForm(AllauthSignupForm):
     address only gets allauth's "you already have an account" mail. Without this the
     answer time alone told anyone which addresses, staff included, have accounts here.
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Arriving from an invitation link: the invited address is filled in (from the
+        # session, never the URL, so it is not in any access log).
+        request = context.request
+        if request is not None and not self.is_bound:
+            invitation = invitation_usable_for_hash(request.session.get(INVITATION_SESSION_KEY))
+            if invitation is not None:
+                self.fields["email"].initial = invitation.email
 
     def try_save(self, request):
         user, response = super().try_save(request)

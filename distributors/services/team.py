@@ -21,6 +21,11 @@ from core.queue import task_queue_after_commit
 from distributors.models import Invitation, Organization, TeamMember
 from distributors.services.bars import ACCEPT_REFUSAL, INVITE_REFUSAL, address_barred, person_barred
 
+# The session remembers the hash of the invitation link its holder opened, so that signing
+# up with the invited address through it needs no second confirmation mail
+# (AccountAdapter.is_email_verified). Never the raw token.
+INVITATION_SESSION_KEY = "haulout.invitation_sha256"
+
 
 def invitation_token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
@@ -201,6 +206,30 @@ def invitation_problem(invitation: Invitation | None, *, now=None) -> str | None
     if invitation.organization.status != Organization.Status.MEMBER:
         return "This organisation is not a member at the moment, so it cannot add people."
     return None
+
+
+def invitation_usable_for_hash(token_sha256: str | None) -> Invitation | None:
+    """The invitation whose link has this hash, if it can still be accepted."""
+    if not token_sha256 or len(token_sha256) != 64:
+        return None
+    invitation = (
+        Invitation.objects.select_related("organization").filter(token_sha256=token_sha256).first()
+    )
+    if invitation is None or invitation_problem(invitation) is not None:
+        return None
+    return invitation
+
+
+def invitation_proves_address(*, token_sha256: str, email: str) -> bool:
+    """Whether the invitation link opened in this session proves that its holder reads
+    mail at `email`: only the invited address itself, only while the invitation is still
+    usable (not expired, revoked or used), and never for a barred address."""
+    invitation = invitation_usable_for_hash(token_sha256)
+    if invitation is None or not email:
+        return False
+    if invitation.email.strip().lower() != email.strip().lower():
+        return False
+    return not address_barred(email=email)
 
 
 def invitation_address_verified(*, user, email: str) -> bool:

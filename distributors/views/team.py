@@ -35,6 +35,7 @@ from distributors.selectors import (
 )
 from distributors.services import organization_vouch_listing_set
 from distributors.services.team import (
+    INVITATION_SESSION_KEY,
     invitation_accept,
     invitation_address_verified,
     invitation_create,
@@ -284,6 +285,9 @@ def invitation_view(request, token: str):
             return redirect("distributors:me")
     elif request.method not in ("GET", "HEAD", "POST"):
         raise Http404
+    if problem is None and not request.user.is_authenticated:
+        # Sign-up from here fills in the invited address and counts it as confirmed.
+        request.session[INVITATION_SESSION_KEY] = invitation.token_sha256
     address_matches = (
         problem is None
         and request.user.is_authenticated
