@@ -38,11 +38,11 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from benchmarks.scratch import scratch_database  # noqa: E402
 from benchmarks.smtp_sink import SmtpSink  # noqa: E402
 from devsupport.keyring import people_keys, team_key  # noqa: E402
 
@@ -50,32 +50,6 @@ KEYS_DIR = BASE_DIR / "var" / "bench-keys"
 VAR_DIR = BASE_DIR / "var" / "bench"
 CELERY = BASE_DIR / ".venv" / "bin" / "celery"
 BODY = ("Apply the patch from the private repository before the disclosure date. " * 40)[:3000]
-
-
-def scratch_database() -> tuple[str, callable]:
-    """A fresh database for the run, and a function that removes it."""
-    url = os.environ.get("DATABASE_URL", "")
-    if url.startswith(("postgres://", "postgresql://", "pgsql://")):
-        import psycopg
-
-        parts = urlsplit(url)
-        name = f"{parts.path.lstrip('/') or 'haulout'}_bench_{os.getpid()}"
-        admin = urlunsplit(("postgresql", parts.netloc, "/postgres", "", ""))
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-        def drop():
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-        return urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", "")), drop
-    path = Path(tempfile.mkdtemp(prefix="haulout-bench-")) / "bench.sqlite3"
-
-    def remove():
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-
-    return f"sqlite:///{path}", remove
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import html
-import os
 import random
 import re
 import sys
@@ -38,7 +37,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from benchmarks.fanout import scratch_database  # noqa: E402
+from benchmarks.scratch import django_scratch_run  # noqa: E402
 
 VAR_DIR = BASE_DIR / "var" / "bench-tracing"
 NOTICE_BODY = """\
@@ -236,29 +235,7 @@ def main(argv=None) -> int:
     parser.add_argument("--samples", type=int, default=40, help="leaked texts per kind")
     parser.add_argument("--seed", type=int, default=19)
     args = parser.parse_args(argv)
-    database_url, drop_database = scratch_database()
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DJANGO_SECURE": "0",
-            "DJANGO_SECRET_KEY": "benchmark-only-" + uuid.uuid4().hex * 2,
-            "HAULOUT_VAR_DIR": str(VAR_DIR),
-            "DATABASE_URL": database_url,
-            "CELERY_BROKER_URL": "memory://",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
-    import django
-
-    django.setup()
-    try:
-        return _run(args)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        drop_database()
+    return django_scratch_run(lambda: _run(args), var_dir=VAR_DIR)
 
 
 def _run(args) -> int:
