@@ -166,9 +166,14 @@ def _unique_package(case: Vulnerability, fields: dict, *, exclude_pk: int | None
         raise ValidationError({"name": ["The case already lists this package."]})
 
 
-def _touch(case: Vulnerability) -> None:
+def _case_changed(case: Vulnerability, *, actor, action: str, data: dict, summary: str) -> None:
+    """What every change of a case's packages, ranges or fix references does after it:
+    the case is marked updated, the change audited, and a disclosed case's advisory gets
+    a new revision with `summary`."""
     case.updated_at = timezone.now()
     case.save(update_fields=["updated_at"])
+    audit_record(actor=actor, action=action, target=case, data=data)
+    advisory_revision_if_public(case=case, summary=summary, actor=actor)
 
 
 # ---------------------------------------------------------------- packages
@@ -200,14 +205,13 @@ def affected_package_add(
             )
     except IntegrityError as error:  # the same package added at the same moment
         raise ValidationError({"name": ["The case already lists this package."]}) from error
-    _touch(case)
-    audit_record(
+    _case_changed(
+        case,
         actor=actor,
         action="vulnerability.package_added",
-        target=case,
         data={"package": package.pk, "ecosystem": package.ecosystem},
+        summary="Updated affected packages",
     )
-    advisory_revision_if_public(case=case, summary="Updated affected packages", actor=actor)
     return package
 
 
@@ -233,14 +237,13 @@ def affected_package_update(
     for field in changed:
         setattr(package, field, fields[field])
     package.save(update_fields=changed)
-    _touch(case)
-    audit_record(
+    _case_changed(
+        case,
         actor=actor,
         action="vulnerability.package_updated",
-        target=case,
         data={"package": package.pk, "ecosystem": package.ecosystem, "fields": sorted(changed)},
+        summary="Updated affected packages",
     )
-    advisory_revision_if_public(case=case, summary="Updated affected packages", actor=actor)
     return package
 
 
@@ -252,14 +255,13 @@ def affected_package_remove(*, package: AffectedPackage, actor) -> None:
     deleted, _ = AffectedPackage.objects.filter(pk=package_id, vulnerability=case).delete()
     if not deleted:
         raise ValidationError("That package was already removed.")
-    _touch(case)
-    audit_record(
+    _case_changed(
+        case,
         actor=actor,
         action="vulnerability.package_removed",
-        target=case,
         data={"package": package_id},
+        summary="Updated affected packages",
     )
-    advisory_revision_if_public(case=case, summary="Updated affected packages", actor=actor)
 
 
 # ---------------------------------------------------------------- version ranges
@@ -314,14 +316,13 @@ def version_range_add(
     if ranges.count() >= RANGES_MAX:
         raise ValidationError(f"A package has at most {RANGES_MAX} ranges.")
     version_range = VersionRange.objects.create(package=package, **fields)
-    _touch(case)
-    audit_record(
+    _case_changed(
+        case,
         actor=actor,
         action="vulnerability.range_added",
-        target=case,
         data={"package": package.pk, "range": version_range.pk},
+        summary="Updated affected versions",
     )
-    advisory_revision_if_public(case=case, summary="Updated affected versions", actor=actor)
     return version_range
 
 
@@ -332,14 +333,13 @@ def version_range_remove(*, version_range: VersionRange, actor) -> None:
     range_id = version_range.pk
     if not VersionRange.objects.filter(pk=range_id).delete()[0]:
         raise ValidationError("That range was already removed.")
-    _touch(case)
-    audit_record(
+    _case_changed(
+        case,
         actor=actor,
         action="vulnerability.range_removed",
-        target=case,
         data={"package": package.pk, "range": range_id},
+        summary="Updated affected versions",
     )
-    advisory_revision_if_public(case=case, summary="Updated affected versions", actor=actor)
 
 
 # ---------------------------------------------------------------- fix references
@@ -379,14 +379,13 @@ def fix_reference_add(
         note=note,
         added_at=now or timezone.now(),
     )
-    _touch(case)
-    audit_record(
+    _case_changed(
+        case,
         actor=actor,
         action="vulnerability.fix_reference_added",
-        target=case,
         data={"reference": reference.pk, "kind": kind},
+        summary="Updated fix references",
     )
-    advisory_revision_if_public(case=case, summary="Updated fix references", actor=actor)
     return reference
 
 
@@ -396,14 +395,13 @@ def fix_reference_remove(*, fix_reference: FixReference, actor) -> None:
     reference_id = fix_reference.pk
     if not FixReference.objects.filter(pk=reference_id, vulnerability=case).delete()[0]:
         raise ValidationError("That fix reference was already removed.")
-    _touch(case)
-    audit_record(
+    _case_changed(
+        case,
         actor=actor,
         action="vulnerability.fix_reference_removed",
-        target=case,
         data={"reference": reference_id},
+        summary="Updated fix references",
     )
-    advisory_revision_if_public(case=case, summary="Updated fix references", actor=actor)
 
 
 # ---------------------------------------------------------------- the fix's state
