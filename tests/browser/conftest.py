@@ -44,6 +44,25 @@ def haulout_server(tmp_path_factory):
     shutil.rmtree(gpg_root, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def own_server(tmp_path_factory):
+    """A server of the module's own, for a journey that changes what it finds (approves
+    an application, sends a notice): the shared server's demo data stays as the
+    read-only journeys expect it, whatever order the modules run in."""
+    chromium_or_skip()
+    gpg_root = Path(tempfile.mkdtemp(prefix="hj", dir="/tmp"))
+    server = server_start(tmp_path_factory.mktemp("journey-server"), gpg_root=gpg_root)
+    yield server
+    server.stop()
+    shutil.rmtree(gpg_root, ignore_errors=True)
+
+
+def context_new(chromium, server):
+    """A fresh browser (its own cookies) pointed at `server`: one per person in a journey
+    that has two people, such as an applicant and the reviewer."""
+    return chromium.new_context(base_url=server.url)
+
+
 @pytest.fixture(scope="session")
 def chromium():
     executable = chromium_or_skip()
