@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.db.models import QuerySet
 
 from distributors.models import NOTE_MAX_LENGTH, TeamMember
 from distributors.services.policy import POLICY_MAX_LENGTH
@@ -58,27 +59,40 @@ class VouchGraphFilterForm(forms.Form):
 
 
 class VouchListingForm(forms.Form):
-    """A member admin's opt-in to the list applicants see where they ask for a vouch."""
+    """A member admin's opt-in to the list applicants see where they ask for a vouch.
 
-    contact = forms.TypedChoiceField(
-        label="Person applicants may ask to vouch",
-        coerce=int,
+    The contact is typed as an address, not picked from a list: a team can have thousands
+    of people, and a menu of every one of them made the team page slow to build and to use.
+    """
+
+    contact = forms.EmailField(
+        label="Address of the person applicants may ask to vouch",
         required=False,
-        empty_value=None,
+        max_length=254,
         help_text=(
-            "Applicants for membership will see your organisation's name and this person's "
-            "email address, and can ask them to vouch. The person still decides each request."
+            "Someone in your team. Applicants for membership will see your organisation's "
+            "name and this address, and can ask this person to vouch; they still decide "
+            "each request. Leave empty to take your organisation off the list."
         ),
     )
 
-    def __init__(self, *args, members: list[TeamMember], **kwargs):
-        # The team's people, already loaded by the page: no query of its own.
+    def __init__(self, *args, members: QuerySet[TeamMember], **kwargs):
+        # `members` stays a lazy queryset: only the typed address is looked up.
         super().__init__(*args, **kwargs)
-        self.members = {member.pk: member for member in members if member.user.is_active}
-        self.fields["contact"].choices = [("", "Do not list us")] + [
-            (pk, member.user.email) for pk, member in self.members.items()
-        ]
+        self.members = members
 
     def clean_contact(self) -> TeamMember | None:
-        pk = self.cleaned_data["contact"]
-        return None if pk is None else self.members[pk]
+        address = self.cleaned_data["contact"]
+        if not address:
+            return None
+        member = (
+            self.members.filter(user__email__iexact=address, user__is_active=True)
+            .select_related("user")
+            .first()
+        )
+        if member is None:
+            raise forms.ValidationError(
+                f"Nobody in your team has the address {address}. Invite them first, or "
+                "type the address of someone already on the team."
+            )
+        return member

@@ -119,7 +119,6 @@ def _team_context(
         "manager_has_mfa": can_manage and any(Reason.NO_MFA not in row.reasons for row in own),
         "invitations": list(invitations_open(organization=organization)) if can_manage else [],
         "invite_form": invite_form or InvitationForm(),
-        # The whole team, not the page shown: the contact may be on another page.
         **(_vouch_listing(organization, vouch_listing_form) if can_manage else {}),
         "now": now,
         # path_info: without the prefix the site may be served under (SCRIPT_NAME).
@@ -169,17 +168,15 @@ def invitation_create_view(request, slug: str):
 
 
 def _vouch_listing(organization: Organization, form=None) -> dict:
-    members = list(team_members_of(organization=organization).select_related("user"))
-    contact = next((m for m in members if m.user_id == organization.vouch_contact_id), None)
+    contact = organization.vouch_contact
     return {
-        "vouch_contact_email": contact.user.email if contact else None,
-        "vouch_listing_form": form or _vouch_listing_form(organization, members),
+        "vouch_contact_email": contact.email if contact else None,
+        "vouch_listing_form": form
+        or VouchListingForm(
+            members=team_members_of(organization=organization),
+            initial={"contact": contact.email if contact else ""},
+        ),
     }
-
-
-def _vouch_listing_form(organization: Organization, members: list) -> VouchListingForm:
-    contact = next((m.pk for m in members if m.user_id == organization.vouch_contact_id), None)
-    return VouchListingForm(members=members, initial={"contact": contact})
 
 
 @mfa_required
@@ -187,8 +184,7 @@ def _vouch_listing_form(organization: Organization, members: list) -> VouchListi
 def vouch_listing_view(request, slug: str):
     """A member admin lists the organisation as willing to vouch, or takes it off."""
     organization = _visible_organization(request, slug)
-    members = list(team_members_of(organization=organization))
-    form = VouchListingForm(request.POST, members=members)
+    form = VouchListingForm(request.POST, members=team_members_of(organization=organization))
     if form.is_valid():
         try:
             organization_vouch_listing_set(

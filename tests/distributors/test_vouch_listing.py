@@ -202,7 +202,9 @@ def test_the_admin_sets_the_listing_from_the_team_page(member_team):
     client = sign_in_with_mfa(Client(), member_team["admin"].user)
     page = client.get(reverse("distributors:team", kwargs={"slug": "trusted"})).content.decode()
     assert "Vouching for applicants" in page
-    response = client.post(listing_url(member_team["org"]), {"contact": member_team["contact"].pk})
+    response = client.post(
+        listing_url(member_team["org"]), {"contact": member_team["contact"].user.email}
+    )
     assert response.status_code == 302
     member_team["org"].refresh_from_db()
     assert member_team["org"].vouch_contact == member_team["contact"].user
@@ -211,17 +213,59 @@ def test_the_admin_sets_the_listing_from_the_team_page(member_team):
 def test_a_bad_contact_on_the_team_page_changes_nothing(member_team, outsider):
     client = sign_in_with_mfa(Client(), member_team["admin"].user)
     before = state()
-    response = client.post(
-        listing_url(member_team["org"]), {"contact": outsider.memberships.get().pk}
-    )
+    response = client.post(listing_url(member_team["org"]), {"contact": outsider.email})
     assert response.status_code == 400
     assert response.context["vouch_listing_form"].errors["contact"]
     assert state() == before
 
 
+def test_the_contact_is_found_by_address_whatever_its_case(member_team):
+    client = sign_in_with_mfa(Client(), member_team["admin"].user)
+    response = client.post(
+        listing_url(member_team["org"]), {"contact": "VOUCH@Trusted.Example.org"}
+    )
+    assert response.status_code == 302
+    member_team["org"].refresh_from_db()
+    assert member_team["org"].vouch_contact == member_team["contact"].user
+
+
+def test_an_address_outside_the_team_stays_in_the_field_with_a_clear_message(member_team):
+    client = sign_in_with_mfa(Client(), member_team["admin"].user)
+    before = state()
+    response = client.post(listing_url(member_team["org"]), {"contact": "stranger@example.org"})
+    assert response.status_code == 400
+    content = response.content.decode()
+    assert 'value="stranger@example.org"' in content
+    assert "Nobody in your team has the address stranger@example.org" in content
+    assert state() == before
+
+
+def test_a_deactivated_person_cannot_be_the_contact(member_team):
+    member_team["contact"].user.is_active = False
+    member_team["contact"].user.save(update_fields=["is_active"])
+    client = sign_in_with_mfa(Client(), member_team["admin"].user)
+    before = state()
+    response = client.post(
+        listing_url(member_team["org"]), {"contact": "vouch@trusted.example.org"}
+    )
+    assert response.status_code == 400
+    assert state() == before
+
+
+def test_the_team_page_shows_the_current_contact_in_the_field(member_team):
+    Organization.objects.filter(pk=member_team["org"].pk).update(
+        vouch_contact=member_team["contact"].user
+    )
+    client = sign_in_with_mfa(Client(), member_team["admin"].user)
+    page = client.get(reverse("distributors:team", kwargs={"slug": "trusted"})).content.decode()
+    assert 'value="vouch@trusted.example.org"' in page
+
+
 def test_an_anonymous_visitor_cannot_set_the_listing(client, member_team):
     before = state()
-    response = client.post(listing_url(member_team["org"]), {"contact": member_team["contact"].pk})
+    response = client.post(
+        listing_url(member_team["org"]), {"contact": member_team["contact"].user.email}
+    )
     assert response.status_code == 302
     assert state() == before
 
@@ -229,7 +273,9 @@ def test_an_anonymous_visitor_cannot_set_the_listing(client, member_team):
 def test_a_non_admin_of_the_team_cannot_set_the_listing(member_team):
     client = sign_in_with_mfa(Client(), member_team["contact"].user)
     before = state()
-    response = client.post(listing_url(member_team["org"]), {"contact": member_team["contact"].pk})
+    response = client.post(
+        listing_url(member_team["org"]), {"contact": member_team["contact"].user.email}
+    )
     assert response.status_code in (302, 400)
     assert state() == before
 
@@ -238,6 +284,8 @@ def test_a_non_admin_of_the_team_cannot_set_the_listing(member_team):
 def test_another_organisation_or_staff_get_404(request, who, member_team):
     client = sign_in_with_mfa(Client(), request.getfixturevalue(who))
     before = state()
-    response = client.post(listing_url(member_team["org"]), {"contact": member_team["contact"].pk})
+    response = client.post(
+        listing_url(member_team["org"]), {"contact": member_team["contact"].user.email}
+    )
     assert response.status_code == 404
     assert state() == before
