@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.shortcuts import render
 from django.utils import timezone
 
-from distributors.eligibility import Reason, eligibility_for_audience, eligibility_of_person
+from distributors.eligibility import Reason, eligibility_of_person, team_summary
 from distributors.models import Application, Organization
 from distributors.selectors import (
     applications_in_progress_for,
@@ -44,15 +44,6 @@ def _checklist(eligibility) -> dict:
     return {"eligibility": eligibility, "steps": steps}
 
 
-def _team_rows(organizations: list) -> dict:
-    """Every person of the organisations, the blocked ones first, at most HOME_ROWS."""
-    if not organizations:
-        return {"rows": [], "more": 0}
-    rows = eligibility_for_audience(organizations=organizations, disclosure_at=timezone.now())
-    rows.sort(key=lambda row: row.eligible)
-    return {"rows": rows[:HOME_ROWS], "more": max(len(rows) - HOME_ROWS, 0)}
-
-
 def member_panels(user) -> dict:
     """An applicant's, a member admin's and a need-to-know person's panels (each empty
     when the role does not apply)."""
@@ -60,7 +51,9 @@ def member_panels(user) -> dict:
     return {
         "progress": applications_in_progress_for(user),
         "organizations_run": run,
-        "team": _team_rows(run),
+        "team": team_summary(organizations=run, disclosure_at=timezone.now(), limit=HOME_ROWS)
+        if run
+        else None,
         "vouch_requests": list(vouch_requests_to_organizations_of(user)[:HOME_ROWS]) if run else [],
         "retrospectives": list(retrospectives_due_for(user)) if run else [],
         "team_acknowledgements": team_acknowledgements_outstanding(user=user) if run else [],

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from distributors.models import Vouch
+from embargo.selectors import HOME_ROWS
 from leaks.models import Sanction
 from tests.factories import (
     ApplicationFactory,
@@ -95,6 +96,21 @@ def test_a_member_admin_sees_the_team_with_what_blocks_each_person(
     assert "blocked@example.org" in text
     assert "Not marked as need-to-know." in text
     assert 'class="table-scroll" role="region"' in text
+
+
+def test_a_member_admin_sees_blocked_people_first_and_how_many_are_blocked(
+    client, member_org, member_admin
+):
+    # More eligible people than the panel shows, sorted before the blocked one by address:
+    # the blocked person must still be listed, and the counts cover everyone.
+    for number in range(HOME_ROWS + 2):
+        make_eligible(TeamMemberFactory(organization=member_org, user__email=f"a{number}@x.org"))
+    TeamMemberFactory(organization=member_org, user__email="zz-blocked@example.org")
+    text = home(client, member_admin)
+    assert "zz-blocked@example.org" in text
+    people = HOME_ROWS + 4
+    assert f"1 of {people} people cannot receive notices yet." in text
+    assert f"{people - HOME_ROWS} more on the team page." in text
 
 
 def test_a_member_admin_sees_vouch_requests_retrospectives_and_unacknowledged_notices(
