@@ -11,12 +11,14 @@ tests must never silently skip there (the pattern of tests/embargo/realservices.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -126,38 +128,64 @@ def _answers(url: str) -> bool:
         return False
 
 
+# The state a server starts from (migrated, demo data, the demo notice sent), prepared
+# once per test process and copied for every further server: the preparation is most of
+# a server's start, and every server must begin from the same data anyway.
+_PRISTINE: dict[str, Path] = {}
+_UNCOPIED = shutil.ignore_patterns("server.log", "*.pid", "gnupg", "S.*")
+
+
+def _prepare(env: dict, log) -> None:
+    # The static files do not depend on the database: collected while it migrates.
+    collect = subprocess.Popen(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _manage(env, log, "migrate", "--noinput", "-v", "0")
+    finally:
+        if collect.wait(timeout=START_SECONDS):
+            raise RuntimeError("`manage.py collectstatic` failed")
+    _manage(env, log, "demo")
+    # Sends the demo notice and delivers its copies as the worker would, so a
+    # recipient has a notice to read and acknowledge.
+    code = subprocess.call(
+        [sys.executable, "-m", "tests.browser.prepare"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    if code:
+        raise RuntimeError(f"tests/browser/prepare.py exited with {code}")
+
+
+def _pristine_remove() -> None:
+    for path in _PRISTINE.values():
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def server_start(var_dir: Path, *, gpg_root: Path | None = None) -> Server:
-    """Prepares the database and demo data, starts gunicorn and waits until it answers."""
+    """Prepares the database and demo data (or copies them from the first server of this
+    test process, taken before it served anything), starts gunicorn and waits until it
+    answers. Nothing in the var dir names the port, so a copy serves as well as the
+    original."""
     var_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = server_env(var_dir, port, gpg_root=gpg_root)
     log_path = var_dir / "server.log"
     with log_path.open("ab") as log:
-        # The static files do not depend on the database: collected while it migrates.
-        collect = subprocess.Popen(
-            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            _manage(env, log, "migrate", "--noinput", "-v", "0")
-        finally:
-            if collect.wait(timeout=START_SECONDS):
-                raise RuntimeError("`manage.py collectstatic` failed")
-        _manage(env, log, "demo")
-        # Sends the demo notice and delivers its copies as the worker would, so a
-        # recipient has a notice to read and acknowledge.
-        code = subprocess.call(
-            [sys.executable, "-m", "tests.browser.prepare"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        if code:
-            raise RuntimeError(f"tests/browser/prepare.py exited with {code}")
+        if "var" in _PRISTINE:
+            shutil.copytree(_PRISTINE["var"], var_dir, dirs_exist_ok=True, ignore=_UNCOPIED)
+        else:
+            _prepare(env, log)
+            pristine = Path(tempfile.mkdtemp(prefix="hp", dir="/tmp"))
+            shutil.copytree(var_dir, pristine, dirs_exist_ok=True, ignore=_UNCOPIED)
+            _PRISTINE["var"] = pristine
+            atexit.register(_pristine_remove)
         gunicorn = shutil.which("gunicorn", path=env["PATH"]) or "gunicorn"
         process = subprocess.Popen(
             [gunicorn, "config.wsgi", "--bind", env["HAULOUT_BIND"], "--workers", "2"],
