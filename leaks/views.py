@@ -258,7 +258,8 @@ def staff_leak_detail_view(request, pk: int):
             "leak": leak,
             "sanctions": list(leak.sanctions.all()),
             "confirm_form": DecisionForm(),
-            "dismiss_form": DismissForm(),
+            # Both forms have a reason: ids of their own, so each label names its field.
+            "dismiss_form": DismissForm(auto_id="id_dismiss_%s"),
             "disclosure_form": LeakDisclosureForm(),
             "trace_form": TraceForm(initial={"text": leak.evidence_text, "leak": leak.pk}),
             "history": organization_leak_history(organization=leak.organization),
