@@ -200,3 +200,40 @@ def test_a_decoy_text_names_nobody_and_the_trace_says_why(staff):
     for person in (LEAKER, BYSTANDER):
         expect(page.locator("main")).not_to_contain_text(person.email)
     staff.check(journey=JOURNEY, name="trace of a decoy")
+
+
+def test_the_sent_demo_notice_tells_every_recipients_whole_copy_apart(staff):
+    page = staff.page
+    staff.open("/staff/cases/")
+    page.locator("main table tr", has_text=DEMO_CASE_TITLE).get_by_role("link").click()
+    page.locator("main a[href*='/staff/notices/']").first.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Sent")
+    page.get_by_role("link", name="Tracing capacity of this notice").click()
+    expect(page).to_have_url(re.compile(r"/staff/notices/\d+/tracing/$"))
+    capacity = page.locator("main section.card")
+    expect(capacity).to_contain_text(
+        "A leaked whole copy can be told apart for everyone in the audience."
+    )
+    # The demo notice carries enough variation that no warning is needed (issue 20).
+    expect(capacity.locator(".message.warning")).to_have_count(0)
+    staff.check(journey=JOURNEY, name="tracing capacity of the sent notice")
+
+
+def test_two_sections_of_the_other_recipients_copy_name_that_recipient_only(own_server, staff):
+    copy = _decrypted_copy(own_server, BYSTANDER)
+    sections = copy.split("\n## ")
+    assert len(sections) == 5, "the demo notice has four sections"
+    excerpt = _as_posted("## " + "\n## ".join(sections[1:3]))
+    page = staff.page
+    staff.open("/staff/cases/")
+    page.locator("main table tr", has_text=DEMO_CASE_TITLE).get_by_role("link").click()
+    page.get_by_role("link", name="Trace a leaked copy").click()
+    page.get_by_label("The leaked text").fill(excerpt)
+    page.get_by_role("button", name="Trace").click()
+    result = page.locator("main section.card", has=page.get_by_role("heading", name="Result"))
+    expect(result).to_contain_text("Identified:")
+    expect(result.locator("p.identified")).to_contain_text(BYSTANDER.email)
+    expect(page.locator("main")).not_to_contain_text(LEAKER.email)
+    # Started from the case, not from a report: there is no report to confirm.
+    expect(page.get_by_role("heading", name="Confirm leak")).to_have_count(0)
+    staff.check(journey=JOURNEY, name="trace of two sections")
