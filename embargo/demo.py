@@ -65,34 +65,38 @@ DEMO_CASE_SUMMARY = (
     "2.7.0 with the reporter's sample archive."
 )
 DEMO_NOTICE_SUBJECT = "Embargoed: signature check bypass in pkg verify (fix in 2.7.1)"
+# Enough variation that any two consecutive sections of a leaked copy name its recipient
+# (the tracing capacity page shows no warning for it), not only the whole copy.
 DEMO_NOTICE_BODY = """\
 ## Summary
 
-`pkg verify` checks the detached signature against the package manifest only. An archive
-that carries extra files after the manifest {{passes|survives}} verification, and those
-files are installed without any check. Anyone who can serve a package to a user (a
-mirror, a proxy, a compromised download site) can use this to run code as root during
-{{installation|the install}}.
+`pkg verify` {{checks|validates}} the detached signature against the package manifest
+only. An archive that carries extra files after the manifest {{passes|survives}}
+verification, and those files are installed without any check. Anyone who can serve a
+package to a user (a mirror, a proxy, a compromised download site) can use this to
+{{run|execute}} code as root during {{installation|the install}}.
 
 ## Affected versions
 
-All releases from 2.4.0 up to and including 2.7.0 are {{affected|vulnerable}}. Only the
-latest release is {{supported|maintained}}; older series do not get a fix.
+All {{releases|versions}} from 2.4.0 up to and including 2.7.0 are {{affected|vulnerable}}.
+Only the {{latest|newest}} release is {{supported|maintained}}; older {{series|branches}}
+do not get a fix. If you ship an older series, you will need to {{backport|carry}} the
+patch to it {{yourselves|on your own}}.
 
 ## The fix
 
 Release 2.7.1 {{verifies|checks}} every file in the archive against the signed manifest
-and refuses an archive with files the manifest does not list. The patch applies cleanly to
-2.6 and 2.7; please build and test your packages now, and {{hold|keep}} them back from
-public repositories until the disclosure date. We {{expect|plan}} no other change in
-2.7.1.
+and refuses an archive with files the manifest does not list. The patch applies
+{{cleanly|without conflicts}} to 2.6 and 2.7; please build and test your packages
+{{now|today}}, and {{hold|keep}} them back from public repositories until the
+{{disclosure date|day of disclosure}}. We {{expect|plan}} no other change in 2.7.1.
 
 ## Mitigation until you ship
 
-{{Install|Take}} packages only from mirrors you control, over HTTPS, and compare the
-archive's SHA-256 with the one in the signed release {{announcement|notes}}. There is no
-{{setting|option}} that turns the check on for older releases, and no {{workaround|other
-fix}} we know of.
+{{Install|Take}} packages only from mirrors you {{control|run}}, over {{HTTPS|TLS}}, and
+{{compare|check}} the archive's SHA-256 with the one in the signed release
+{{announcement|notes}}. There is no {{setting|option}} that {{turns|switches}} the check on
+for {{older|earlier}} releases, and no {{workaround|other fix}} we know of.
 """
 DEMO_CASE_MITIGATION = (
     "Upgrade to 2.7.1. Until then, install packages only from mirrors you control, over "

@@ -47,6 +47,16 @@ class _LeakFields(forms.Form):
 class MemberLeakReportForm(_LeakFields):
     organization = forms.ModelChoiceField(label="Your organisation", queryset=None)
     notice = NoticeChoiceField(label="The notice", queryset=None)
+    evidence_text = forms.CharField(
+        label="The leaked text, if you have it",
+        required=False,
+        max_length=LEAK_EVIDENCE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text=(
+            "Paste it as it was shared. Only the security team sees it: it shows them "
+            "which copy leaked."
+        ),
+    )
     evidence_url = forms.URLField(
         label="A link to the leaked copy, if there is one",
         required=False,
@@ -137,6 +147,8 @@ class TraceForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 14}),
         help_text="All or part of a notice, as found; wrapping, case and quoting do not matter.",
     )
+    # The leak report the trace was started from, so its result can confirm that report.
+    leak = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
 
 class LeakDisclosureForm(forms.Form):

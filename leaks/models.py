@@ -58,7 +58,8 @@ class LeakReport(models.Model):
     leaked_at = models.DateTimeField(null=True, blank=True)
     how = models.TextField(validators=[MaxLengthValidator(LEAK_TEXT_MAX_LENGTH)])
     prevention = models.TextField(blank=True, validators=[MaxLengthValidator(LEAK_TEXT_MAX_LENGTH)])
-    # Staff only: a pasted copy is embargoed text, a link may point at it.
+    # Shown to staff only (whoever pasted it): a pasted copy is embargoed text, a link
+    # may point at it.
     evidence_text = models.TextField(
         blank=True, validators=[MaxLengthValidator(LEAK_EVIDENCE_MAX_LENGTH)]
     )

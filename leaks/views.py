@@ -147,6 +147,7 @@ def leak_create_view(request, *, leak_access: PersonLeakAccess | None):
                 leaked_at=data["leaked_at"],
                 how=data["how"],
                 prevention=data["prevention"],
+                evidence_text=data["evidence_text"],
                 evidence_url=data["evidence_url"],
             )
         except ValidationError as error:
@@ -257,9 +258,10 @@ def staff_leak_detail_view(request, pk: int):
             "leak": leak,
             "sanctions": list(leak.sanctions.all()),
             "confirm_form": DecisionForm(),
-            "dismiss_form": DismissForm(),
+            # Both forms have a reason: ids of their own, so each label names its field.
+            "dismiss_form": DismissForm(auto_id="id_dismiss_%s"),
             "disclosure_form": LeakDisclosureForm(),
-            "trace_form": TraceForm(initial={"text": leak.evidence_text}),
+            "trace_form": TraceForm(initial={"text": leak.evidence_text, "leak": leak.pk}),
             "history": organization_leak_history(organization=leak.organization),
         },
     )
@@ -397,9 +399,26 @@ def staff_sanction_lift_view(request, pk: int):
 def staff_trace_view(request, pk: int):
     case = get_object_or_404(vulnerabilities_visible_to(request.user), pk=pk)
     form = TraceForm(request.POST or None)
-    result = None
+    result = leak = confirm_form = None
     if request.method == "POST" and form.is_valid():
         result = leak_trace(vulnerability=case, text=form.cleaned_data["text"])
+        if form.cleaned_data["leak"]:
+            # Only a report of this very case: a trace never confirms another case's leak.
+            leak = (
+                leak_reports_visible_to(request.user)
+                .filter(pk=form.cleaned_data["leak"], vulnerability=case)
+                .first()
+            )
+        identified = result.identified.delivery if result.identified else None
+        # Offered only for the report's own organisation's copy: a copy of another one is
+        # a leak of that organisation, for a report of its own.
+        if (
+            leak is not None
+            and leak.is_open
+            and identified is not None
+            and identified.organization_id == leak.organization_id
+        ):
+            confirm_form = DecisionForm(initial={"reference_code": identified.reference_code})
     return render(
         request,
         "leaks/trace.html",
@@ -408,6 +427,8 @@ def staff_trace_view(request, pk: int):
             "form": form,
             "result": result,
             "rows": (result.rows[:25] if result else []),
+            "leak": leak,
+            "confirm_form": confirm_form,
         },
     )
 

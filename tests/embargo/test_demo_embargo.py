@@ -24,6 +24,7 @@ from embargo.demo import (
 )
 from embargo.models import AdvisoryRevision, Delivery, Notice, Vulnerability
 from embargo.services import notice_send
+from leaks.selectors import notice_trace_capacity
 from pgpmail import crypto
 from pgpmail import keys as pgp
 from pgpmail.gpg import Gpg, throwaway_home
@@ -124,6 +125,18 @@ def test_demo_case_is_being_fixed_with_a_draft_notice_ten_days_before_disclosure
     assert notice.subject == DEMO_NOTICE_SUBJECT and notice.body == DEMO_NOTICE_BODY.strip()
     assert "canary" not in notice.body.lower()
     assert DEMO_CASE_TITLE.lower() not in notice.outer_subject.lower()
+
+
+@pytest.mark.parametrize("audience", [2, 20])
+def test_any_two_sections_of_a_leaked_demo_notice_name_its_recipient(demo_files, audience):
+    """The demo shows tracing at its best: its notice needs no warning on its tracing
+    capacity page, for the demo's two recipients or a list of twenty."""
+    run("demo")
+    notice = Vulnerability.objects.get(title=DEMO_CASE_TITLE).notices.get()
+    found = notice_trace_capacity(notice=notice, audience=audience)
+    assert found.warnings == ()
+    assert found.density.paragraphs is not None and found.density.paragraphs <= 2
+    assert found.body_distinguishes_audience
 
 
 def test_the_demo_has_a_published_advisory_with_its_package_and_released_fix(demo_files):

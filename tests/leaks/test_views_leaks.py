@@ -412,3 +412,72 @@ def test_the_staff_dashboard_lists_open_reports_in_few_queries(
     with django_assert_max_num_queries(12):
         response = staff.get(reverse("leaks:staff_leak_dashboard"))
     assert response.content.count(b"Urgent") == 6
+
+
+def _copy_of(world, user) -> tuple[Delivery, str]:
+    """A recipient's copy as a leaker pastes it (the reference code taken out), with
+    every other copy of the notice rendered too, so each has its recorded wording."""
+    row = Delivery.objects.filter(notice=world.notice, user=user).get()
+    for other in Delivery.objects.filter(notice=world.notice).exclude(pk=row.pk):
+        notice_plaintext(delivery=other)
+    return row, notice_plaintext(delivery=row).replace(row.reference_code, "")
+
+
+def test_a_members_pasted_copy_is_kept_for_the_security_team_only(world, mfa_client):
+    owner = mfa_client(world.owner)
+    owner.post(
+        reverse("leaks:leak_create"),
+        {**_report_form(world, world.acme), "evidence_text": "Our walrus copy, pasted"},
+    )
+    created = LeakReport.objects.exclude(pk=world.report.pk).get()
+    assert created.evidence_text == "Our walrus copy, pasted"
+    assert b"Our walrus copy, pasted" not in owner.get(created.get_absolute_url()).content
+    staff_page = mfa_client(world.staff).get(created.get_staff_url()).content.decode()
+    # Shown once as the pasted copy and once more, ready to trace.
+    assert staff_page.count("Our walrus copy, pasted") == 2
+
+
+def test_a_trace_from_a_report_offers_to_confirm_it_with_the_identified_copy(world, mfa_client):
+    row, text = _copy_of(world, world.owner)
+    staff = mfa_client(world.staff)
+    response = staff.post(
+        reverse("leaks:staff_trace", kwargs={"pk": world.case.pk}),
+        {"text": text, "leak": world.report.pk},
+    )
+    assert response.context["result"].identified.delivery.pk == row.pk
+    body = response.content.decode()
+    assert f'name="reference_code" value="{row.reference_code}"' in body
+    assert reverse("leaks:staff_leak_confirm", kwargs={"pk": world.report.pk}) in body
+    staff.post(
+        reverse("leaks:staff_leak_confirm", kwargs={"pk": world.report.pk}),
+        {"reason": "Traced.", "reference_code": row.reference_code},
+    )
+    world.report.refresh_from_db()
+    assert world.report.state == LeakReport.State.CONFIRMED
+    assert world.report.delivery_id == row.pk
+
+
+def test_a_trace_of_another_organisations_copy_does_not_offer_to_confirm_the_report(
+    world, mfa_client
+):
+    row, text = _copy_of(world, world.other)
+    response = mfa_client(world.staff).post(
+        reverse("leaks:staff_trace", kwargs={"pk": world.case.pk}),
+        {"text": text, "leak": world.report.pk},
+    )
+    assert response.context["result"].identified.delivery.pk == row.pk
+    assert response.context["confirm_form"] is None
+    assert "cannot confirm report" in response.content.decode()
+    world.report.refresh_from_db()
+    assert world.report.is_open
+
+
+def test_a_trace_ignores_a_report_of_another_case(world, mfa_client):
+    _row, text = _copy_of(world, world.owner)
+    other_case = case_ready(actor=world.staff)
+    response = mfa_client(world.staff).post(
+        reverse("leaks:staff_trace", kwargs={"pk": other_case.pk}),
+        {"text": text, "leak": world.report.pk},
+    )
+    assert response.status_code == 200
+    assert response.context["leak"] is None and response.context["confirm_form"] is None
