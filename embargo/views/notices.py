@@ -191,7 +191,7 @@ def notice_catch_up_view(request, pk: int):
     return redirect(notice.get_staff_url())
 
 
-# How often the notice page reloads while copies go out.
+# How often the notice page looks again at its copies while they go out.
 NOTICE_REFRESH_SECONDS = 5
 
 
@@ -225,8 +225,10 @@ def notice_detail_view(request, pk: int):
             "can_catch_up": notice.state != Notice.State.DRAFT
             and notice.vulnerability.state in SENDABLE_CASE_STATES,
             "gpg_faults": gpg_faults() if summary and not summary.is_complete else {},
-            # The page reloads itself (a meta refresh: no script, allowed by the CSP) only
-            # while some copy is pending or sending, so a settled notice stays still.
+            # While some copy is pending or sending, the page's counts and copies update
+            # in place (static/js/notice-progress.js, an own-origin script the CSP allows;
+            # not a meta refresh, whose reloads take a screen reader back to the top), so
+            # a settled notice stays still.
             "refresh_seconds": NOTICE_REFRESH_SECONDS
             if summary and not summary.is_complete
             else None,
