@@ -46,6 +46,10 @@ DELIVERY_STATUS_FILTER = ListFilter(
     ),
 )
 
+# One name per status wherever the page shows it: the counts' headings, the filter and
+# (for most) the badges of the copies, which show the delivery state's own label.
+DELIVERY_STATUS_LABELS = {choice.value: choice.label for choice in DELIVERY_STATUS_FILTER.choices}
+
 
 def _notice_or_404(request, pk: int) -> Notice:
     return get_object_or_404(notices_visible_to(request.user), pk=pk)
@@ -220,6 +224,11 @@ def notice_detail_view(request, pk: int):
             "body_html": markdown_render(notice.body),
             "organizations": list(notice.organizations.order_by("name")),
             "summary": summary,
+            "status_counts": [
+                (DELIVERY_STATUS_LABELS[status], count) for status, count in summary.totals.items()
+            ]
+            if summary
+            else [],
             "revisions": list(notice.revisions.order_by("created_at", "pk")),
             "can_revise": notice.state != Notice.State.DRAFT and notice.vulnerability.is_open,
             "can_catch_up": notice.state != Notice.State.DRAFT

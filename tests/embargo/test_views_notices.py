@@ -486,8 +486,28 @@ def test_the_notice_page_updates_itself_while_copies_are_pending_or_sending(
     assert re.search(r'<script src="/static/js/notice-progress[.\w]*js" defer></script>', head)
     assert 'data-refresh-seconds="5"' in text
     assert "2 of 4 copies still going out" in text
-    assert "(1 waiting, 1 being sent)" in text
+    assert "(1 queued, 1 being sent)" in text
     assert '<progress max="4" value="2"' in text
+
+
+def test_the_counts_name_each_status_as_the_filter_and_the_copies_do(mfa_client, staff_reviewer):
+    notice = NoticeFactory(state=Notice.State.SENDING)
+    organization = MemberOrganizationFactory()
+    DeliveryFactory(notice=notice, member__organization=organization, state=Delivery.State.PENDING)
+    text = _notice_page(mfa_client(staff_reviewer), notice).content.decode()
+    counts = text.split("<caption>Copies by status", 1)[1]
+    heads = re.findall(r"<th scope=\"col\">([^<]+)</th>", counts)[:8]
+    assert heads == [
+        "Acknowledged",
+        "Sent, not acknowledged yet",
+        "Queued",
+        "Sending",
+        "Failed",
+        "Delivery uncertain",
+        "Withheld",
+        "Cancelled",
+    ]
+    assert '<span class="badge pending">Queued</span>' in text
 
 
 def test_the_notice_page_stops_reloading_once_every_copy_is_settled(mfa_client, staff_reviewer):
