@@ -241,8 +241,9 @@ class Worker:
         exit. Whatever of the process group is left after that is killed. Returns the pids
         of any gpg-agent still running in the server's gpg homes afterwards."""
         if self.process.poll() is None:
-            # Not SIGTERM to the whole group: with the filesystem broker the main process
-            # then hung past WORKER_STOP_SECONDS in a warm shutdown, an idle worker too.
+            # Not SIGTERM to the whole group: the pool processes then die at once, one of
+            # them holding the pool's task-queue lock, and the main process (an idle one
+            # too) hangs in billiard's clean-up waiting for it (seen with this broker).
             self.process.send_signal(signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=WORKER_STOP_SECONDS)
