@@ -225,6 +225,7 @@ def test_a_notice_is_sent_settles_on_its_own_and_is_acknowledged(
     tab.page.get_by_role("button", name=f"I have read notice {code}").click()
     expect(tab.page.locator("main")).to_contain_text("your acknowledgement is recorded")
     expect(tab.page.get_by_role("button", name=f"I have read notice {code}")).to_have_count(0)
+    expect(tab.page.get_by_role("heading", level=1)).to_have_text(f"Notice {code}")
     tab.check(journey=JOURNEY, name="acknowledged")
 
     # The reviewer's page counts it.
