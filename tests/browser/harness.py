@@ -15,7 +15,6 @@ dir); its `stop()` reports any gpg-agent it left behind.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 import shutil
@@ -26,6 +25,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -245,9 +245,9 @@ class Worker:
             # them holding the pool's task-queue lock, and the main process (an idle one
             # too) hangs in billiard's clean-up waiting for it (seen with this broker).
             self.process.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
+            with suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=WORKER_STOP_SECONDS)
-        with contextlib.suppress(ProcessLookupError):
+        with suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=STOP_SECONDS)
         # An agent told to stop exits on its own a moment later.
