@@ -46,6 +46,10 @@ DELIVERY_STATUS_FILTER = ListFilter(
     ),
 )
 
+# One name per status wherever the page shows it: the counts' headings, the filter and
+# (for most) the badges of the copies, which show the delivery state's own label.
+DELIVERY_STATUS_LABELS = {choice.value: choice.label for choice in DELIVERY_STATUS_FILTER.choices}
+
 
 def _notice_or_404(request, pk: int) -> Notice:
     return get_object_or_404(notices_visible_to(request.user), pk=pk)
@@ -191,7 +195,7 @@ def notice_catch_up_view(request, pk: int):
     return redirect(notice.get_staff_url())
 
 
-# How often the notice page reloads while copies go out.
+# How often the notice page looks again at its copies while they go out.
 NOTICE_REFRESH_SECONDS = 5
 
 
@@ -220,13 +224,20 @@ def notice_detail_view(request, pk: int):
             "body_html": markdown_render(notice.body),
             "organizations": list(notice.organizations.order_by("name")),
             "summary": summary,
+            "status_counts": [
+                (DELIVERY_STATUS_LABELS[status], count) for status, count in summary.totals.items()
+            ]
+            if summary
+            else [],
             "revisions": list(notice.revisions.order_by("created_at", "pk")),
             "can_revise": notice.state != Notice.State.DRAFT and notice.vulnerability.is_open,
             "can_catch_up": notice.state != Notice.State.DRAFT
             and notice.vulnerability.state in SENDABLE_CASE_STATES,
             "gpg_faults": gpg_faults() if summary and not summary.is_complete else {},
-            # The page reloads itself (a meta refresh: no script, allowed by the CSP) only
-            # while some copy is pending or sending, so a settled notice stays still.
+            # While some copy is pending or sending, the page's counts and copies update
+            # in place (static/js/notice-progress.js, an own-origin script the CSP allows;
+            # not a meta refresh, whose reloads take a screen reader back to the top), so
+            # a settled notice stays still.
             "refresh_seconds": NOTICE_REFRESH_SECONDS
             if summary and not summary.is_complete
             else None,

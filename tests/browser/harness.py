@@ -7,12 +7,17 @@ is Debian's `chromium` (/usr/bin/chromium, installed by `.ci/run`), driven by Pl
 for Python; Playwright never downloads a browser of its own here. Without Chromium the
 tests skip with the reason, except under CI=true, where that is a failure: the browser
 tests must never silently skip there (the pattern of tests/embargo/realservices.py).
+
+`worker_start(server)` adds the Procfile's Celery worker in the server's environment, for
+a journey whose copies must really go out (the server's broker is a folder in its var
+dir); its `stop()` reports any gpg-agent it left behind.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -22,6 +27,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +51,8 @@ SHARED_SERVICE_VARIABLES = (
 )
 START_SECONDS = 60
 STOP_SECONDS = 10
+# A worker's warm shutdown waits for the task in hand (a copy being encrypted and sent).
+WORKER_STOP_SECONDS = 30
 
 
 def skip_or_fail(reason: str) -> None:
@@ -203,3 +211,102 @@ def server_start(var_dir: Path, *, gpg_root: Path | None = None) -> Server:
             raise RuntimeError(f"the server did not start:\n{server.log_tail()}")
         time.sleep(0.1)
     return server
+
+
+# ---------------------------------------------------------------- the Celery worker
+
+
+def procfile_command(name: str) -> list[str]:
+    """The command the Procfile gives process `name`: what `dev.py run` starts (honcho)."""
+    for line in (BASE_DIR / "Procfile").read_text().splitlines():
+        label, _, command = line.partition(":")
+        if label.strip() == name:
+            return shlex.split(command)
+    raise RuntimeError(f"the Procfile has no {name!r} process")
+
+
+def gpg_agents_in(root: Path) -> list[int]:
+    """Pids of live gpg-agent processes started in a gpg home under `root` (Linux /proc):
+    an agent is a daemon of its own, outside the worker's process group."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if args and args[0].endswith(b"gpg-agent") and str(root).encode() in b" ".join(args):
+            found.append(int(proc.name))
+    return found
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen
+    log_path: Path
+    gpg_root: Path
+    log_start: int = 0  # where this run's output begins in a log an earlier run wrote to
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no worker log)"
+
+    def is_ready(self) -> bool:
+        # Celery logs "<name>@<host> ready." once its consumer takes tasks.
+        try:
+            with self.log_path.open("rb") as log:
+                log.seek(self.log_start)
+                return b" ready." in log.read()
+        except OSError:
+            return False
+
+    def stop(self) -> list[int]:
+        """A warm shutdown, as a container stop asks for it: SIGTERM to the main process,
+        whose pool processes then close their gpg homes and agents (config/celery.py) and
+        exit. Whatever of the process group is left after that is killed. Returns the pids
+        of any gpg-agent still running in the server's gpg homes afterwards."""
+        if self.process.poll() is None:
+            # Not SIGTERM to the whole group: the pool processes then die at once, one of
+            # them holding the pool's task-queue lock, and the main process (an idle one
+            # too) hangs in billiard's clean-up waiting for it (seen with this broker).
+            self.process.send_signal(signal.SIGTERM)
+            with suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=WORKER_STOP_SECONDS)
+        with suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=STOP_SECONDS)
+        # An agent told to stop exits on its own a moment later.
+        deadline = time.monotonic() + STOP_SECONDS
+        while (left := gpg_agents_in(self.gpg_root)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return left
+
+
+def worker_start(server: Server) -> Worker:
+    """Starts the Procfile's Celery worker in the server's environment (its var dir, so
+    its SQLite database, filesystem broker, mail folder and team key) and waits until it
+    takes tasks."""
+    command = procfile_command("worker")
+    command[0] = shutil.which(command[0], path=server.env["PATH"]) or command[0]
+    log_path = server.var_dir / "worker.log"
+    with log_path.open("ab") as log:
+        log_start = log.tell()
+        process = subprocess.Popen(
+            command,
+            cwd=BASE_DIR,
+            env=server.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: the stop reaches the pool too
+        )
+    worker = Worker(process, log_path, Path(server.env["HAULOUT_GPG_HOME_ROOT"]), log_start)
+    deadline = time.monotonic() + START_SECONDS
+    while not worker.is_ready():
+        if process.poll() is not None or time.monotonic() > deadline:
+            worker.stop()
+            raise RuntimeError(f"the worker did not start:\n{worker.log_tail()}")
+        time.sleep(0.1)
+    return worker

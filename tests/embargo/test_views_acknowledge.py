@@ -70,6 +70,19 @@ def test_the_owner_acknowledges_with_a_post_and_it_is_audited(mfa_client):
     assert_no_canary(page)
 
 
+def test_the_page_asks_to_acknowledge_only_until_the_notice_is_acknowledged(mfa_client):
+    world = world_build()
+    client = mfa_client(world.owner)
+    code = world.delivery.reference_code
+    before = client.get(ack_url(world.delivery)).content.decode()
+    assert f"<h1>Acknowledge notice {code}</h1>" in before
+    client.post(ack_url(world.delivery))
+    after = client.get(ack_url(world.delivery)).content.decode()
+    assert f"<h1>Notice {code}</h1>" in after
+    assert f"<title>Notice {code} · " in after
+    assert f"I have read notice {code}" not in after
+
+
 def test_a_second_acknowledgement_changes_nothing(mfa_client):
     world = world_build()
     client = mfa_client(world.owner)

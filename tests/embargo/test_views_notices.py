@@ -3,6 +3,7 @@ send, and the status of every copy."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -470,7 +471,7 @@ def _notice_page(http, notice):
     return http.get(reverse("embargo:notice_detail", kwargs={"pk": notice.pk}))
 
 
-def test_the_notice_page_reloads_itself_while_copies_are_pending_or_sending(
+def test_the_notice_page_updates_itself_while_copies_are_pending_or_sending(
     mfa_client, staff_reviewer
 ):
     notice = NoticeFactory(state=Notice.State.SENDING)
@@ -480,10 +481,33 @@ def test_the_notice_page_reloads_itself_while_copies_are_pending_or_sending(
     DeliveryFactory(notice=notice, member__organization=organization, state=Delivery.State.FAILED)
     text = _notice_page(mfa_client(staff_reviewer), notice).content.decode()
     head = text[: text.index("</head>")]
-    assert '<meta http-equiv="refresh" content="5">' in head
+    # In place, by an own-origin script: a meta refresh would reload the whole page.
+    assert 'http-equiv="refresh"' not in text
+    assert re.search(r'<script src="/static/js/notice-progress[.\w]*js" defer></script>', head)
+    assert 'data-refresh-seconds="5"' in text
     assert "2 of 4 copies still going out" in text
-    assert "(1 waiting, 1 being sent)" in text
+    assert "(1 queued, 1 being sent)" in text
     assert '<progress max="4" value="2"' in text
+
+
+def test_the_counts_name_each_status_as_the_filter_and_the_copies_do(mfa_client, staff_reviewer):
+    notice = NoticeFactory(state=Notice.State.SENDING)
+    organization = MemberOrganizationFactory()
+    DeliveryFactory(notice=notice, member__organization=organization, state=Delivery.State.PENDING)
+    text = _notice_page(mfa_client(staff_reviewer), notice).content.decode()
+    counts = text.split("<caption>Copies by status", 1)[1]
+    heads = re.findall(r"<th scope=\"col\">([^<]+)</th>", counts)[:8]
+    assert heads == [
+        "Acknowledged",
+        "Sent, not acknowledged yet",
+        "Queued",
+        "Sending",
+        "Failed",
+        "Delivery uncertain",
+        "Withheld",
+        "Cancelled",
+    ]
+    assert '<span class="badge pending">Queued</span>' in text
 
 
 def test_the_notice_page_stops_reloading_once_every_copy_is_settled(mfa_client, staff_reviewer):
@@ -492,11 +516,11 @@ def test_the_notice_page_stops_reloading_once_every_copy_is_settled(mfa_client, 
     for state in (Delivery.State.SENT, Delivery.State.FAILED, Delivery.State.WITHHELD):
         DeliveryFactory(notice=notice, member__organization=organization, state=state)
     text = _notice_page(mfa_client(staff_reviewer), notice).content.decode()
-    assert 'http-equiv="refresh"' not in text
+    assert "notice-progress" not in text and "data-refresh-seconds" not in text
     assert "Every copy is settled: 3 copies in all." in text
 
 
 def test_a_draft_notice_page_does_not_reload(mfa_client, staff_reviewer):
     draft = NoticeFactory()
     text = _notice_page(mfa_client(staff_reviewer), draft).content.decode()
-    assert 'http-equiv="refresh"' not in text
+    assert "notice-progress" not in text and "data-refresh-seconds" not in text
