@@ -212,8 +212,16 @@ ACCOUNT_FORMS = {"signup": "distributors.forms.account.SignupForm"}
 # password and one of the factors, as the MFA checks across the site assume.
 MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
 MFA_PASSKEY_LOGIN_ENABLED = False
-# The TOTP secret stays the same across reloads until it is confirmed (distributors/forms/mfa.py).
-MFA_FORMS = {"activate_totp": "distributors.forms.mfa.ActivateTOTPForm"}
+# The TOTP secret stays the same across reloads until it is confirmed; the security key
+# forms refuse a malformed answer with a message instead of a server error and say what
+# to do (distributors/forms/mfa.py).
+MFA_FORMS = {
+    "activate_totp": "distributors.forms.mfa.ActivateTOTPForm",
+    "add_webauthn": "distributors.forms.mfa.AddWebAuthnForm",
+    "edit_webauthn": "distributors.forms.mfa.EditWebAuthnForm",
+    "authenticate_webauthn": "distributors.forms.mfa.AuthenticateWebAuthnForm",
+    "reauthenticate_webauthn": "distributors.forms.mfa.ReauthenticateWebAuthnForm",
+}
 MFA_TOTP_ISSUER = SITE_NAME
 
 LANGUAGE_CODE = "en-gb"

@@ -193,13 +193,16 @@ def test_a_wrong_code_at_the_second_step_is_refused_beside_the_field(client):
     assert "_auth_user_id" not in client.session
 
 
-@pytest.mark.parametrize("page", ["add", "second step"])
+@pytest.mark.parametrize("page", ["add", "second step", "confirm"])
 def test_the_key_pages_run_only_our_own_static_scripts(client, page):
     """The strict CSP (script-src 'self') blocks inline script: every <script> is either
     a file under /static/ or a JSON data block, which a browser does not run."""
     user = _key_only(UserFactory())
     if page == "add":
         response = _signed_in_with_key(client, user).get(reverse("mfa_add_webauthn"))
+    elif page == "confirm":
+        client.force_login(user)
+        response = client.get(reverse("mfa_reauthenticate_webauthn"))
     else:
         response = _password_step(client, user)
     assert response.status_code == 200
@@ -214,3 +217,99 @@ def test_the_key_pages_run_only_our_own_static_scripts(client, page):
             assert 'type="application/json"' in attrs, attrs
         else:
             assert body.strip() == ""
+
+
+# --- adding and removing a key -----------------------------------------------------------
+
+
+def test_adding_a_key_before_it_answered_says_what_to_do_and_adds_nothing(client):
+    user = _key_only(UserFactory())
+    client = _signed_in_with_key(client, user)
+
+    response = client.post(reverse("mfa_add_webauthn"), {"name": "Spare key"})
+
+    assert response.status_code == 200
+    assert "then touch or insert your security key" in response.content.decode()
+    assert Authenticator.objects.filter(user=user).count() == 1
+
+
+def test_a_key_answer_that_does_not_verify_is_refused_with_a_clear_message(client):
+    user = _key_only(UserFactory())
+    client = _signed_in_with_key(client, user)
+    client.get(reverse("mfa_add_webauthn"))  # the registration request (its challenge)
+
+    response = client.post(
+        reverse("mfa_add_webauthn"),
+        {"name": "Spare key", "credential": '{"id": "x", "type": "public-key", "response": {}}'},
+    )
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "answer could not be checked, so the key was not added" in body
+    assert "Incorrect code" not in body
+    assert Authenticator.objects.filter(user=user).count() == 1
+
+
+def test_a_key_name_longer_than_64_characters_is_refused(client):
+    user = _key_only(UserFactory())
+    client = _signed_in_with_key(client, user)
+
+    response = client.post(reverse("mfa_add_webauthn"), {"name": "k" * 65, "credential": "{}"})
+
+    assert response.status_code == 200
+    assert 'aria-invalid="true"' in response.content.decode()
+    assert Authenticator.objects.filter(user=user).count() == 1
+
+
+def test_removing_a_key_returns_to_the_two_factor_page_and_ends_the_second_factor(client):
+    user = UserFactory()
+    key = security_key_add(user)
+    RecoveryCodes.activate(user)
+    client = _signed_in_with_key(client, user)
+    url = reverse("mfa_remove_webauthn", kwargs={"pk": key.pk})
+    assert "Remove the key" in client.get(url).content.decode()
+
+    response = client.post(url, {"next": reverse("mfa_index")})
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("mfa_index")
+    assert not has_second_factor(user)
+    # allauth takes the recovery codes away with the last factor.
+    assert not Authenticator.objects.filter(user=user).exists()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        '{"id": "x"}',
+        "{}",
+        '"x"',
+        '{"id": "x", "rawId": "eA", "type": "public-key", "response": {}}',
+    ],
+    ids=["no-raw-id", "empty", "not-an-object", "no-response-fields"],
+)
+def test_a_malformed_key_answer_at_sign_in_is_refused_with_a_message_not_a_server_error(
+    client, answer
+):
+    user = _key_only(UserFactory())
+    _password_step(client, user)
+
+    response = client.post(reverse("mfa_authenticate"), {"credential": answer})
+
+    assert response.status_code == 200
+    assert "answer could not be checked" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_malformed_key_answer_when_confirming_the_key_is_refused_with_a_message(client):
+    user = _key_only(UserFactory())
+    client.force_login(user)
+
+    response = client.post(
+        reverse("mfa_reauthenticate_webauthn"), {"credential": '{"id": "x"}'}, follow=True
+    )
+
+    # allauth sends a refused confirmation to the sign-in page, which for someone signed
+    # in is their home page: the message goes with it.
+    assert response.status_code == 200
+    assert "answer could not be checked" in response.content.decode()
