@@ -206,9 +206,22 @@ ACCOUNT_ADAPTER = "distributors.adapters.AccountAdapter"
 # Sign-up hashes the password whether or not the address has an account, so the answer
 # takes as long either way (forms_account.py).
 ACCOUNT_FORMS = {"signup": "distributors.forms.account.SignupForm"}
-MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
-# The TOTP secret stays the same across reloads until it is confirmed (distributors/forms/mfa.py).
-MFA_FORMS = {"activate_totp": "distributors.forms.mfa.ActivateTOTPForm"}
+# Second factors: an authenticator app (TOTP) or a security key (WebAuthn), with
+# recovery codes for when neither is at hand. A key is a second factor only: passkey
+# sign-in (a key instead of the password) stays off, so every sign-in still takes the
+# password and one of the factors, as the MFA checks across the site assume.
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_PASSKEY_LOGIN_ENABLED = False
+# The TOTP secret stays the same across reloads until it is confirmed; the security key
+# forms refuse a malformed answer with a message instead of a server error and say what
+# to do (distributors/forms/mfa.py).
+MFA_FORMS = {
+    "activate_totp": "distributors.forms.mfa.ActivateTOTPForm",
+    "add_webauthn": "distributors.forms.mfa.AddWebAuthnForm",
+    "edit_webauthn": "distributors.forms.mfa.EditWebAuthnForm",
+    "authenticate_webauthn": "distributors.forms.mfa.AuthenticateWebAuthnForm",
+    "reauthenticate_webauthn": "distributors.forms.mfa.ReauthenticateWebAuthnForm",
+}
 MFA_TOTP_ISSUER = SITE_NAME
 
 LANGUAGE_CODE = "en-gb"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from allauth.mfa.utils import is_mfa_enabled
 from django.contrib import messages
 from django.shortcuts import redirect
 from django.utils.cache import patch_cache_control
+
+from core.mfa import has_second_factor
 
 # Paths that hold embargo or membership decisions; everything under them needs MFA.
 # The member leak pages (/leaks/) are included because staff read every organisation's
@@ -35,7 +36,7 @@ class StaffMfaRequiredMiddleware:
             and user.is_staff
             and path.startswith(STAFF_PATH_PREFIXES)
             and not path.startswith(EXEMPT_PATHS)
-            and not is_mfa_enabled(user)
+            and not has_second_factor(user)
         ):
             messages.warning(
                 request, "Set up two-factor authentication before opening staff pages."

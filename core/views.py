@@ -7,7 +7,6 @@ from functools import wraps
 from urllib.parse import urlencode
 
 from allauth.account.authentication import get_authentication_records
-from allauth.mfa.utils import is_mfa_enabled
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -17,6 +16,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from core.forms import form_errors_from
+from core.mfa import has_second_factor, second_factor_confirm_url
 
 
 def staff_required(view):
@@ -39,8 +39,8 @@ def staff_required(view):
 
 def signed_in_with_mfa(request) -> bool:
     """True when this session's sign-in (or a later re-authentication) used the second
-    factor. Someone who set up TOTP after signing in with a password alone has not used it
-    yet; the records are allauth's own, bound to the signed-in account."""
+    factor. Someone who set up an app or a key after signing in with a password alone has
+    not used it yet; the records are allauth's own, bound to the signed-in account."""
     records = get_authentication_records(request, request.user)
     return any(record.get("method") == "mfa" for record in records)
 
@@ -67,7 +67,7 @@ def mfa_required(view):
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        if not is_mfa_enabled(request.user):
+        if not has_second_factor(request.user):
             messages.warning(
                 request,
                 "Set up two-factor authentication first. Your organisation's team, vouches "
@@ -77,10 +77,11 @@ def mfa_required(view):
         if not signed_in_with_mfa(request):
             messages.warning(
                 request,
-                "Confirm with your authenticator app first: this session was signed in without it.",
+                "Confirm with your authenticator app or security key first: this session was "
+                "signed in without it.",
             )
             query = urlencode({"next": _return_url(request)})
-            return redirect(f"{reverse('mfa_reauthenticate')}?{query}")
+            return redirect(f"{second_factor_confirm_url(request.user)}?{query}")
         return view(request, *args, **kwargs)
 
     guarded = login_required(wrapper)

@@ -34,6 +34,7 @@ from django.db.models import (
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from core.mfa import SECOND_FACTOR_TYPES
 from distributors.models import (
     BlockedIdentity,
     Organization,
@@ -185,8 +186,9 @@ def _annotated(queryset: QuerySet[TeamMember], *, accepted, found=Exists) -> Que
                 organization__status=Organization.Status.SUSPENDED,
             ).exclude(organization_id=OuterRef("organization_id"))
         ),
-        has_totp=found(
-            Authenticator.objects.filter(user=OuterRef("user_id"), type=Authenticator.Type.TOTP)
+        # An authenticator app or a security key: either is two-factor authentication.
+        has_second_factor=found(
+            Authenticator.objects.filter(user=OuterRef("user_id"), type__in=SECOND_FACTOR_TYPES)
         ),
         has_accepted_policy=accepted,
         has_revoked_key=found(
@@ -208,7 +210,7 @@ def _evaluate(member: TeamMember, *, disclosure_at: datetime, now: datetime) -> 
         org_status=member.organization.status,
         user_active=member.user.is_active,
         need_to_know=member.is_need_to_know,
-        has_totp=member.has_totp,
+        has_second_factor=member.has_second_factor,
         accepted=member.has_accepted_policy,
         has_key=key is not None,
         key_expires_at=key.expires_at if key else None,
@@ -226,7 +228,7 @@ def _reasons(
     org_status: str,
     user_active: bool,
     need_to_know: bool,
-    has_totp: bool,
+    has_second_factor: bool,
     accepted: bool,
     has_key: bool,
     key_expires_at: datetime | None,
@@ -250,7 +252,7 @@ def _reasons(
         reasons.append(Reason.ACCOUNT_INACTIVE)
     if not need_to_know:
         reasons.append(Reason.NOT_NEED_TO_KNOW)
-    if not has_totp:
+    if not has_second_factor:
         reasons.append(Reason.NO_MFA)
     if not accepted:
         reasons.append(Reason.POLICY_NOT_ACCEPTED)
@@ -408,7 +410,7 @@ _SEND_FIELDS = (
     "organization__status",
     "user__is_active",
     "is_need_to_know",
-    "has_totp",
+    "has_second_factor",
     "has_accepted_policy",
     "has_revoked_key",
     "has_account_bar",
@@ -461,7 +463,7 @@ def _send_eligibility(rows: Iterable, *, disclosure_at: datetime) -> list[SendEl
                 org_status=org_status,
                 user_active=user_active,
                 need_to_know=need_to_know,
-                has_totp=has_totp,
+                has_second_factor=has_second_factor,
                 accepted=accepted,
                 has_key=key_pk is not None,
                 key_expires_at=expires_at,
@@ -482,7 +484,7 @@ def _send_eligibility(rows: Iterable, *, disclosure_at: datetime) -> list[SendEl
             org_status,
             user_active,
             need_to_know,
-            has_totp,
+            has_second_factor,
             accepted,
             has_revoked_key,
             account_bar,

@@ -26,6 +26,51 @@ from distributors.models import (
 PASSWORD = "correct horse battery staple 42"
 
 
+def security_key_add(user, *, name: str = "Desk key", rp_id: str = "testserver"):
+    """A security key (WebAuthn) registered for `user` as allauth stores one: a real
+    attestation of a fresh P-256 key, so allauth can parse it and list it in a sign-in
+    request (allowCredentials) like a key a browser registered."""
+    import hashlib
+    import os
+
+    from allauth.mfa.webauthn.internal.auth import WebAuthn
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from fido2.cose import ES256
+    from fido2.utils import websafe_encode
+    from fido2.webauthn import (
+        Aaguid,
+        AttestationObject,
+        AttestedCredentialData,
+        AuthenticatorData,
+        CollectedClientData,
+    )
+
+    public_key = ES256.from_cryptography_key(ec.generate_private_key(ec.SECP256R1()).public_key())
+    credential_id = os.urandom(16)
+    auth_data = AuthenticatorData.create(
+        hashlib.sha256(rp_id.encode()).digest(),
+        AuthenticatorData.FLAG.UP | AuthenticatorData.FLAG.AT,
+        0,
+        AttestedCredentialData.create(Aaguid.NONE, credential_id, public_key),
+    )
+    client_data = CollectedClientData.create(
+        type="webauthn.create", challenge=os.urandom(16), origin=f"http://{rp_id}"
+    )
+    credential = {
+        "id": websafe_encode(credential_id),
+        "rawId": websafe_encode(credential_id),
+        "type": "public-key",
+        "response": {
+            "clientDataJSON": websafe_encode(bytes(client_data)),
+            "attestationObject": websafe_encode(
+                bytes(AttestationObject.create("none", auth_data, {}))
+            ),
+        },
+        "clientExtensionResults": {},
+    }
+    return WebAuthn.add(user, name, credential).instance
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()

@@ -6,8 +6,6 @@ gets a 404 for a key that is not theirs.
 
 from __future__ import annotations
 
-from allauth.mfa.models import Authenticator
-from allauth.mfa.utils import is_mfa_enabled
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -16,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from core.mfa import has_second_factor
 from distributors.eligibility import eligibility_for_member
 from distributors.forms.team import KeyProofForm, KeyUploadForm
 from distributors.models import PgpKey
@@ -70,7 +69,7 @@ def me_view(request):
         request,
         "distributors/me.html",
         {
-            "has_mfa": is_mfa_enabled(user, [Authenticator.Type.TOTP]),
+            "has_mfa": has_second_factor(user),
             "has_policy": policy_has_accepted_current(user=user),
             "active_key": active_key,
             "pending_key": pending_key,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from functools import wraps
 
-from allauth.mfa.utils import is_mfa_enabled
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -18,6 +17,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 
 from core.lists import Choice, ListFilter, listing_build
+from core.mfa import has_second_factor
 from embargo.forms import AcknowledgeForm
 from embargo.models import Delivery, Vulnerability
 from embargo.selectors import deliveries_of_user
@@ -40,7 +40,7 @@ def mfa_required(view):
     @login_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        if not is_mfa_enabled(request.user):
+        if not has_second_factor(request.user):
             messages.warning(
                 request, "Set up two-factor authentication before opening your notices."
             )

@@ -29,6 +29,11 @@ print(json.dumps({
     "VALIDATORS": [v["NAME"].rsplit(".", 1)[-1] for v in settings.AUTH_PASSWORD_VALIDATORS],
     "SECRET_KEY_LENGTH": len(settings.SECRET_KEY),
     "MIDDLEWARE": settings.MIDDLEWARE,
+    "MFA_SUPPORTED_TYPES": settings.MFA_SUPPORTED_TYPES,
+    "MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN": getattr(
+        settings, "MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN", False
+    ),
+    "MFA_PASSKEY_LOGIN_ENABLED": getattr(settings, "MFA_PASSKEY_LOGIN_ENABLED", False),
 }))
 """
 
@@ -64,6 +69,11 @@ def test_production_defaults_are_the_secure_ones(tmp_path):
     assert {"MinimumLengthValidator", "CommonPasswordValidator"} <= set(found["VALIDATORS"])
     assert found["SECRET_KEY_LENGTH"] >= 50
     assert "core.middleware.StaffMfaRequiredMiddleware" in found["MIDDLEWARE"]
+    # Security keys are a second factor; python-fido2 checks every key's origin against
+    # the site (no "insecure origin" switch) and a key never replaces the password.
+    assert "webauthn" in found["MFA_SUPPORTED_TYPES"]
+    assert found["MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN"] is False
+    assert found["MFA_PASSKEY_LOGIN_ENABLED"] is False
 
 
 def test_the_generated_secret_key_and_var_folder_are_private_and_stable(tmp_path):

@@ -30,6 +30,7 @@ from tests.factories import (
     PolicyVersionFactory,
     TeamMemberFactory,
     make_eligible,
+    security_key_add,
 )
 
 pytestmark = pytest.mark.django_db
@@ -90,6 +91,31 @@ def test_a_person_without_totp_is_ineligible_even_with_recovery_codes():
     member = _eligible_member()
     Authenticator.objects.filter(user=member.user).delete()
     Authenticator.objects.create(user=member.user, type=Authenticator.Type.RECOVERY_CODES, data={})
+
+    row = eligibility_for_member(team_member_id=member.pk, disclosure_at=timezone.now() + SOON)
+
+    assert row.reasons == (Reason.NO_MFA,)
+
+
+def test_a_person_with_only_a_security_key_has_two_factor_authentication():
+    member = _eligible_member()
+    Authenticator.objects.filter(user=member.user).delete()
+    security_key_add(member.user)
+    disclosure = timezone.now() + SOON
+
+    row = eligibility_for_member(team_member_id=member.pk, disclosure_at=disclosure)
+    [at_send] = eligibility_at_send(team_member_ids=[member.pk], disclosure_at=disclosure).values()
+
+    assert row.eligible and row.reasons == ()
+    # The send-time check reads the same fact its own way: a key counts there too.
+    assert at_send.eligible and at_send.reasons == ()
+
+
+def test_removing_the_last_security_key_takes_two_factor_authentication_away():
+    member = _eligible_member()
+    Authenticator.objects.filter(user=member.user).delete()
+    key = security_key_add(member.user)
+    key.delete()
 
     row = eligibility_for_member(team_member_id=member.pk, disclosure_at=timezone.now() + SOON)
 
