@@ -23,7 +23,7 @@ from distributors.selectors import (
     vouches_addressed_to,
 )
 from distributors.services import vouch_confirm, vouch_decline, vouch_request, vouch_withdraw
-from distributors.views.applications import application_detail_context
+from distributors.views.applications import application_detail_context, criterion_page_context
 
 GRAPH_PAGE_SIZE = 100
 
@@ -81,7 +81,7 @@ def _vouch_form_render(request, application: Application, form: VouchRequestForm
     it, instead of a redirect that would clear the field."""
     criterion = _vouch_criterion()
     if application.is_editable_by_applicant and criterion is not None:
-        context = {"application": application, "criterion": criterion, "form": None}
+        context = criterion_page_context(application, criterion, None)
         template = "distributors/criterion_answer.html"
     else:
         details = application_with_details(
