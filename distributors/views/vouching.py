@@ -133,6 +133,11 @@ def vouch_detail_view(request, pk: int):
         Vouch.State.REQUESTED,
         Vouch.State.CONFIRMED,
     )
+    if vouch.state == Vouch.State.CONFIRMED:
+        # Taking a vouch back replaces the statement with what is typed here: it is the
+        # reason now, and an empty box is fine.
+        form.fields["statement"].label = "Why you take it back"
+        form.fields["statement"].help_text = "Optional; only the security team reads it."
     return render(
         request,
         "distributors/vouch_detail.html",
