@@ -162,6 +162,7 @@ def vouch(tab: Tab) -> None:
     )
     page.get_by_role("button", name="I vouch for them").click()
     expect(page.locator("main")).to_contain_text("Thank you: you confirmed this request.")
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"You vouch for {ORGANISATION}")
     tab.check(journey=JOURNEY, name="vouch confirmed")
 
 
