@@ -498,7 +498,9 @@ def application_approval_blockers(*, application: Application) -> list[ApprovalB
     if state == Application.State.SUBMITTED:
         blockers.append(
             ApprovalBlocker(
-                message="The review has not started yet.", anchor="criteria-title", kind="state"
+                message="The review has not started yet: recording a verdict starts it.",
+                anchor="criteria-title",
+                kind="state",
             )
         )
     criteria = list(criteria_active())

@@ -179,7 +179,9 @@ def review_and_approve(tab: Tab) -> None:
     expect(page.get_by_role("heading", level=1)).to_contain_text(ORGANISATION)
     expect(page.locator("#review-progress")).to_contain_text(f"0/{TOTAL} reviewed")
     blockers = page.locator("ul.blockers li")
-    expect(blockers.first).to_have_text("The review has not started yet.")
+    expect(blockers.first).to_have_text(
+        "The review has not started yet: recording a verdict starts it."
+    )
     expect(blockers.filter(has_text="is not reviewed yet")).to_have_count(TOTAL)
     expect(page.locator(f"#criterion-{VOUCH_CRITERION}")).to_contain_text(
         "Confirmed by a voucher in good standing"

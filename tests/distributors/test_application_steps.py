@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from distributors.models import Organization, Vouch
+from distributors.selectors import application_approval_blockers
 from tests.factories import (
     ApplicationFactory,
     CriterionAnswerFactory,
@@ -110,3 +111,11 @@ def test_a_willing_contact_already_asked_is_not_offered_again(client_of, applica
     content = client_of.get(criterion_url(application, 7)).content.decode()
     assert "Ask vouch@trusted.example.org</button>" not in content
     assert '<span class="muted">Asked</span>' in content
+
+
+def test_a_submitted_application_says_what_starts_its_review(application):
+    application.state = "submitted"
+    application.save(update_fields=["state"])
+    first = application_approval_blockers(application=application)[0]
+    assert first.kind == "state"
+    assert first.message == "The review has not started yet: recording a verdict starts it."
