@@ -1,5 +1,6 @@
-"""The sign-up confirmation mail is in our words and names the site, not the host name
-allauth would otherwise greet people from ("Hello from 127.0.0.1:8000!")."""
+"""Signing up, in our words: the pages say what the account is for and what comes next,
+and the confirmation mail names the site, not the host name allauth would otherwise
+greet people from ("Hello from 127.0.0.1:8000!")."""
 
 from __future__ import annotations
 
@@ -40,3 +41,18 @@ def test_the_confirmation_page_names_the_address_once_in_plain_words(client, mai
     assert "Confirm my address" in content
     expired = client.get(reverse("account_confirm_email", args=["not-a-key"])).content.decode()
     assert "This confirmation link has expired or is not valid." in expired
+
+
+def test_the_sign_up_pages_say_what_the_account_is_for_and_what_comes_next(client, settings):
+    signup = client.get(reverse("account_signup")).content.decode()
+    assert "<h1>Create an account</h1>" in signup
+    assert "apply for your organisation" in signup
+    password = "a long and unusual passphrase 7"
+    response = client.post(
+        reverse("account_signup"),
+        {"email": "lead@otter.example", "password1": password, "password2": password},
+        follow=True,
+    )
+    sent = response.content.decode()
+    assert "<h1>Check your mail</h1>" in sent
+    assert f'href="mailto:{settings.SECURITY_TEAM_EMAIL}"' in sent
