@@ -172,13 +172,16 @@ def demo_summary_lines() -> list[str]:
     lines = [f"Demo data is ready. Sign in at {settings.SITE_URL}/accounts/login/ with:"]
     for person, role in (
         (REVIEWER, "security team reviewer (staff, TOTP)"),
-        (FOUNDER, "admin of Walrus Linux (founding member)"),
-        (MEMBER_ADMIN, "admin of Selkie BSD (member, asked to vouch for Harbour Linux)"),
+        (FOUNDER, "admin of Walrus Linux (founding member, TOTP)"),
+        # The embargo half of the demo gives both members' admins TOTP: they receive notices.
+        (MEMBER_ADMIN, "admin of Selkie BSD (member, TOTP, offers to vouch; Harbour Linux asked)"),
         (SUBMITTED_ADMIN, "admin of Harbour Linux (application submitted)"),
         (DRAFT_ADMIN, "admin of Driftwood OS (draft, 3 of 7 answered)"),
     ):
         lines.append(f"  {person.email:34} password: {person.password:32} {role}")
-    lines.append(f"Reviewer TOTP secret (base32, add to any authenticator app): {DEMO_TOTP_SECRET}")
+    lines.append(
+        f"TOTP secret of those marked TOTP (base32, for an authenticator app): {DEMO_TOTP_SECRET}"
+    )
     lines.append("No authenticator app? `python3 dev.py totp` prints the current 6-digit code.")
     return lines
 

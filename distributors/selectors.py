@@ -106,6 +106,7 @@ def application_criteria_rows(*, application: Application) -> list[dict]:
         )
     if Criterion.Kind.VOUCH in kinds:
         vouches = vouches_for_application(application=application)
+    answered = {answer.criterion_id for answer in answers.values() if answer.evidence}
     for row in rows:
         if row["criterion"].kind == Criterion.Kind.POLICY:
             row["policy_acceptance"] = acceptance
@@ -113,6 +114,13 @@ def application_criteria_rows(*, application: Application) -> list[dict]:
             row["vouches"] = vouches
             row["vouches_waiting"] = [v for v in vouches if v.state == Vouch.State.REQUESTED]
             row["vouches_confirmed"] = [v for v in vouches if v.state == Vouch.State.CONFIRMED]
+        # row["done"]: answered as submitting counts it, for the "x of 7 answered" count.
+        row["done"] = _criterion_done(
+            row["criterion"],
+            answered=answered,
+            accepted=acceptance is not None,
+            vouches=vouches or [],
+        )
     return rows
 
 
@@ -490,7 +498,9 @@ def application_approval_blockers(*, application: Application) -> list[ApprovalB
     if state == Application.State.SUBMITTED:
         blockers.append(
             ApprovalBlocker(
-                message="The review has not started yet.", anchor="criteria-title", kind="state"
+                message="The review has not started yet: recording a verdict starts it.",
+                anchor="criteria-title",
+                kind="state",
             )
         )
     criteria = list(criteria_active())

@@ -39,6 +39,13 @@ def vouch_status(context, application: Application) -> dict:
         "vouches": vouches,
         "waiting": [v for v in vouches if v.state == Vouch.State.REQUESTED],
         "confirmed": [v for v in vouches if v.state == Vouch.State.CONFIRMED],
+        # A contact already asked is shown as asked in the list of those willing, not
+        # offered again (a second request to the same person is refused).
+        "asked": {
+            v.voucher.email.lower()
+            for v in vouches
+            if v.state in (Vouch.State.REQUESTED, Vouch.State.CONFIRMED)
+        },
         # A refused request comes back with what was typed (the view puts it in context).
         "form": context.get("vouch_form") or VouchRequestForm(),
         "can_change": can_change,

@@ -61,9 +61,13 @@ def application_detail_context(
     has_open = application.organization.applications.filter(
         state__in=Application.OPEN_STATES
     ).exists()
+    rows = application_criteria_rows(application=application)
     return {
         "application": application,
-        "rows": application_criteria_rows(application=application),
+        "rows": rows,
+        "answered_count": sum(1 for row in rows if row["done"]),
+        "total": len(rows),
+        "missing": [row["criterion"] for row in rows if not row["done"]],
         "questions": questions,
         "can_reply": application.state == Application.State.NEEDS_INFO,
         "submit_errors": submit_errors or [],
@@ -72,6 +76,23 @@ def application_detail_context(
             and application.organization.status == application.organization.Status.APPLICANT
             and not has_open
         ),
+    }
+
+
+def criterion_page_context(application: Application, criterion: Criterion, form) -> dict:
+    """One criterion's page: how far the application is, and the criteria either side of
+    it, so the applicant can walk through all of them without the overview."""
+    rows = application_criteria_rows(application=application)
+    numbers = [row["criterion"].number for row in rows]
+    index = numbers.index(criterion.number) if criterion.number in numbers else -1
+    return {
+        "application": application,
+        "criterion": criterion,
+        "form": form,
+        "answered_count": sum(1 for row in rows if row["done"]),
+        "total": len(rows),
+        "previous_number": numbers[index - 1] if index > 0 else None,
+        "next_number": numbers[index + 1] if 0 <= index < len(numbers) - 1 else None,
     }
 
 
@@ -146,7 +167,7 @@ def criterion_answer_view(request, pk: int, number: int):
         return render(
             request,
             "distributors/criterion_answer.html",
-            {"application": application, "criterion": criterion, "form": None},
+            criterion_page_context(application, criterion, None),
         )
     form = CriterionAnswerForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -175,7 +196,7 @@ def criterion_answer_view(request, pk: int, number: int):
     return render(
         request,
         "distributors/criterion_answer.html",
-        {"application": application, "criterion": criterion, "form": form},
+        criterion_page_context(application, criterion, form),
     )
 
 

@@ -23,7 +23,7 @@ from distributors.selectors import (
     vouches_addressed_to,
 )
 from distributors.services import vouch_confirm, vouch_decline, vouch_request, vouch_withdraw
-from distributors.views.applications import application_detail_context
+from distributors.views.applications import application_detail_context, criterion_page_context
 
 GRAPH_PAGE_SIZE = 100
 
@@ -81,7 +81,7 @@ def _vouch_form_render(request, application: Application, form: VouchRequestForm
     it, instead of a redirect that would clear the field."""
     criterion = _vouch_criterion()
     if application.is_editable_by_applicant and criterion is not None:
-        context = {"application": application, "criterion": criterion, "form": None}
+        context = criterion_page_context(application, criterion, None)
         template = "distributors/criterion_answer.html"
     else:
         details = application_with_details(
@@ -133,6 +133,11 @@ def vouch_detail_view(request, pk: int):
         Vouch.State.REQUESTED,
         Vouch.State.CONFIRMED,
     )
+    if vouch.state == Vouch.State.CONFIRMED:
+        # Taking a vouch back replaces the statement with what is typed here: it is the
+        # reason now, and an empty box is fine.
+        form.fields["statement"].label = "Why you take it back"
+        form.fields["statement"].help_text = "Optional; only the security team reads it."
     return render(
         request,
         "distributors/vouch_detail.html",
