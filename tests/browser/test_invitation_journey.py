@@ -24,7 +24,7 @@ from playwright.sync_api import expect
 
 from distributors.demo import FOUNDER
 from tests.browser.checks import tab_new
-from tests.browser.conftest import context_new, sign_in, totp_now
+from tests.browser.conftest import context_new, sign_in, totp_fresh
 from tests.browser.invite_mail import invitation_link, mail_worker, mails_to
 
 JOURNEY = "invitation"
@@ -140,7 +140,7 @@ def test_an_invited_person_signs_up_proves_their_key_and_becomes_eligible(
     page.reload()
     expect(page.locator("#authenticator_secret")).to_have_value(secret)
     invitee.check(journey=JOURNEY, name="authenticator app")
-    page.get_by_label("Authenticator code").fill(totp_now(secret))
+    page.get_by_label("Authenticator code").fill(totp_fresh(page, secret))
     page.get_by_role("button", name="Activate").click()
     expect(page).to_have_url(re.compile(r"/accounts/2fa/recovery-codes/"))
     codes = page.locator("#recovery_codes").input_value().split()
@@ -155,6 +155,8 @@ def test_an_invited_person_signs_up_proves_their_key_and_becomes_eligible(
 
     # 4. The embargo policy, accepted personally.
     page.get_by_role("link", name="Read and accept the policy").click()
+    expect(page).to_have_url(re.compile(r"/policy/\?next=/me/$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Embargo policy")
     invitee.check(journey=JOURNEY, name="embargo policy")
     page.get_by_role("button", name=re.compile("I accept version")).click()
     # Back where the checklist sent them (?next=), the item done.
@@ -167,6 +169,7 @@ def test_an_invited_person_signs_up_proves_their_key_and_becomes_eligible(
     fingerprint, public = key_pair_new(gpg_home)
     page.get_by_role("link", name="Upload your public key").click()
     expect(page).to_have_url(re.compile(r"/me/keys/$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your PGP keys")
     invitee.check(journey=JOURNEY, name="keys")
     page.get_by_label("Paste your ASCII-armored public key").fill(public)
     page.get_by_role("button", name="Upload key").click()
