@@ -106,9 +106,8 @@ def invitation_link(server: Server, address: str, *, worker: subprocess.Popen) -
     deadline = time.monotonic() + MAIL_SECONDS
     while True:
         for message in reversed(mails_to(server, address)):
-            if "invited" in str(message.get("Subject", "")):
-                found = INVITATION_LINK.search(body_of(message))
-                assert found, f"the invitation mail has no link:\n{body_of(message)}"
+            found = INVITATION_LINK.search(body_of(message))
+            if found:
                 return found.group(0)
         if worker.poll() is not None or time.monotonic() > deadline:
             log = (server.var_dir / "worker.log").read_text(errors="replace")
