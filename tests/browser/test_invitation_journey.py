@@ -209,6 +209,9 @@ def test_an_invited_person_signs_up_proves_their_key_and_becomes_eligible(
     row = team_row(admin, INVITEE)
     expect(row).to_contain_text("Need-to-know")
     expect(row.locator(".badge.eligible")).to_have_text("Eligible")
+    # The row's buttons say whom they are for, to a screen reader too.
+    expect(row.get_by_role("button", name=f"Remove {INVITEE}")).to_be_visible()
+    expect(row.get_by_role("button", name=f"Save roles of {INVITEE}")).to_be_visible()
     expect(admin.page.get_by_role("region", name="Invitations not yet used")).not_to_contain_text(
         INVITEE
     )
