@@ -76,6 +76,7 @@ def admin(chromium, own_server):
     context = context_new(chromium, own_server)
     tab = tab_new(context)
     sign_in(tab, FOUNDER, journey=JOURNEY)
+    tab.check(journey=JOURNEY, name="home, signed in")  # where signing in lands
     yield tab
     context.close()
 
@@ -152,6 +153,7 @@ def test_an_invited_person_signs_up_proves_their_key_and_becomes_eligible(
     expect(page).to_have_url(re.compile(r"/me/$"))
     checklist = page.get_by_role("region", name="Your personal requirements")
     expect(checklist.locator("tr", has_text="Two-factor authentication")).to_contain_text("Done")
+    invitee.check(journey=JOURNEY, name="checklist, two-factor done")
 
     # 4. The embargo policy, accepted personally.
     page.get_by_role("link", name="Read and accept the policy").click()
