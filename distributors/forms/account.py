@@ -21,11 +21,15 @@ class SignupForm(AllauthSignupForm):
         super().__init__(*args, **kwargs)
         # Arriving from an invitation link: the invited address is filled in (from the
         # session, never the URL, so it is not in any access log).
+        # The page also says which team the account is for (account/signup.html).
+        self.invitation = None
         request = context.request
         if request is not None and not self.is_bound:
-            invitation = invitation_usable_for_hash(request.session.get(INVITATION_SESSION_KEY))
-            if invitation is not None:
-                self.fields["email"].initial = invitation.email
+            self.invitation = invitation_usable_for_hash(
+                request.session.get(INVITATION_SESSION_KEY)
+            )
+            if self.invitation is not None:
+                self.fields["email"].initial = self.invitation.email
 
     def try_save(self, request):
         user, response = super().try_save(request)

@@ -173,6 +173,8 @@ def invitation_send(*, invitation_id: int) -> int:
         template="distributors/email/invitation",
         context={
             "organization": invitation.organization,
+            # Named so the person can judge the mail (and ask that admin) before clicking.
+            "inviter": invitation.invited_by.email,
             "url": url,
             "expires_at": invitation.expires_at,
         },

@@ -124,7 +124,9 @@ def key_prove_view(request, pk: int):
             else:
                 request.session.pop(SESSION_CHALLENGE, None)
                 messages.success(request, "Key verified. Notices will be encrypted to it.")
-                return redirect("distributors:keys")
+                # The proof is usually the last item of the checklist: the person sees
+                # there at once whether they can now receive notices.
+                return redirect("distributors:me")
         status = 400
         key.refresh_from_db()
     return render(

@@ -62,9 +62,19 @@ def test_the_sign_up_form_has_the_invited_address_filled_in(client):
 
 
 def test_the_sign_up_form_is_empty_without_an_invitation_link(client):
-    _invite(email="new.person@example.org")
+    invitation = _invite(email="new.person@example.org")
     page = client.get(reverse("account_signup")).content.decode()
     assert "new.person@example.org" not in page
+    assert "to join the team of" not in page
+    assert invitation.organization.name not in page
+
+
+def test_the_sign_up_page_names_the_team_the_invitation_is_for(client):
+    invitation = _invite(email="new.person@example.org")
+    _open_link(client, invitation)
+    page = client.get(reverse("account_signup")).content.decode()
+    assert "to join the team of" in page
+    assert f"<strong>{invitation.organization.name}</strong>" in page
 
 
 def test_signing_up_with_the_invited_address_through_the_link_confirms_it(client):

@@ -92,6 +92,16 @@ def test_an_admin_invites_by_email_and_only_the_token_hash_is_stored(
     assert event.actor == admin_member.user
 
 
+def test_the_invitation_mail_names_the_team_and_the_admin_who_sent_it(admin_member):
+    invitation, _token = _invite(organization=admin_member.organization)
+    invitation_send(invitation_id=invitation.pk)
+    [message] = mail.outbox
+    assert admin_member.organization.name in message.subject
+    assert f"{invitation.invited_by.email}, an admin of {admin_member.organization.name}" in (
+        " ".join(message.body.split())
+    )
+
+
 def test_sending_again_mints_a_new_link_and_the_old_one_stops_working(admin_member):
     invitation, _token = _invite(organization=admin_member.organization)
     invitation_send(invitation_id=invitation.pk)

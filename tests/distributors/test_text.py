@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.urls import reverse
@@ -155,7 +156,10 @@ def test_an_organisation_name_arrives_verbatim_in_a_plain_text_mail():
     assert invitation_send(invitation_id=invitation.pk) == 1
 
     body = mail.outbox[0].body
-    assert "An admin of O'Neil & Sons <x> invited you" in body
+    assert "an admin of O'Neil & Sons <x>, invited you" in body
+    assert mail.outbox[0].subject == (
+        f"O'Neil & Sons <x> invites you to its team on {settings.SITE_NAME}"
+    )
     assert "&amp;" not in body and "&#x27;" not in body and "&lt;" not in body
 
 

@@ -131,6 +131,8 @@ def test_a_pasted_key_leads_to_the_proof_and_the_right_code_verifies_it(client, 
     assert response.status_code == 302
     key.refresh_from_db()
     assert key.state == PgpKey.State.ACTIVE
+    # Back to the checklist, which now says whether the person can receive notices.
+    assert response["Location"] == reverse("distributors:me")
 
 
 def test_a_key_file_can_be_uploaded(client, owner, owner_key):
