@@ -189,6 +189,10 @@ def _auto_in(literal: str, *, version: int, first: bool, last: bool) -> list[cat
         + catalogue.hyphens_found(literal, version=version)
         if not _overlaps(found, wordings)
     ]
+    if version >= 2:
+        # Wordings inside list items carry more than the order of two items (one bit):
+        # from version 2 a pair is varied only when neither item has a wording of its own.
+        pairs = [pair for pair in pairs if not _overlaps(pair, wordings + marks)]
     words = [found for found in wordings + marks if not _overlaps(found, pairs)]
     kept: list[catalogue.Found] = []
     # Next to the author's own marks keep more room: their context is their only anchor.
