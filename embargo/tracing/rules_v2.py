@@ -63,6 +63,7 @@ _WIDER = (
     _rule("until then,", "in the meantime,", "meanwhile,", "until that time,"),
     _rule("proof of concept", "proof-of-concept", "PoC"),
     _rule("heap buffer overflow", "heap-based buffer overflow", "heap overflow"),
+    _rule("if any", "if there are any", "if you have any"),
 )
 _WIDER_BY_NAME = {rule.name: rule for rule in _WIDER}
 
@@ -120,6 +121,23 @@ _NEW = (
         "flawed code",
         not_after=_NOT_AFTER_ARTICLE,
     ),
+    _rule("check", "verify", detect=1, followed_by=r" (?:the|that|whether|each|every|your)\b"),
+    # Only where it introduces a list ("check the following before you ship:").
+    _rule(
+        "the following",
+        "these points",
+        "the points below",
+        detect=1,
+        followed_by=r"(?: (?:before|after|now|first)\b[^:\n.]{0,40})?:[ \t]*\n",
+    ),
+    _rule("ship", "distribute", detect=1, followed_by=r" (?:it|them|the|this|these|an?|any)\b"),
+    _rule("push", "upload", detect=1, followed_by=r" (?:it|them|anything|the \w+|your \w+) to\b"),
+    # "before you ship" / "before shipping": the embargo's own instructions.
+    *(
+        _rule(f"before you {verb}", f"before {verb[:-1] if verb.endswith('e') else verb}ing")
+        for verb in ("publish", "release", "upload", "deploy", "install", "upgrade", "update")
+    ),
+    _rule("before you ship", "before shipping"),
     *(
         _rule(
             full,

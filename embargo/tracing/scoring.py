@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 
 from embargo.tracing.body import FRAMING, FRAMING_ORDER, ParsedBody, Variant
+from embargo.tracing.edges import edges_observe
 from embargo.tracing.text import normalise
 
 # The probability that a leaker's copy shows a different alternative at a point than the
@@ -55,6 +56,9 @@ class Point:
     key: str  # "frame:greeting" or "body:3"
     label: str
     needles: tuple[str, ...]
+    # Where each needle's wording starts and ends (body points): a text cut just before
+    # or after a point can still show the wording with the fixed text on its other side.
+    spans: tuple[tuple[int, int], ...] = ()
 
 
 def points_of(parsed: ParsedBody) -> list[Point]:
@@ -68,16 +72,21 @@ def points_of(parsed: ParsedBody) -> list[Point]:
         for name in FRAMING_ORDER
     ]
     for point in parsed.points:
-        needles = tuple(
-            normalise((point.before or " ") + normalise(option) + (point.after or " "))
-            for option in point.options
-        )
+        needles, spans = [], []
+        for option in point.options:
+            before, wording = point.before or " ", normalise(option)
+            needle = normalise(before + wording + (point.after or " "))
+            head, through = normalise(before), normalise(before + wording)
+            needles.append(needle)
+            if needle.startswith(through) and through.startswith(head.rstrip()):
+                spans.append((len(head.rstrip()), len(through.rstrip())))
         kind = "Wording" if point.auto else "Body point"
         points.append(
             Point(
                 key=f"body:{point.index}",
                 label=f"{kind} {point.index + 1}: " + " | ".join(point.options),
-                needles=needles,
+                needles=tuple(needles),
+                spans=tuple(spans) if len(spans) == len(needles) else (),
             )
         )
     return points
@@ -91,7 +100,9 @@ class Observation:
 
 def observe(points: Iterable[Point], normalised_text: str) -> dict[str, Observation]:
     """Which alternative the text shows at each point; points that show none, or more
-    than one (ambiguous), are left out."""
+    than one (ambiguous), are left out. A point cut by the start or the end of the text
+    is read from what is left of it (observe_edges)."""
+    points = list(points)
     normalised_text = f" {normalised_text} "
     seen: dict[str, Observation] = {}
     for point in points:
@@ -100,6 +111,8 @@ def observe(points: Iterable[Point], normalised_text: str) -> dict[str, Observat
             position = normalised_text.find(needle) if needle else -1
             if position >= 0:
                 found.append((choice, position))
+        if not found:
+            found = edges_observe(point, points, normalised_text)
         if len(found) == 1:
             seen[point.key] = Observation(*found[0])
     return seen

@@ -29,7 +29,8 @@ def parsed(body: str, **kwargs) -> tracing.ParsedBody:
 
 
 def auto_ids(body: str, **kwargs) -> list[str]:
-    return [point.auto for point in parsed(body, **kwargs).points if point.auto]
+    """The catalogue's points, a joined point's parts (version 2) one by one."""
+    return [point_id for p in parsed(body, **kwargs).points for point_id, _ in p.switches()]
 
 
 def test_notices_from_before_the_catalogue_keep_only_the_authors_marks(version):
@@ -100,7 +101,10 @@ def test_it_never_varies_code_urls_quotes_versions_or_identifiers(version):
 
 
 def test_grammar_decides_whether_a_wording_varies(version):
-    assert auto_ids("Wait before you ship it to the mirrors of the world.") == []
+    # ("before you ship" is a phrase of its own from version 2.)
+    assert not any(
+        i.startswith("before#") for i in auto_ids("Wait before you ship it to the mirrors.")
+    )
     assert auto_ids("Wait before the disclosure of a package tomorrow.") == ["before#1"]
     # "However," opens a sentence only.
     assert "however#1" in auto_ids("It works. However, the mirror is slow to sync.")
@@ -128,11 +132,11 @@ def test_adjacent_list_items_swap_places_in_pairs(version):
 
 
 def test_a_switched_off_point_stays_as_written_and_the_others_keep_their_ids(version):
-    body = "We do not ship it. The attacker does not wait. We do not know."
+    body = "We do not need it here. The attacker does not wait. We do not know."
     ids = auto_ids(body)
     assert ids[:2] == ["do-not#1", "attacker#1"]
     off = parsed(body, off=["do-not#1"])
-    assert [p.auto for p in off.points] == [i for i in ids if i != "do-not#1"]
+    assert auto_ids(body, off=["do-not#1"]) == [i for i in ids if i != "do-not#1"]
     assert off.switched_off[0][0] == "do-not#1"
     assert tracing.body_render(off, tracing.body_as_written(off)) == body
 

@@ -19,7 +19,9 @@ V1_PARSES = json.loads((Path(__file__).parent / "data" / "catalogue_v1_parse.jso
 
 
 def ids(body: str) -> list[str]:
-    return [p.auto for p in tracing.body_parse(body, catalogue_version=V2).points if p.auto]
+    """The catalogue's points, a joined point's parts one by one."""
+    parsed = tracing.body_parse(body, catalogue_version=V2)
+    return [point_id for point in parsed.points for point_id, _ in point.switches()]
 
 
 @pytest.mark.parametrize("name", sorted(V1_PARSES))
@@ -45,6 +47,8 @@ _FOLLOWS = (
     " check the mirror.\n",
     " been told.\n",
     " if it works.\n",
+    " them to the mirror.\n",
+    ":\n",
     "\n",
 )
 
@@ -60,13 +64,10 @@ def test_every_wording_a_rule_looks_for_is_found_again_in_a_copy(rule):
         if any(ch.isdigit() for ch in option):
             continue  # "2 days": a digit is protected text; a copy is read by its needle
         body = f"Some words first. {option}{follow}"
-        points = [
-            p
-            for p in tracing.body_parse(body, catalogue_version=V2).points
-            if p.auto.startswith(f"{rule.name}#")
-        ]
+        parsed = tracing.body_parse(body, catalogue_version=V2).points
+        points = [o for p in parsed for i, o in p.switches() if i.startswith(f"{rule.name}#")]
         assert len(points) == 1, (rule.name, option)
-        assert [o.lower() for o in points[0].options] == [o.lower() for o in rule.options]
+        assert [o.lower() for o in points[0]] == [o.lower() for o in rule.options]
 
 
 @pytest.mark.parametrize(
@@ -120,9 +121,9 @@ def test_version_2_leaves_a_phrase_alone_where_a_wording_would_not_fit(body, rul
     found = ids(body)
     # "an affected host" may vary, but only as "affected" / "impacted".
     parsed = tracing.body_parse(body, catalogue_version=V2)
-    for point in parsed.points:
-        if point.auto.startswith(f"{rule}#"):
-            assert rule == "affected" and "vulnerable" not in point.options, found
+    for point_id, options in (s for p in parsed.points for s in p.switches()):
+        if point_id.startswith(f"{rule}#"):
+            assert rule == "affected" and "vulnerable" not in options, found
             break
     else:
         assert not any(i.startswith(f"{rule}#") for i in found)
@@ -163,7 +164,7 @@ def test_wordings_inside_list_items_win_over_the_order_of_the_items():
 
 @pytest.mark.parametrize("choice", [0, 1, 2, 3])
 def test_each_wording_of_a_four_way_point_reads_back_as_itself(choice):
-    body = "Thanks. We recommend that you check the signatures of every download."
+    body = "Thanks. We recommend that you patch every host on the list tonight."
     parsed = tracing.body_parse(body, catalogue_version=V2)
     point = next(p for p in parsed.points if p.auto == "we-recommend-that-you#1")
     choices = [choice if p is point else p.original for p in parsed.points]

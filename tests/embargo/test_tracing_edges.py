@@ -1,0 +1,122 @@
+"""Version 2's joined points, and reading a point that the start or the end of an
+excerpt cuts through (pure functions: no database)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from embargo import tracing
+from embargo.models import Notice
+from embargo.services.variation import catalogue_point_ids
+
+V2 = 2
+
+
+def parse(body: str, **kwargs) -> tracing.ParsedBody:
+    return tracing.body_parse(body, catalogue_version=V2, **kwargs)
+
+
+CLOSE = "Some fixed words first. We will publish it at the disclosure time tonight."
+
+
+def test_two_points_too_close_to_read_alone_are_one_point_with_every_combination():
+    parsed = parse(CLOSE)
+    (point,) = [p for p in parsed.points if "publish#1" in p.auto]
+    assert point.auto == "we-will#1+publish#1"
+    assert point.options == ("We will publish", "We will release", "We'll publish", "We'll release")
+    assert [i for i, _ in point.switches()] == ["we-will#1", "publish#1"]
+    assert tracing.body_render(parsed, tracing.body_as_written(parsed)) == CLOSE
+    # Version 1 never joins points.
+    v1 = tracing.body_parse(CLOSE, catalogue_version=1)
+    assert [p.auto for p in v1.points] == ["we-will#1", "publish#1"]
+
+
+@pytest.mark.parametrize("choice", range(4))
+def test_each_combination_of_a_joined_point_reads_back_as_itself(choice):
+    parsed = parse(CLOSE)
+    choices = [choice % len(p.options) for p in parsed.points]
+    text = tracing.normalise(tracing.body_render(parsed, choices))
+    seen = tracing.observe(tracing.points_of(parsed), text)
+    assert seen["body:0"].choice == choice % 4
+
+
+def test_switching_off_a_part_of_a_joined_point_keeps_the_other_as_a_point_of_its_own():
+    ids = [i for p in parse(CLOSE, off=["we-will#1"]).points for i, _ in p.switches()]
+    assert ids == ["publish#1", "the-disclosure-time#1"]
+    notice = Notice(body=CLOSE, tracing_catalogue=V2, variation_off=[])
+    assert {"we-will#1", "publish#1"} <= catalogue_point_ids(notice)
+
+
+def test_points_are_never_joined_across_the_end_of_a_sentence():
+    body = "Some words to start with here. The patch is attached. It applies to the branch."
+    assert all(". " not in option for p in parse(body).points for option in p.options)
+
+
+def test_a_joined_point_with_too_little_text_around_it_is_left_in_its_parts():
+    body = "A crafted archive allows a remote attacker to execute arbitrary code; it is bad."
+    parsed = parse(body)
+    assert len(parsed.points) >= 3
+    assert tracing.body_render(parsed, tracing.body_as_written(parsed)) == body
+
+
+# ------------------------------------------------------------------ edges
+
+EDGE = (
+    "The first sentence is fixed text. When a user installs a crafted package from the "
+    "mirror, the host is lost to the attacker for good and the rest is also fixed text."
+)
+
+
+def _copy(choice: int) -> tuple[tracing.ParsedBody, list, str, int]:
+    parsed = parse(EDGE)
+    (point,) = [p for p in parsed.points if p.auto == "crafted#1"]
+    choices = [choice if p is point else p.original for p in parsed.points]
+    return parsed, tracing.points_of(parsed), tracing.body_render(parsed, choices), point.index
+
+
+@pytest.mark.parametrize("choice", [1, 2])
+def test_an_excerpt_starting_just_before_a_point_still_reads_it(choice):
+    _parsed, points, copy, index = _copy(choice)
+    start = copy.index("installs")
+    text = tracing.normalise(copy[start:])
+    seen = tracing.observe(points, text)
+    assert seen[f"body:{index}"] == tracing.Observation(choice, 0)
+    # The full needle is not in the text: without the edge it would say nothing.
+    assert not any(needle in f" {text} " for needle in points[index + 7].needles)
+
+
+@pytest.mark.parametrize("choice", [0, 1, 2])
+def test_an_excerpt_ending_just_after_a_point_still_reads_it(choice):
+    _parsed, points, copy, index = _copy(choice)
+    end = copy.index("from the") + len("from the")
+    seen = tracing.observe(points, tracing.normalise(copy[:end]))
+    assert seen[f"body:{index}"].choice == choice
+
+
+def test_a_cut_that_two_wordings_would_leave_alike_reads_nothing():
+    # "crafted package ..." is what is left of "a crafted" and of "a specially crafted".
+    for choice in (0, 1):
+        _parsed, points, copy, index = _copy(choice)
+        start = copy.index("crafted package")
+        assert f"body:{index}" not in tracing.observe(points, tracing.normalise(copy[start:]))
+
+
+def test_a_cut_inside_a_word_reads_nothing():
+    _parsed, points, copy, index = _copy(1)
+    start = copy.index("nstalls")
+    assert f"body:{index}" not in tracing.observe(points, tracing.normalise(copy[start:]))
+
+
+def test_every_edge_reading_of_an_excerpt_is_the_copy_s_own_wording():
+    parsed = parse(EDGE + " " + CLOSE)
+    points = tracing.points_of(parsed)
+    counts = [len(p.options) for p in parsed.points]
+    for choices in itertools.islice(itertools.product(*(range(c) for c in counts)), 0, None, 7):
+        words = tracing.body_render(parsed, list(choices)).split()
+        for start in range(0, len(words) - 8, 3):
+            text = tracing.normalise(" ".join(words[start : start + 12]))
+            for key, seen in tracing.observe(points, text).items():
+                if key.startswith("body:"):
+                    assert seen.choice == choices[int(key[5:])]
