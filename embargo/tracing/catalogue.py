@@ -14,7 +14,8 @@ in both directions, and that no protected span is ever touched.
 
 The catalogue has a version: a sent notice keeps the version it was sent with
 (Notice.tracing_catalogue), so changing the rules here never changes how an old copy is
-read back. Add rules only in a new version.
+read back. Add rules only in a new version (rules_v1.py, rules_v2.py; what each version
+changed in finding them is said where it is done, `version >= 2`).
 """
 
 from __future__ import annotations
