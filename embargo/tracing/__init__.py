@@ -46,7 +46,7 @@ from embargo.tracing.scoring import (
     score,
     verdict,
 )
-from embargo.tracing.text import normalise
+from embargo.tracing.text import marks_drop, normalise
 
 __all__ = [
     "ALTERNATIVES",
@@ -73,6 +73,7 @@ __all__ = [
     "body_render",
     "capacity",
     "choices_by_key",
+    "marks_drop",
     "needed_bits",
     "normalise",
     "observe",

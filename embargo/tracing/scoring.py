@@ -28,7 +28,7 @@ from itertools import combinations
 
 from embargo.tracing.body import FRAMING, FRAMING_ORDER, ParsedBody, Variant
 from embargo.tracing.edges import edges_observe
-from embargo.tracing.text import normalise
+from embargo.tracing.text import marks_drop, normalise
 
 # The probability that a leaker's copy shows a different alternative at a point than the
 # one we sent (they edited it, or we misread). Small, because an unreadable point counts
@@ -67,7 +67,7 @@ def points_of(parsed: ParsedBody) -> list[Point]:
             key=f"frame:{name}",
             label=f"Framing: {name.replace('_', ' ')}",
             # A leading space: "hi," must not be found inside "this,".
-            needles=tuple(" " + normalise(option) for option in FRAMING[name]),
+            needles=tuple(" " + marks_drop(normalise(option)) for option in FRAMING[name]),
         )
         for name in FRAMING_ORDER
     ]
@@ -75,8 +75,9 @@ def points_of(parsed: ParsedBody) -> list[Point]:
         needles, spans = [], []
         for option in point.options:
             before, wording = point.before or " ", normalise(option)
-            needle = normalise(before + wording + (point.after or " "))
-            head, through = normalise(before), normalise(before + wording)
+            needle = marks_drop(normalise(before + wording + (point.after or " ")))
+            head = marks_drop(normalise(before))
+            through = marks_drop(normalise(before + wording))
             needles.append(needle)
             if needle.startswith(through) and through.startswith(head.rstrip()):
                 spans.append((len(head.rstrip()), len(through.rstrip())))
@@ -103,7 +104,7 @@ def observe(points: Iterable[Point], normalised_text: str) -> dict[str, Observat
     than one (ambiguous), are left out. A point cut by the start or the end of the text
     is read from what is left of it (observe_edges)."""
     points = list(points)
-    normalised_text = f" {normalised_text} "
+    normalised_text = f" {marks_drop(normalised_text)} "
     seen: dict[str, Observation] = {}
     for point in points:
         found = []

@@ -120,3 +120,29 @@ def test_every_edge_reading_of_an_excerpt_is_the_copy_s_own_wording():
             for key, seen in tracing.observe(points, text).items():
                 if key.startswith("body:"):
                     assert seen.choice == choices[int(key[5:])]
+
+
+# ------------------------------------------------------------------ joined lines
+
+LISTED = (
+    "## Mitigation\n\nUntil then, install packages only from mirrors you control.\n\n"
+    "Check these before you ship:\n\n- the unpacker rejects a long name;\n"
+    "- installing the attached file fails instead of crashing.\n"
+)
+
+
+@pytest.mark.parametrize("version", [1, V2])
+def test_points_next_to_bullets_and_headings_read_when_the_lines_are_joined(version):
+    # An excerpt or a paste that joins the lines shows "- " and "## " mid-line.
+    parsed = tracing.body_parse(LISTED, catalogue_version=version)
+    choices = [len(p.options) - 1 for p in parsed.points]
+    joined = " ".join(tracing.body_render(parsed, choices).split())
+    assert " - " in joined and "## " in joined
+    seen = tracing.observe(tracing.points_of(parsed), tracing.normalise(joined))
+    assert {f"body:{p.index}" for p in parsed.points} <= set(seen)
+    assert all(seen[f"body:{p.index}"].choice == choices[p.index] for p in parsed.points)
+
+
+def test_a_dash_standing_alone_is_dropped_from_needles_and_text_alike():
+    assert tracing.marks_drop("now - before ## the fix -- done") == "now before the fix -- done"
+    assert tracing.marks_drop("fixed-size, c++ and #1") == "fixed-size, c++ and #1"
