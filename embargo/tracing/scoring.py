@@ -44,7 +44,12 @@ REFERENCE_BITS = 64.0
 SWITCH_RATE = 0.4
 PAIR_CANDIDATES = 20
 TRIPLE_CANDIDATES = 8
-PRIOR_NOBODY, PRIOR_SINGLE, PRIOR_PAIR, PRIOR_TRIPLE = 0.5, 0.25, 0.125, 0.125
+# "One of the copies mixed with text from nobody we sent it to" (a leaker's own rewording,
+# or another source): without it, a copy mixed with outside text was best explained by
+# that copy and whichever innocent copy happened to agree with the outside text most,
+# and the innocent was named with it.
+PRIOR_NOBODY, PRIOR_SINGLE, PRIOR_WITH_OUTSIDE = 0.5, 0.25, 0.125
+PRIOR_PAIR, PRIOR_TRIPLE = 0.0625, 0.0625
 # A copy whose own score is negative is listed only when a mixture gives it this much.
 MIXTURE_SHOWN = 0.1
 
@@ -135,6 +140,7 @@ class Score:
     matched: list[str] = field(default_factory=list)
     mismatched: list[str] = field(default_factory=list)
     posterior: float = 0.0  # that this copy is among the sources
+    mixed: float = 0.0  # ...of which with other copies (a pair or a triple)
     # Per observed point in text order: the log2 ratio (for mixtures).
     steps: list[float] = field(default_factory=list, repr=False)
     group: str = ""  # which notice's points (copies of different notices never mix)
@@ -220,6 +226,11 @@ def groups_weigh(scores: list[Score]) -> Groups:
             if len({member.group for member in members}) != 1:
                 continue
             mixtures.append((prior_bits + mixture_bits(members), members))
+    # One copy and outside text: the outside stretches weigh as "nobody" (log ratio 0).
+    prior_bits = math.log2(PRIOR_WITH_OUTSIDE / max(audience, 1))
+    for member in ranked[:PAIR_CANDIDATES]:
+        outside = Score(ref=None, bits=0.0, steps=[0.0] * len(member.steps), group=member.group)
+        mixtures.append((prior_bits + mixture_bits((member, outside)), (member,)))
     return Groups(nobody=math.log2(PRIOR_NOBODY), singles=singles, mixtures=mixtures)
 
 
@@ -231,12 +242,16 @@ def posteriors(scores: list[Score]) -> tuple[float, Groups]:
     top = max(weights)
     total = sum(2.0 ** (w - top) for w in weights)
     involved: dict[int, float] = {}
+    mixed: dict[int, float] = {}
     for weight, members in groups.singles + groups.mixtures:
         share = 2.0 ** (weight - top) / total
         for member in members:
             involved[id(member)] = involved.get(id(member), 0.0) + share
+            if len(members) > 1:
+                mixed[id(member)] = mixed.get(id(member), 0.0) + share
     for s in scores:
         s.posterior = min(1.0, involved.get(id(s), 0.0))
+        s.mixed = min(1.0, mixed.get(id(s), 0.0))
     return 2.0 ** (groups.nobody - top) / total, groups
 
 
@@ -257,7 +272,14 @@ class Verdict:
 def verdict(scores: list[Score], *, observed_points: int) -> Verdict:
     nobody, _groups = posteriors(scores)
     ranked = sorted(
-        (s for s in scores if s.matched and (s.bits > 0 or s.posterior >= MIXTURE_SHOWN)),
+        # A copy that only explains a stretch of the text beside outside text is listed
+        # when it is named, not for a chance run of a few matching points.
+        (
+            s
+            for s in scores
+            if s.matched
+            and (s.bits > 0 or s.mixed >= MIXTURE_SHOWN or s.posterior >= MIN_POSTERIOR)
+        ),
         key=lambda s: (-s.posterior, -s.bits, str(s.ref)),
     )
     by_bits = sorted(scores, key=lambda s: -s.bits)
@@ -289,7 +311,8 @@ def _explain(
             best = named[0]
             return (
                 f"Identified: {len(best.matched)} points match, {len(best.mismatched)} differ; "
-                f"the probability that this copy is the source is {best.posterior:.4f}."
+                f"the probability that this copy is a source of the text is "
+                f"{best.posterior:.4f}."
             )
         return (
             f"Identified a mixture: the text is explained by {len(named)} copies together "

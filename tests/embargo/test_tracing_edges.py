@@ -4,6 +4,7 @@ excerpt cuts through (pure functions: no database)."""
 from __future__ import annotations
 
 import itertools
+import random
 
 import pytest
 
@@ -146,3 +147,36 @@ def test_points_next_to_bullets_and_headings_read_when_the_lines_are_joined(vers
 def test_a_dash_standing_alone_is_dropped_from_needles_and_text_alike():
     assert tracing.marks_drop("now - before ## the fix -- done") == "now before the fix -- done"
     assert tracing.marks_drop("fixed-size, c++ and #1") == "fixed-size, c++ and #1"
+
+
+# ------------------------------------------------------------------ outside text
+
+
+def _steps_score(ref, steps: list[float]) -> tracing.Score:
+    return tracing.Score(
+        ref=ref,
+        bits=sum(steps),
+        matched=[f"body:{i}" for i, bits in enumerate(steps) if bits > 0],
+        mismatched=[f"body:{i}" for i, bits in enumerate(steps) if bits <= 0],
+        steps=list(steps),
+        group="1",
+    )
+
+
+def test_a_copy_mixed_with_outside_text_names_the_copy_and_nobody_else():
+    # Four points from the leaker's copy, four of text nobody was sent (their own
+    # rewording), and so on. Without the "copy and outside text" hypothesis the leaker
+    # was named with whichever of the other 999 copies best explained the outside text
+    # by chance (here, number 368).
+    match, miss = tracing.point_bits(2, match=True), tracing.point_bits(2, match=False)
+    rng = random.Random(5)
+    own = [(i // 4) % 2 == 0 for i in range(80)]
+    leaker = _steps_score(1, [match if o else rng.choice([match, miss]) for o in own])
+    lucky = _steps_score(
+        2,
+        [rng.choice([match, miss]) if o else (match if rng.random() < 0.6 else miss) for o in own],
+    )
+    others = [_steps_score(n, [rng.choice([match, miss]) for _ in own]) for n in range(3, 1000)]
+    result = tracing.verdict([leaker, lucky, *others], observed_points=80)
+    assert [s.ref for s in result.named] == [1]
+    assert "a source of the text" in result.explanation
