@@ -20,7 +20,7 @@ def catalogue_point_ids(notice: Notice) -> set[str]:
         parsed = tracing.body_parse(
             notice.body, catalogue_version=notice.tracing_catalogue, off=off
         )
-        ids |= {point.auto for point in parsed.points if point.auto}
+        ids |= {point_id for point in parsed.points for point_id, _ in point.switches()}
     return ids
 
 

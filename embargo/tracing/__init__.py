@@ -3,9 +3,11 @@ beyond the secret.
 
 - body.py: a body's variation points (the author's marks and the catalogue's), one copy's
   choices among them, and the framing sentences;
-- catalogue.py: the meaning-preserving wordings the app varies by itself;
+- catalogue.py: where the meaning-preserving wordings the app varies by itself are found
+  (the rules of each version: rules_v1.py, rules_v2.py);
 - text.py: normalising a leaked text so formatting never matters;
-- scoring.py: observing a text, weighing single copies and mixtures, naming;
+- scoring.py: observing a text, weighing single copies and mixtures, naming; edges.py:
+  reading a point that the start or the end of an excerpt cuts through;
 - capacity.py: what the author sees before sending.
 """
 
@@ -14,6 +16,7 @@ from embargo.tracing.body import (
     CONTEXT_CHARS,
     FRAMING,
     FRAMING_ORDER,
+    JOIN,
     BodyPoint,
     ParsedBody,
     Variant,
@@ -43,7 +46,7 @@ from embargo.tracing.scoring import (
     score,
     verdict,
 )
-from embargo.tracing.text import normalise
+from embargo.tracing.text import marks_drop, normalise
 
 __all__ = [
     "ALTERNATIVES",
@@ -52,6 +55,7 @@ __all__ = [
     "EDIT_RATE",
     "FRAMING",
     "FRAMING_ORDER",
+    "JOIN",
     "MIN_MATCHED_POINTS",
     "MIN_POSTERIOR",
     "REFERENCE_BITS",
@@ -69,6 +73,7 @@ __all__ = [
     "body_render",
     "capacity",
     "choices_by_key",
+    "marks_drop",
     "needed_bits",
     "normalise",
     "observe",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,11 @@ AUTO_GAP_CHARS = 1
 AUTO_CONTEXT_CHARS = 10
 # ...and this much from the author's own marks.
 AUTHOR_GAP_CHARS = 8
+# From catalogue version 2, two of the catalogue's points too close together to be read
+# one by one are read as one point with every combination of their wordings (no more
+# than this many), instead of one of them staying as written.
+JOINED_OPTIONS_MAX = 16
+JOIN = "+"  # between the ids of a joined point's parts: "we-will#1+publish#1"
 
 # The app's own wording. Within a point no wording may contain another (a copy would then
 # show two), and the trace tests check that. Several per point: each adds bits.
@@ -132,6 +138,14 @@ class BodyPoint:
     after: str  # the literal text just after
     auto: str = ""  # the catalogue's id of the point ("do-not#2"); "" for the author's marks
     original: int = 0  # which option the author wrote (for the catalogue's points)
+    # A joined point's parts, each (id, wordings); () for a point of one part.
+    parts: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def switches(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The catalogue's points the author can switch off here, each (id, wordings)."""
+        if not self.auto:
+            return ()
+        return self.parts or ((self.auto, self.options),)
 
 
 @dataclass(frozen=True)
@@ -189,6 +203,10 @@ def _auto_in(literal: str, *, version: int, first: bool, last: bool) -> list[cat
         + catalogue.hyphens_found(literal, version=version)
         if not _overlaps(found, wordings)
     ]
+    if version >= 2:
+        # Wordings inside list items carry more than the order of two items (one bit):
+        # from version 2 a pair is varied only when neither item has a wording of its own.
+        pairs = [pair for pair in pairs if not _overlaps(pair, wordings + marks)]
     words = [found for found in wordings + marks if not _overlaps(found, pairs)]
     kept: list[catalogue.Found] = []
     # Next to the author's own marks keep more room: their context is their only anchor.
@@ -235,21 +253,70 @@ def _ambiguous(parsed: ParsedBody) -> set[str]:
     for point in parsed.points:
         key = (point.before, point.after, tuple(normalise(o) for o in point.options))
         short = len(point.before.strip()) + len(point.after.strip()) < AUTO_CONTEXT_CHARS
+        ids = point.auto.split(JOIN) if point.auto else []
         if point.auto and short and not previous_short:
             # Too little fixed text to read it by; of two such neighbours one goes, and
             # the other then has the first's text as context.
-            ambiguous.add(point.auto)
+            ambiguous.update(ids)
         previous_short = short and point.auto in ambiguous
         if point.auto:
             if key in seen:
-                ambiguous.add(point.auto)
+                ambiguous.update(ids)
             for choice, option in enumerate(point.options):
                 needle = normalise((point.before or " ") + normalise(option) + (point.after or " "))
                 allowed = 1 if choice == point.original else 0
                 if written.count(needle) > allowed:
-                    ambiguous.add(point.auto)
+                    ambiguous.update(ids)
         seen.add(key)
     return ambiguous
+
+
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)|\n[ \t]*\n")
+
+
+def _short(before: str, after: str) -> bool:
+    before, after = normalise(before)[-CONTEXT_CHARS:], normalise(after)[:CONTEXT_CHARS]
+    return len(before.strip()) + len(after.strip()) < AUTO_CONTEXT_CHARS
+
+
+def _joined(literals: list[str], raw: list[tuple]) -> tuple[list[str], list[tuple]]:
+    """Joins each of the catalogue's points that has too little fixed text around it to
+    its neighbours: one point with every combination of their wordings (the same bits as
+    its parts, read with the text around all of them). A group that still has too little
+    text around it is left in its parts (and one of two neighbours then stays as written,
+    as in version 1)."""
+    groups: list[list[int]] = []
+    for index, (options, auto_id, _original, _parts) in enumerate(raw):
+        if groups and auto_id and raw[groups[-1][-1]][1]:
+            first, between, after = groups[-1][0], literals[index], literals[index + 1]
+            close = _short(literals[first], between) or _short(between, after)
+            # Not across the end of a sentence: colluders mix copies sentence by sentence,
+            # and half a joined point reads as nothing.
+            close = close and not _SENTENCE_END.search(between)
+            count = math.prod(len(raw[member][0]) for member in groups[-1]) * len(options)
+            if close and count <= JOINED_OPTIONS_MAX:
+                groups[-1].append(index)
+                continue
+        groups.append([index])
+    split = []
+    for group in groups:
+        if len(group) > 1 and _short(literals[group[0]], literals[group[-1] + 1]):
+            split.extend([member] for member in group)
+        else:
+            split.append(group)
+    out_literals, out_raw = [literals[0]], []
+    for group in split:
+        options, auto_id, original, parts = raw[group[0]]
+        for member in group[1:]:
+            between = literals[member]
+            next_options, next_id, next_original, next_parts = raw[member]
+            options = tuple(a + between + b for a in options for b in next_options)
+            auto_id = auto_id + JOIN + next_id
+            original = original * len(next_options) + next_original
+            parts = parts + next_parts
+        out_raw.append((options, auto_id, original, parts))
+        out_literals.append(literals[group[-1] + 1])
+    return out_literals, out_raw
 
 
 def _build(
@@ -261,7 +328,7 @@ def _build(
 ) -> ParsedBody:
     marked_literals, marked_points = marked
     literals: list[str] = []
-    raw: list[tuple[tuple[str, ...], str, int]] = []
+    raw: list[tuple] = []  # (options, id, original, parts)
     switched_off: list[tuple[str, tuple[str, ...]]] = []
     occurrences: dict[str, int] = {}
     last_index = len(marked_literals) - 1
@@ -276,15 +343,17 @@ def _build(
                     switched_off.append((auto_id, found.options))
                 continue
             literals.append(current + literal[position : found.start])
-            raw.append((found.options, auto_id, found.original))
+            raw.append((found.options, auto_id, found.original, ((auto_id, found.options),)))
             current = ""
             position = found.end
         current += literal[position:]
         if index < last_index:
             literals.append(current)
-            raw.append((marked_points[index], "", 0))
+            raw.append((marked_points[index], "", 0, ()))
             current = ""
     literals.append(current)
+    if version >= 2:
+        literals, raw = _joined(literals, raw)
     points = tuple(
         BodyPoint(
             index=index,
@@ -293,8 +362,9 @@ def _build(
             after=normalise(literals[index + 1])[:CONTEXT_CHARS],
             auto=auto_id,
             original=original,
+            parts=parts if len(parts) > 1 else (),
         )
-        for index, (options, auto_id, original) in enumerate(raw)
+        for index, (options, auto_id, original, parts) in enumerate(raw)
     )
     return ParsedBody(
         literals=tuple(literals),

@@ -183,7 +183,7 @@ def capacity(*, body: str, audience: int, catalogue_version: int = 0, off=()) ->
     return Capacity(
         body_points=len(parsed.points),
         author_points=sum(1 for p in parsed.points if not p.auto),
-        catalogue_points=sum(1 for p in parsed.points if p.auto),
+        catalogue_points=sum(len(p.switches()) for p in parsed.points),
         body_bits=body_bits,
         framing_points=len(FRAMING),
         total_bits=body_bits + framing_bits,

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from itertools import combinations
 
 from embargo.tracing.body import FRAMING, FRAMING_ORDER, ParsedBody, Variant
-from embargo.tracing.text import normalise
+from embargo.tracing.edges import edges_observe
+from embargo.tracing.text import marks_drop, normalise
 
 # The probability that a leaker's copy shows a different alternative at a point than the
 # one we sent (they edited it, or we misread). Small, because an unreadable point counts
@@ -43,7 +44,12 @@ REFERENCE_BITS = 64.0
 SWITCH_RATE = 0.4
 PAIR_CANDIDATES = 20
 TRIPLE_CANDIDATES = 8
-PRIOR_NOBODY, PRIOR_SINGLE, PRIOR_PAIR, PRIOR_TRIPLE = 0.5, 0.25, 0.125, 0.125
+# "One of the copies mixed with text from nobody we sent it to" (a leaker's own rewording,
+# or another source): without it, a copy mixed with outside text was best explained by
+# that copy and whichever innocent copy happened to agree with the outside text most,
+# and the innocent was named with it.
+PRIOR_NOBODY, PRIOR_SINGLE, PRIOR_WITH_OUTSIDE = 0.5, 0.25, 0.125
+PRIOR_PAIR, PRIOR_TRIPLE = 0.0625, 0.0625
 # A copy whose own score is negative is listed only when a mixture gives it this much.
 MIXTURE_SHOWN = 0.1
 
@@ -55,6 +61,9 @@ class Point:
     key: str  # "frame:greeting" or "body:3"
     label: str
     needles: tuple[str, ...]
+    # Where each needle's wording starts and ends (body points): a text cut just before
+    # or after a point can still show the wording with the fixed text on its other side.
+    spans: tuple[tuple[int, int], ...] = ()
 
 
 def points_of(parsed: ParsedBody) -> list[Point]:
@@ -63,21 +72,27 @@ def points_of(parsed: ParsedBody) -> list[Point]:
             key=f"frame:{name}",
             label=f"Framing: {name.replace('_', ' ')}",
             # A leading space: "hi," must not be found inside "this,".
-            needles=tuple(" " + normalise(option) for option in FRAMING[name]),
+            needles=tuple(" " + marks_drop(normalise(option)) for option in FRAMING[name]),
         )
         for name in FRAMING_ORDER
     ]
     for point in parsed.points:
-        needles = tuple(
-            normalise((point.before or " ") + normalise(option) + (point.after or " "))
-            for option in point.options
-        )
+        needles, spans = [], []
+        for option in point.options:
+            before, wording = point.before or " ", normalise(option)
+            needle = marks_drop(normalise(before + wording + (point.after or " ")))
+            head = marks_drop(normalise(before))
+            through = marks_drop(normalise(before + wording))
+            needles.append(needle)
+            if needle.startswith(through) and through.startswith(head.rstrip()):
+                spans.append((len(head.rstrip()), len(through.rstrip())))
         kind = "Wording" if point.auto else "Body point"
         points.append(
             Point(
                 key=f"body:{point.index}",
                 label=f"{kind} {point.index + 1}: " + " | ".join(point.options),
-                needles=needles,
+                needles=tuple(needles),
+                spans=tuple(spans) if len(spans) == len(needles) else (),
             )
         )
     return points
@@ -91,8 +106,10 @@ class Observation:
 
 def observe(points: Iterable[Point], normalised_text: str) -> dict[str, Observation]:
     """Which alternative the text shows at each point; points that show none, or more
-    than one (ambiguous), are left out."""
-    normalised_text = f" {normalised_text} "
+    than one (ambiguous), are left out. A point cut by the start or the end of the text
+    is read from what is left of it (observe_edges)."""
+    points = list(points)
+    normalised_text = f" {marks_drop(normalised_text)} "
     seen: dict[str, Observation] = {}
     for point in points:
         found = []
@@ -100,6 +117,8 @@ def observe(points: Iterable[Point], normalised_text: str) -> dict[str, Observat
             position = normalised_text.find(needle) if needle else -1
             if position >= 0:
                 found.append((choice, position))
+        if not found:
+            found = edges_observe(point, points, normalised_text)
         if len(found) == 1:
             seen[point.key] = Observation(*found[0])
     return seen
@@ -121,6 +140,7 @@ class Score:
     matched: list[str] = field(default_factory=list)
     mismatched: list[str] = field(default_factory=list)
     posterior: float = 0.0  # that this copy is among the sources
+    mixed: float = 0.0  # ...of which with other copies (a pair or a triple)
     # Per observed point in text order: the log2 ratio (for mixtures).
     steps: list[float] = field(default_factory=list, repr=False)
     group: str = ""  # which notice's points (copies of different notices never mix)
@@ -206,6 +226,11 @@ def groups_weigh(scores: list[Score]) -> Groups:
             if len({member.group for member in members}) != 1:
                 continue
             mixtures.append((prior_bits + mixture_bits(members), members))
+    # One copy and outside text: the outside stretches weigh as "nobody" (log ratio 0).
+    prior_bits = math.log2(PRIOR_WITH_OUTSIDE / max(audience, 1))
+    for member in ranked[:PAIR_CANDIDATES]:
+        outside = Score(ref=None, bits=0.0, steps=[0.0] * len(member.steps), group=member.group)
+        mixtures.append((prior_bits + mixture_bits((member, outside)), (member,)))
     return Groups(nobody=math.log2(PRIOR_NOBODY), singles=singles, mixtures=mixtures)
 
 
@@ -217,12 +242,16 @@ def posteriors(scores: list[Score]) -> tuple[float, Groups]:
     top = max(weights)
     total = sum(2.0 ** (w - top) for w in weights)
     involved: dict[int, float] = {}
+    mixed: dict[int, float] = {}
     for weight, members in groups.singles + groups.mixtures:
         share = 2.0 ** (weight - top) / total
         for member in members:
             involved[id(member)] = involved.get(id(member), 0.0) + share
+            if len(members) > 1:
+                mixed[id(member)] = mixed.get(id(member), 0.0) + share
     for s in scores:
         s.posterior = min(1.0, involved.get(id(s), 0.0))
+        s.mixed = min(1.0, mixed.get(id(s), 0.0))
     return 2.0 ** (groups.nobody - top) / total, groups
 
 
@@ -243,7 +272,14 @@ class Verdict:
 def verdict(scores: list[Score], *, observed_points: int) -> Verdict:
     nobody, _groups = posteriors(scores)
     ranked = sorted(
-        (s for s in scores if s.matched and (s.bits > 0 or s.posterior >= MIXTURE_SHOWN)),
+        # A copy that only explains a stretch of the text beside outside text is listed
+        # when it is named, not for a chance run of a few matching points.
+        (
+            s
+            for s in scores
+            if s.matched
+            and (s.bits > 0 or s.mixed >= MIXTURE_SHOWN or s.posterior >= MIN_POSTERIOR)
+        ),
         key=lambda s: (-s.posterior, -s.bits, str(s.ref)),
     )
     by_bits = sorted(scores, key=lambda s: -s.bits)
@@ -275,7 +311,8 @@ def _explain(
             best = named[0]
             return (
                 f"Identified: {len(best.matched)} points match, {len(best.mismatched)} differ; "
-                f"the probability that this copy is the source is {best.posterior:.4f}."
+                f"the probability that this copy is a source of the text is "
+                f"{best.posterior:.4f}."
             )
         return (
             f"Identified a mixture: the text is explained by {len(named)} copies together "

@@ -68,3 +68,17 @@ def normalise(text: str) -> str:
     text = _DASHES.sub("-", text)
     text = _EMPHASIS.sub("", text)
     return _SPACE.sub(" ", text).casefold()
+
+
+# Markdown's line marks once the lines are joined: a copy pasted or cut as one run of
+# words shows "- item" and "## Heading" mid-line, where the line rules of `normalise`
+# cannot see them. The trace drops a mark that stands alone as a word from its needles
+# and from the text alike, so a point next to a bullet or a heading reads either way.
+# (Kept out of `normalise`, which also decides how a body is parsed: a catalogue version's
+# parse must never change.)
+_LONE_MARK = re.compile(r"(?<!\S)(?:[-+\u2022\u25e6\u2023]|#{1,6})(?!\S) ?")
+
+
+def marks_drop(normalised: str) -> str:
+    """`normalised` without Markdown's list and heading marks standing alone as words."""
+    return _LONE_MARK.sub("", normalised)

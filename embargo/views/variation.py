@@ -53,9 +53,9 @@ def variation_context(notice: Notice, *, audience: int) -> dict:
         off=notice.variation_off or (),
     )
     switches = [
-        {"id": point.auto, "options": point.options, "on": True}
+        {"id": point_id, "options": options, "on": True}
         for point in parsed.points
-        if point.auto
+        for point_id, options in point.switches()
     ] + [
         {"id": point_id, "options": options, "on": False}
         for point_id, options in parsed.switched_off

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import sys
 
 import pytest
 
@@ -12,24 +13,33 @@ from embargo import tracing
 from embargo.tracing import catalogue
 from embargo.tracing.scoring import MIN_POSTERIOR, Observation, Score, verdict
 
-V1 = catalogue.CURRENT_VERSION
+# Every test runs under version 1 (what older notices read with) and the current one.
+VERSIONS = (1, catalogue.CURRENT_VERSION)
+VERSION = catalogue.CURRENT_VERSION
+
+
+@pytest.fixture(params=VERSIONS, ids=lambda v: f"v{v}")
+def version(request, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "VERSION", request.param)
+    return request.param
 
 
 def parsed(body: str, **kwargs) -> tracing.ParsedBody:
-    return tracing.body_parse(body, catalogue_version=V1, **kwargs)
+    return tracing.body_parse(body, catalogue_version=VERSION, **kwargs)
 
 
 def auto_ids(body: str, **kwargs) -> list[str]:
-    return [point.auto for point in parsed(body, **kwargs).points if point.auto]
+    """The catalogue's points, a joined point's parts (version 2) one by one."""
+    return [point_id for p in parsed(body, **kwargs).points for point_id, _ in p.switches()]
 
 
-def test_notices_from_before_the_catalogue_keep_only_the_authors_marks():
+def test_notices_from_before_the_catalogue_keep_only_the_authors_marks(version):
     body = "We do not {{ship|publish}} it before the disclosure; the attacker waits."
     assert [p.auto for p in tracing.body_parse(body).points] == [""]
     assert len(parsed(body).points) > 1
 
 
-def test_it_varies_contractions_spellings_and_wordings_in_both_directions():
+def test_it_varies_contractions_spellings_and_wordings_in_both_directions(version):
     body = (
         "Our notes: please note that your own mirror cannot upgrade yet. Each "
         "organisation on the list gets a copy. The attacker on the network "
@@ -37,28 +47,30 @@ def test_it_varies_contractions_spellings_and_wordings_in_both_directions():
         "well before the release."
     )
     ids = auto_ids(body)
+    recommend = "we-recommend#1" if version == 1 else "we-recommend-that-you#1"
     for expected in ("please-note-that#1", "organisation#1", "cannot#1", "does-not#1",
-                     "we-recommend#1", "before#1", "attacker#1"):  # fmt: skip
+                     recommend, "before#1", "attacker#1"):  # fmt: skip
         assert expected in ids
 
 
 @pytest.mark.parametrize(
-    "rule", [rule for rule in catalogue.RULES[V1] if rule.detect == rule.options]
+    "rule", [rule for rule in catalogue.RULES[1] if rule.detect == rule.options]
 )
 def test_every_wording_of_a_two_way_rule_is_found_again_in_a_copy(rule):
     # A copy that uses another wording reads back as the same point: the wordings are
-    # interchangeable in both directions.
+    # interchangeable in both directions. (Version 2's own rules: test_tracing_rules_v2.)
     follow = " the system files.\n"
     for option in rule.options:
         if rule.followed_by and not re.match(rule.followed_by, follow):
             continue
         body = f"Some words first. {option}{follow}"
-        points = [p for p in parsed(body).points if p.auto.startswith(f"{rule.name}#")]
+        found = tracing.body_parse(body, catalogue_version=1).points
+        points = [p for p in found if p.auto.startswith(f"{rule.name}#")]
         assert len(points) == 1, (rule.name, option)
         assert [o.lower() for o in points[0].options] == [o.lower() for o in rule.options]
 
 
-def test_it_never_varies_code_urls_quotes_versions_or_identifiers():
+def test_it_never_varies_code_urls_quotes_versions_or_identifiers(version):
     body = (
         "Run `do not stop` and read https://example.org/before/the/fix and\n"
         "> the attacker is affected\n\n"
@@ -88,23 +100,28 @@ def test_it_never_varies_code_urls_quotes_versions_or_identifiers():
     assert changed.endswith("don't stop.")
 
 
-def test_grammar_decides_whether_a_wording_varies():
-    assert auto_ids("Wait before you ship it to the mirrors of the world.") == []
+def test_grammar_decides_whether_a_wording_varies(version):
+    # ("before you ship" is a phrase of its own from version 2.)
+    assert not any(
+        i.startswith("before#") for i in auto_ids("Wait before you ship it to the mirrors.")
+    )
     assert auto_ids("Wait before the disclosure of a package tomorrow.") == ["before#1"]
     # "However," opens a sentence only.
     assert "however#1" in auto_ids("It works. However, the mirror is slow to sync.")
     assert not any(i.startswith("however") for i in auto_ids("It is, however, slow to sync today."))
 
 
-def test_a_series_gains_or_loses_its_last_comma_but_a_pair_of_words_does_not():
+def test_a_series_gains_or_loses_its_last_comma_but_a_pair_of_words_does_not(version):
     found = parsed("We ship Debian, Fedora and Arch packages to every mirror.")
     comma = [p for p in found.points if p.auto.startswith("serial-comma")]
-    assert len(comma) == 1 and comma[0].options == (", and ", " and ")
+    # From version 2 the space after "and" is fixed text.
+    expected = (", and ", " and ") if version == 1 else (", and", " and")
+    assert len(comma) == 1 and comma[0].options == expected
     assert comma[0].original == 1
     assert not any(p.auto.startswith("serial-comma") for p in parsed("Build and test it.").points)
 
 
-def test_adjacent_list_items_swap_places_in_pairs():
+def test_adjacent_list_items_swap_places_in_pairs(version):
     body = "Check these:\n\n- the first thing;\n- the second thing.\n\nThat is all for the list."
     pairs = [p for p in parsed(body).points if p.auto.startswith("list-order")]
     assert len(pairs) == 1
@@ -114,17 +131,17 @@ def test_adjacent_list_items_swap_places_in_pairs():
     assert swapped.index("the second thing") < swapped.index("the first thing")
 
 
-def test_a_switched_off_point_stays_as_written_and_the_others_keep_their_ids():
-    body = "We do not ship it. The attacker does not wait. We do not know."
+def test_a_switched_off_point_stays_as_written_and_the_others_keep_their_ids(version):
+    body = "We do not need it here. The attacker does not wait. We do not know."
     ids = auto_ids(body)
     assert ids[:2] == ["do-not#1", "attacker#1"]
     off = parsed(body, off=["do-not#1"])
-    assert [p.auto for p in off.points] == [i for i in ids if i != "do-not#1"]
+    assert auto_ids(body, off=["do-not#1"]) == [i for i in ids if i != "do-not#1"]
     assert off.switched_off[0][0] == "do-not#1"
     assert tracing.body_render(off, tracing.body_as_written(off)) == body
 
 
-def test_the_body_as_written_renders_back_to_the_original():
+def test_the_body_as_written_renders_back_to_the_original(version):
     body = "A crafted archive allows a remote attacker to execute arbitrary code; it is bad."
     result = parsed(body)
     assert len(result.points) >= 3
@@ -146,7 +163,7 @@ def test_markdown_html_chat_and_typography_read_the_same(leaked):
     )
 
 
-def test_a_point_next_to_a_heading_is_read_after_an_html_round_trip():
+def test_a_point_next_to_a_heading_is_read_after_an_html_round_trip(version):
     body = "## Summary\n\nThe attacker does not need an account.\n"
     result = parsed(body)
     html = str(markdown_render(tracing.body_render(result, [1] * len(result.points))))
@@ -190,7 +207,7 @@ def test_a_few_matched_points_are_too_little_to_go_on():
     assert result.named == [] and "Too little to go on" in result.explanation
 
 
-def test_observing_records_where_each_point_was_read():
+def test_observing_records_where_each_point_was_read(version):
     result = parsed("The attacker waits. Then it is too late for the mirror.")
     text = tracing.normalise(tracing.body_render(result, tracing.body_as_written(result)))
     seen = tracing.observe(tracing.points_of(result), text)
@@ -199,17 +216,17 @@ def test_observing_records_where_each_point_was_read():
     assert all(isinstance(value, Observation) for value in seen.values())
 
 
-def test_capacity_says_how_short_an_excerpt_still_names_someone():
+def test_capacity_says_how_short_an_excerpt_still_names_someone(version):
     rich = "\n\n".join(
         f"Paragraph {n}: the attacker does not wait, it is {{{{fast|quick}}}} and we do "
         f"not {{{{stop|halt}}}} item {n}; {{{{one|single}}}} {{{{patch|change}}}} {n} is "
         f"{{{{ready|done}}}}."
         for n in range(12)
     )
-    capacity = tracing.capacity(body=rich, audience=50, catalogue_version=V1)
+    capacity = tracing.capacity(body=rich, audience=50, catalogue_version=VERSION)
     assert capacity.density.paragraphs is not None
     assert capacity.density.paragraphs < capacity.density.total_paragraphs
     assert capacity.catalogue_points > 0 and capacity.author_points == 60
-    thin = tracing.capacity(body="Apply the patch now.", audience=50, catalogue_version=V1)
+    thin = tracing.capacity(body="Apply the patch now.", audience=50, catalogue_version=VERSION)
     assert thin.density.paragraphs is None
     assert any("Too little variation" in warning for warning in thin.warnings)

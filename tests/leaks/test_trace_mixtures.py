@@ -169,3 +169,26 @@ def test_the_preview_shows_a_sample_copy_the_density_and_the_switches(mfa_client
     assert response.status_code == 302
     notice.refresh_from_db()
     assert notice.variation_off == [first]
+
+
+JOINED_BODY = (
+    "Some fixed words first. We will publish it at the disclosure time tonight.\n\n"
+    "The rest of the notice is plain fixed text for the readers."
+)
+
+
+def test_each_part_of_a_joined_point_has_its_own_switch(mfa_client, staff_reviewer):
+    notice = notice_draft(case=case_ready(actor=staff_reviewer), body=JOINED_BODY)
+    joined = next(p for p in notice_parsed(notice).points if tracing.JOIN in p.auto)
+    first, second = (point_id for point_id, _ in joined.switches())
+    page = mfa_client(staff_reviewer).get(
+        reverse("embargo:notice_preview", kwargs={"pk": notice.pk})
+    )
+    assert f'value="{first}"' in page.content.decode()
+    assert f'value="{second}"' in page.content.decode()
+
+    notice_variation_set(notice=notice, actor=staff_reviewer, off=[first])
+
+    notice.refresh_from_db()
+    ids = {point_id for p in notice_parsed(notice).points for point_id, _ in p.switches()}
+    assert second in ids and first not in ids
