@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from allauth.mfa.totp.internal.auth import (
 from playwright.sync_api import Page, sync_playwright
 
 from distributors.demo import DEMO_TOTP_SECRET, DemoPerson
-from tests.browser.checks import Tab
+from tests.browser.checks import Tab, tab_new
 from tests.browser.harness import chromium_or_skip, server_start
 
 # Playwright must use the system's Chromium; it is never to fetch a browser of its own.
@@ -64,6 +65,20 @@ def context_new(chromium, server):
     """A fresh browser (its own cookies) pointed at `server`: one per person in a journey
     that has two people, such as an applicant and the reviewer."""
     return chromium.new_context(base_url=server.url)
+
+
+@contextmanager
+def person_tab(chromium, server, person: DemoPerson | None = None, *, journey: str):
+    """A tab in a fresh browser of its own for one person of a journey, signed in through
+    the real forms when `person` is given; the browser is closed afterwards."""
+    context = context_new(chromium, server)
+    try:
+        tab = tab_new(context)
+        if person is not None:
+            sign_in(tab, person, journey=journey)
+        yield tab
+    finally:
+        context.close()
 
 
 @pytest.fixture(scope="session")

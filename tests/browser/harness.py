@@ -33,6 +33,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.embargo.realservices import agents_for
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("HAULOUT_CHROMIUM", "/usr/bin/chromium"))
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -226,19 +228,9 @@ def procfile_command(name: str) -> list[str]:
 
 
 def gpg_agents_in(root: Path) -> list[int]:
-    """Pids of live gpg-agent processes started in a gpg home under `root` (Linux /proc):
-    an agent is a daemon of its own, outside the worker's process group."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            args = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if args and args[0].endswith(b"gpg-agent") and str(root).encode() in b" ".join(args):
-            found.append(int(proc.name))
-    return found
+    """Pids of live gpg-agent processes started in a gpg home under `root`: an agent is a
+    daemon of its own, outside the worker's process group."""
+    return agents_for({root})
 
 
 @dataclass

@@ -23,8 +23,7 @@ import pytest
 from playwright.sync_api import expect
 
 from distributors.demo import FOUNDER
-from tests.browser.checks import tab_new
-from tests.browser.conftest import context_new, sign_in, totp_fresh
+from tests.browser.conftest import person_tab, totp_fresh
 from tests.browser.harness import worker_start
 from tests.browser.mail_links import mail_link_wait, mails_to
 
@@ -76,19 +75,15 @@ def key_pair_new(gpg: gnupg.GPG) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def admin(chromium, own_server):
-    context = context_new(chromium, own_server)
-    tab = tab_new(context)
-    sign_in(tab, FOUNDER, journey=JOURNEY)
-    tab.check(journey=JOURNEY, name="home, signed in")  # where signing in lands
-    yield tab
-    context.close()
+    with person_tab(chromium, own_server, FOUNDER, journey=JOURNEY) as tab:
+        tab.check(journey=JOURNEY, name="home, signed in")  # where signing in lands
+        yield tab
 
 
 @pytest.fixture(scope="module")
 def invitee(chromium, own_server):
-    context = context_new(chromium, own_server)
-    yield tab_new(context)
-    context.close()
+    with person_tab(chromium, own_server, journey=JOURNEY) as tab:
+        yield tab
 
 
 def team_row(tab, email: str):

@@ -18,8 +18,7 @@ from playwright.sync_api import expect
 
 from distributors.demo import FOUNDER, MEMBER_ADMIN, REVIEWER
 from embargo.demo import DEMO_CASE_TITLE
-from tests.browser.checks import tab_new
-from tests.browser.conftest import context_new, sign_in
+from tests.browser.conftest import person_tab
 from tests.browser.harness import BASE_DIR
 
 JOURNEY = "leak"
@@ -77,20 +76,14 @@ def leaked_text(own_server):
 
 @pytest.fixture(scope="module")
 def member(chromium, own_server):
-    context = context_new(chromium, own_server)
-    tab = tab_new(context)
-    sign_in(tab, LEAKER, journey=JOURNEY)
-    yield tab
-    context.close()
+    with person_tab(chromium, own_server, LEAKER, journey=JOURNEY) as tab:
+        yield tab
 
 
 @pytest.fixture(scope="module")
 def staff(chromium, own_server):
-    context = context_new(chromium, own_server)
-    tab = tab_new(context)
-    sign_in(tab, REVIEWER, journey=JOURNEY)
-    yield tab
-    context.close()
+    with person_tab(chromium, own_server, REVIEWER, journey=JOURNEY) as tab:
+        yield tab
 
 
 def test_a_leak_is_reported_traced_to_its_recipient_and_confirmed(member, staff, leaked_text):

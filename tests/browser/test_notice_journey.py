@@ -22,8 +22,7 @@ from playwright.sync_api import expect
 
 from distributors.demo import FOUNDER, REVIEWER
 from embargo.demo import DEMO_CASE_TITLE, DEMO_RECIPIENTS, mail_messages
-from tests.browser.checks import tab_new
-from tests.browser.conftest import context_new, sign_in
+from tests.browser.conftest import person_tab
 from tests.browser.harness import BASE_DIR, worker_start
 
 JOURNEY = "notice"
@@ -62,20 +61,14 @@ def own_worker(own_server):
 
 @pytest.fixture(scope="module")
 def reviewer(chromium, own_server):
-    context = context_new(chromium, own_server)
-    tab = tab_new(context)
-    sign_in(tab, REVIEWER, journey=JOURNEY)
-    yield tab
-    context.close()
+    with person_tab(chromium, own_server, REVIEWER, journey=JOURNEY) as tab:
+        yield tab
 
 
 @pytest.fixture(scope="module")
 def founder(chromium, own_server):
-    context = context_new(chromium, own_server)
-    tab = tab_new(context)
-    sign_in(tab, FOUNDER, journey=JOURNEY)
-    yield tab
-    context.close()
+    with person_tab(chromium, own_server, FOUNDER, journey=JOURNEY) as tab:
+        yield tab
 
 
 def _totals(page) -> dict[str, int]:
