@@ -82,8 +82,10 @@ def overflow(page: Page) -> dict | None:
 
 
 def structure(page: Page) -> list[str]:
-    """What axe counts as minor but a person notices: one main heading per page, and ids
-    that are unique (a label tied to a duplicated id names the wrong field)."""
+    """What axe counts as minor but a person notices: one main heading per page, ids
+    that are unique (a label tied to a duplicated id names the wrong field), and in a
+    table that stacks into cards on a phone (table.stack), every cell labelled with its
+    column's header (data-label), or the card shows a value with no name."""
     return page.evaluate(
         """() => {
           const problems = [];
@@ -95,6 +97,21 @@ def structure(page: Page) -> list[str]:
           }
           for (const [id, count] of seen) {
             if (count > 1) problems.push(`id "${id}" used ${count} times`);
+          }
+          for (const table of document.querySelectorAll('table.stack')) {
+            const headers = [...table.querySelectorAll(':scope > thead > tr > th')]
+              .map(th => th.textContent.trim());
+            for (const row of table.querySelectorAll(':scope > tbody > tr')) {
+              // A row of one spanning cell ("Nobody matches.") needs no column name.
+              if (row.cells.length !== headers.length) continue;
+              [...row.cells].forEach((cell, index) => {
+                if (cell.dataset.label !== headers[index]) {
+                  problems.push(
+                    `table.stack cell ${index + 1} is labelled "${cell.dataset.label}", `
+                    + `its column "${headers[index]}"`);
+                }
+              });
+            }
           }
           return problems;
         }"""

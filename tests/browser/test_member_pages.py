@@ -7,10 +7,11 @@ from __future__ import annotations
 import pytest
 
 from distributors.demo import FOUNDER
-from tests.browser.checks import tab_new
+from tests.browser.checks import HEIGHT, WIDTHS, tab_new
 from tests.browser.conftest import sign_in
 
 JOURNEY = "member"
+TEAM_TABLE = "People in this team and whether they can receive notices"
 
 
 @pytest.fixture(scope="module")
@@ -59,3 +60,24 @@ def test_the_feedback_page_of_a_case_works_at_both_widths(tab):
     assert href, "the feedback list links no case"
     tab.open(href)
     tab.check(journey=JOURNEY, name="case feedback")
+
+
+def test_the_team_is_one_card_per_person_on_a_phone(tab):
+    """At phone width the Actions cell (role boxes, Save roles) sits inside the window
+    under its label instead of in a column scrolled off to the right; at desktop width
+    it is still a table with its column headers."""
+    page = tab.page
+    tab.open("/organizations/walrus-linux/team/")
+    team = page.get_by_role("region", name=TEAM_TABLE)
+    assert team.get_by_role("columnheader", name="Actions").is_visible()
+    page.set_viewport_size({"width": WIDTHS["phone"], "height": HEIGHT})
+    try:
+        save = team.get_by_role("button", name=f"Save roles of {FOUNDER.email}")
+        box = save.bounding_box()
+        assert box is not None, "no Save roles button"
+        assert box["x"] + box["width"] <= WIDTHS["phone"], f"Save roles ends at {box}"
+        actions = team.locator("td[data-label=Actions]")
+        label = actions.evaluate("cell => getComputedStyle(cell, '::before').content")
+        assert label == '"Actions"', f"the Actions cell shows {label} as its label"
+    finally:
+        page.set_viewport_size({"width": WIDTHS["desktop"], "height": HEIGHT})
