@@ -147,6 +147,12 @@ def test_a_leak_is_reported_traced_to_its_recipient_and_confirmed(member, staff,
     expect(main).to_contain_text("a retrospective is due")
     expect(main.get_by_role("heading", name="Break the embargo")).to_be_visible()
     staff.check(journey=JOURNEY, name="leak confirmed")
+    # The organisation's leak history now holds the report and the warning.
+    staff.open("/staff/organizations/walrus-linux/leaks/")
+    history = staff.page.get_by_role("region", name="Leak history (1 confirmed)")
+    expect(history.get_by_role("cell", name="Confirmed")).to_be_visible()
+    expect(staff.page.get_by_role("region", name="Sanctions")).to_contain_text("Warning")
+    staff.check(journey=JOURNEY, name="organisation leak history")
 
     # The organisation sees the decision and the retrospective it owes.
     member.open("/leaks/")
