@@ -123,6 +123,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "core.context_processors.site",
                 "intake.context_processors.reports",
+                "ops.context_processors.header_links",
             ],
         },
     },

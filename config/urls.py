@@ -1,6 +1,8 @@
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from ops.home import home_view
 
@@ -10,6 +12,13 @@ admin.site.site_header = "Haulout administration"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # allauth's bare list of security keys: the two-factor overview lists each key with
+    # everything that page has (added, last used, rename, remove), so it is the one page.
+    # allauth still sends people here after renaming or removing a key without a `next`.
+    path(
+        "accounts/2fa/webauthn/",
+        login_required(RedirectView.as_view(pattern_name="mfa_index")),
+    ),
     path("accounts/", include("allauth.urls")),
     path("", home_view, name="home"),
     path("", include("distributors.urls")),

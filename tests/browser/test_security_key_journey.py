@@ -1,7 +1,7 @@
-"""A person with no second factor adds a security key, signs in again with their password
-and the key (no authenticator app at all), and removes the key. The key is Chromium's virtual
-authenticator, driven through the DevTools protocol: it answers every WebAuthn request
-as a real USB key would, with no touch needed.
+"""A person with no second factor adds a security key, renames it, signs in again with
+their password and the key (no authenticator app at all), and removes the key. The key
+is Chromium's virtual authenticator, driven through the DevTools protocol: it answers
+every WebAuthn request as a real USB key would, with no touch needed.
 
 WebAuthn runs only in a secure context, and its relying-party id is a domain, never an
 IP address; python-fido2 (allauth's check of the key's answer) takes plain http only
@@ -93,6 +93,18 @@ def test_a_person_adds_a_security_key_signs_in_with_it_and_removes_it(context):
     tab.open("/accounts/2fa/")
     expect(page.locator("main table")).to_contain_text("Desk key")
     tab.check(journey=JOURNEY, name="two-factor with a key")
+    # Renamed from the overview; allauth's own list of keys only sends people back there.
+    page.locator("main table a", has_text="Rename").click()
+    page.wait_for_url("**/accounts/2fa/webauthn/keys/*/edit/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Rename the security key “Desk key”")
+    tab.check(journey=JOURNEY, name="rename the key")
+    page.fill("main input[name=name]", "Desk key, blue")
+    page.locator("main form button[type=submit]", has_text="Save the name").click()
+    page.wait_for_url("**/accounts/2fa/")
+    expect(page.locator("main table")).to_contain_text("Desk key, blue")
+    tab.open("/accounts/2fa/webauthn/")
+    page.wait_for_url("**/accounts/2fa/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Two-factor authentication")
     # The checklist counts the key as two-factor authentication.
     tab.open("/me/")
     row = page.locator("main tr", has_text="Two-factor authentication")

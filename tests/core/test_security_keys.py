@@ -313,3 +313,89 @@ def test_a_malformed_key_answer_when_confirming_the_key_is_refused_with_a_messag
     # in is their home page: the message goes with it.
     assert response.status_code == 200
     assert "answer could not be checked" in response.content.decode()
+
+
+# --- the list of keys and renaming one ---------------------------------------------------
+
+
+def _rename_url(key) -> str:
+    return reverse("mfa_edit_webauthn", kwargs={"pk": key.pk})
+
+
+def _name_of(key) -> str:
+    key.refresh_from_db()
+    return key.wrap().name
+
+
+@pytest.mark.parametrize("page", ["list", "rename"])
+def test_an_anonymous_visitor_is_sent_to_sign_in_from_the_key_pages(client, page):
+    key = security_key_add(UserFactory())
+    url = reverse("mfa_list_webauthn") if page == "list" else _rename_url(key)
+
+    response = client.get(url)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
+    assert client.post(url, {"name": "Taken"}).status_code == 302
+    assert _name_of(key) == "Desk key"
+
+
+@pytest.mark.parametrize("factory", [UserFactory, StaffFactory], ids=["member", "staff"])
+def test_the_list_of_keys_is_the_two_factor_page_with_a_rename_link_for_each_own_key(
+    client, factory
+):
+    user, other = factory(), UserFactory()
+    own = security_key_add(user, name="Desk key")
+    theirs = security_key_add(other, name="Their key")
+    client = _signed_in_with_key(client, user)
+
+    response = client.get(reverse("mfa_list_webauthn"))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("mfa_index")
+    body = client.get(response["Location"]).content.decode()
+    assert _rename_url(own) in body
+    assert _rename_url(theirs) not in body and "Their key" not in body
+
+
+@pytest.mark.parametrize("factory", [UserFactory, StaffFactory], ids=["member", "staff"])
+def test_a_person_renames_their_own_key_and_returns_to_the_two_factor_page(client, factory):
+    user = factory()
+    key = security_key_add(user, name="Desk key")
+    client = _signed_in_with_key(client, user)
+
+    page = client.get(_rename_url(key)).content.decode()
+    assert page.count("<h1") == 1 and "Rename the security key “Desk key”" in page
+    assert 'value="Desk key"' in page
+    assert f'href="{reverse("mfa_index")}"' in page
+
+    response = client.post(_rename_url(key), {"name": "Spare key", "next": reverse("mfa_index")})
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("mfa_index")
+    assert _name_of(key) == "Spare key"
+
+
+@pytest.mark.parametrize("factory", [UserFactory, StaffFactory], ids=["member", "staff"])
+def test_another_persons_key_cannot_be_opened_or_renamed(client, factory):
+    owner, other = UserFactory(), factory()
+    key = security_key_add(owner, name="Owner's key")
+    client = _signed_in_with_key(client, _key_only(other))
+
+    assert client.get(_rename_url(key)).status_code == 404
+    assert client.post(_rename_url(key), {"name": "Mine now"}).status_code == 404
+    assert _name_of(key) == "Owner's key"
+
+
+@pytest.mark.parametrize("name", ["   ", "k" * 65], ids=["blank", "too-long"])
+def test_a_blank_or_too_long_name_is_refused_beside_the_field_and_changes_nothing(client, name):
+    user = UserFactory()
+    key = security_key_add(user, name="Desk key")
+    client = _signed_in_with_key(client, user)
+
+    response = client.post(_rename_url(key), {"name": name})
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'aria-invalid="true"' in body and 'id="key-name-error"' in body
+    assert _name_of(key) == "Desk key"

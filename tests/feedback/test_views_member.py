@@ -29,8 +29,9 @@ from tests.feedback.conftest import (
 )
 
 pytestmark = pytest.mark.django_db
-# The list page: session, user, MFA records, memberships, copies, cases, statuses.
-LIST_QUERIES = 7
+# The list page: session, user, MFA records, memberships, copies, cases, statuses, and
+# the header's member links.
+LIST_QUERIES = 8
 
 LIST = reverse("feedback:member_list")
 OTHER_STATEMENT = "Other Distro's private statement"
