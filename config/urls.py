@@ -18,6 +18,7 @@ urlpatterns = [
     path(
         "accounts/2fa/webauthn/",
         login_required(RedirectView.as_view(pattern_name="mfa_index")),
+        name="security_keys_list",
     ),
     path("accounts/", include("allauth.urls")),
     path("", home_view, name="home"),

@@ -104,7 +104,7 @@ def test_the_copies_are_paginated_searched_and_filtered_by_status(staff, sent_no
     assert _ids(REFERENCE, staff.get(url, {"q": wanted.email})) == {wanted.reference_code.encode()}
     # The totals count every copy, not only the page's.
     monkeypatch.setattr(lists, "PAGE_SIZE", 2)
-    assert b"<td>3</td>" in staff.get(url, {"page": "3"}).content
+    assert re.search(rb"<td[^>]*>3</td>", staff.get(url, {"page": "3"}).content)
 
 
 def test_the_copies_query_count_is_flat_from_10_to_100(
