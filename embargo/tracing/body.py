@@ -22,6 +22,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from embargo.tracing import catalogue
+from embargo.tracing.punctuation import punctuation_found
+from embargo.tracing.structure import structure_found
 from embargo.tracing.text import normalise
 
 # `{{one|two}}` or `{{one|two|three}}`; no braces inside, at least one bar. `{{x}}` stays
@@ -201,6 +203,8 @@ def _auto_in(literal: str, *, version: int, first: bool, last: bool) -> list[cat
         found
         for found in catalogue.commas_found(literal, version=version)
         + catalogue.hyphens_found(literal, version=version)
+        + punctuation_found(literal, version=version)
+        + structure_found(literal, version=version)
         if not _overlaps(found, wordings)
     ]
     if version >= 2:

@@ -14,7 +14,7 @@ in both directions, and that no protected span is ever touched.
 
 The catalogue has a version: a sent notice keeps the version it was sent with
 (Notice.tracing_catalogue), so changing the rules here never changes how an old copy is
-read back. Add rules only in a new version (rules_v1.py, rules_v2.py; what each version
+read back. Add rules only in a new version (rules_v1.py, rules_v2.py, rules_v3.py; what each version
 changed in finding them is said where it is done, `version >= 2`).
 """
 
@@ -25,13 +25,15 @@ from dataclasses import dataclass
 
 from embargo.tracing.rules_v1 import RULES_V1, Rule
 from embargo.tracing.rules_v2 import RULES_V2
+from embargo.tracing.rules_v3 import RULES_V3
 
-CURRENT_VERSION = 2
+CURRENT_VERSION = 3
 
 RULES: dict[int, tuple[Rule, ...]] = {
     0: (),  # notices sent before the catalogue: the author's marks and the framing only
     1: RULES_V1,
     2: RULES_V2,
+    3: RULES_V3,
 }
 # ------------------------------------------------------------------ where nothing varies
 
